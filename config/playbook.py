@@ -1,0 +1,229 @@
+"""The playbook: tags, stages, reminder rules and assignment rules, loaded from TOML.
+
+The file is validated with pydantic so a mistake stops start-up with the file, the key path
+and the reason (`PlaybookError`), instead of a KeyError in a job at 3 a.m.
+"""
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class PlaybookError(ValueError):
+    def __init__(self, path: Path | str, key: str, reason: str):
+        self.path, self.key, self.reason = str(path), key, reason
+        super().__init__(f"{path}: {key}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tag(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1, max_length=10)
+    synonyms: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # e.g. 暂缓原因; empty for most tags
+
+
+class Stage(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1)
+    max_days: int = Field(gt=0)
+    checklist: tuple[str, ...] = Field(min_length=1)
+    locked_fields: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+
+
+class FirstContactRule(_Strict):
+    within_minutes: int = Field(gt=0)
+
+
+class ClaimTimeoutRule(_Strict):
+    minutes: int = Field(gt=0)
+
+
+class SilentCustomerRule(_Strict):
+    days: int = Field(gt=0)
+    snooze_days: int = Field(gt=0)
+    message_template: str = Field(min_length=1)
+
+
+class FollowupDueRule(_Strict):
+    overdue_days: int = Field(gt=0)
+
+
+class EscalationRule(_Strict):
+    manager_after_hours: int = Field(gt=0)
+    director_after_hours: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _director_later(self):
+        if self.director_after_hours <= self.manager_after_hours:
+            raise ValueError("director_after_hours must be later than manager_after_hours")
+        return self
+
+
+class DataCompletionRule(_Strict):
+    due_days: int = Field(gt=0)
+
+
+class Rules(_Strict):
+    first_contact: FirstContactRule
+    claim_timeout: ClaimTimeoutRule
+    silent_customer: SilentCustomerRule
+    followup_due: FollowupDueRule
+    escalation: EscalationRule
+    data_completion: DataCompletionRule
+
+
+class QuietHours(_Strict):
+    start: time
+    end: time
+
+
+class Delivery(_Strict):
+    max_cards_per_hour: int = Field(gt=0)
+
+
+class Reports(_Strict):
+    daily_at: time
+    weekly_weekday: int = Field(ge=0, le=6)
+    weekly_at: time
+    activation_hours: int = Field(gt=0)
+
+
+class OnboardingStep(_Strict):
+    day: int = Field(ge=1, le=7)
+    key: Literal["record_customer", "tag_followup", "advance_stage", "lost_deal_drill"]
+    text: str
+
+
+class Onboarding(_Strict):
+    steps: tuple[OnboardingStep, ...]
+
+
+class AssignmentRule(_Strict):
+    source: tuple[str, ...] = ()
+    industry: tuple[str, ...] = ()
+    budget_min: int | None = Field(default=None, ge=0)
+    budget_max: int | None = Field(default=None, ge=0)
+    team: str = Field(min_length=1)
+    strategy: Literal["round_robin", "least_load"] = "round_robin"
+
+    def matches(self, source: str | None, industry: str | None, budget: int | None) -> bool:
+        if self.source and source not in self.source:
+            return False
+        if self.industry and industry not in self.industry:
+            return False
+        if self.budget_min is not None and (budget is None or budget < self.budget_min):
+            return False
+        if self.budget_max is not None and (budget is None or budget > self.budget_max):
+            return False
+        return True
+
+
+def _parse_hhmm(value):
+    if isinstance(value, str):
+        hours, _, minutes = value.partition(":")
+        return time(int(hours), int(minutes or 0))
+    return value
+
+
+class Playbook(_Strict):
+    timezone: str = "Asia/Shanghai"
+    tags: tuple[Tag, ...] = Field(min_length=1)
+    stages: tuple[Stage, ...] = Field(min_length=1)
+    stuck_reasons: tuple[str, ...] = Field(min_length=1)
+    lost_reasons: tuple[str, ...] = Field(min_length=1)
+    rules: Rules
+    quiet_hours: QuietHours
+    delivery: Delivery
+    reports: Reports
+    onboarding: Onboarding
+    assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone such as Asia/Shanghai") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _times(cls, data):
+        if isinstance(data, dict):
+            for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at"))):
+                block = data.get(section)
+                if isinstance(block, dict):
+                    for key in keys:
+                        if key in block:
+                            try:
+                                block[key] = _parse_hhmm(block[key])
+                            except ValueError:
+                                raise ValueError(f"{section}.{key}: expected HH:MM") from None
+        return data
+
+    @model_validator(mode="after")
+    def _unique(self):
+        for kind, items in (("tags", self.tags), ("stages", self.stages)):
+            keys = [item.key for item in items]
+            labels = [item.label for item in items]
+            for name, values in (("key", keys), ("label", labels)):
+                dupes = sorted({v for v in values if values.count(v) > 1})
+                if dupes:
+                    raise ValueError(f"{kind}: duplicate {name} {dupes[0]!r}")
+        return self
+
+    # ---- lookups used across the code base
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def tag(self, key_or_label: str) -> Tag | None:
+        for tag in self.tags:
+            if key_or_label in (tag.key, tag.label):
+                return tag
+        return None
+
+    def stage(self, key: str) -> Stage | None:
+        return next((s for s in self.stages if s.key == key), None)
+
+    def next_stage(self, key: str) -> Stage | None:
+        keys = [s.key for s in self.stages]
+        index = keys.index(key) if key in keys else -1
+        return self.stages[index + 1] if 0 <= index < len(keys) - 1 else None
+
+    def assignment_for(self, source: str | None, industry: str | None,
+                       budget: int | None) -> AssignmentRule | None:
+        return next((r for r in self.assignment if r.matches(source, industry, budget)), None)
+
+
+def load_playbook(path: Path | str) -> Playbook:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlaybookError(path, "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlaybookError(path, "-", f"not valid TOML: {exc}") from None
+    try:
+        return Playbook.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "-"
+        raise PlaybookError(path, key, err["msg"]) from None
+
+
+@lru_cache(maxsize=8)
+def cached_playbook(path: str) -> Playbook:
+    return load_playbook(path)
