@@ -32,6 +32,12 @@ class Tag(_Strict):
     reasons: tuple[str, ...] = ()  # e.g. 暂缓原因; empty for most tags
 
 
+class FollowupPolicy(_Strict):
+    note_max_chars: int = Field(gt=0)
+    default_next_days: int = Field(ge=0)
+    default_time: time
+
+
 class Stage(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str = Field(min_length=1)
@@ -139,6 +145,7 @@ def _parse_hhmm(value):
 class Playbook(_Strict):
     timezone: str = "Asia/Shanghai"
     tags: tuple[Tag, ...] = Field(min_length=1)
+    followup: FollowupPolicy
     stages: tuple[Stage, ...] = Field(min_length=1)
     stuck_reasons: tuple[str, ...] = Field(min_length=1)
     lost_reasons: tuple[str, ...] = Field(min_length=1)
@@ -162,7 +169,8 @@ class Playbook(_Strict):
     @classmethod
     def _times(cls, data):
         if isinstance(data, dict):
-            for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at"))):
+            for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at")),
+                                   ("followup", ("default_time",))):
                 block = data.get(section)
                 if isinstance(block, dict):
                     for key in keys:
@@ -220,8 +228,11 @@ def load_playbook(path: Path | str) -> Playbook:
         return Playbook.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "-"
-        raise PlaybookError(path, key, err["msg"]) from None
+        key = ".".join(str(p) for p in err["loc"])
+        reason = err["msg"].removeprefix("Value error, ")
+        if not key and ": " in reason:  # whole-file checks say "key: reason" themselves
+            key, reason = reason.split(": ", 1)
+        raise PlaybookError(path, key or "-", reason) from None
 
 
 @lru_cache(maxsize=8)

@@ -1,0 +1,116 @@
+"""Inbox (every platform event, once) and outbox (every message to a person, once per dedupe key),
+plus the card records that let a click find what its card was about."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import CardRecord, InboxEvent, OutboxMessage, utcnow
+
+
+def _insert(session: Session, model):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def record_inbox(session: Session, platform: str, event_id: str, kind: str,
+                 event: dict[str, Any], raw: dict[str, Any], status: str = "received") -> tuple[int, bool]:
+    """Store an event; a platform retry of the same event is recognised here and changes nothing.
+    Returns (inbox id, created)."""
+    result = session.execute(
+        _insert(session, InboxEvent).values(platform=platform, event_id=event_id, kind=kind,
+                                            event=event, raw=raw, status=status, attempts=0,
+                                            received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"]).returning(InboxEvent.id))
+    new_id = result.scalar()
+    if new_id is not None:
+        return new_id, True
+    existing = session.scalar(select(InboxEvent.id).where(InboxEvent.platform == platform,
+                                                          InboxEvent.event_id == event_id))
+    return existing, False
+
+
+def claim_inbox(session: Session, inbox_id: int) -> InboxEvent | None:
+    """Take an inbox row for processing unless it is finished; counts the attempt."""
+    row = session.get(InboxEvent, inbox_id)
+    if row is None or row.status in ("done", "ignored"):
+        return None
+    row.attempts += 1
+    return row
+
+
+def finish_inbox(session: Session, inbox_id: int, status: str = "done", error: str | None = None) -> None:
+    session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id)
+                    .values(status=status, last_error=(error or "")[:500] or None,
+                            processed_at=utcnow()))
+
+
+def enqueue_outbox(session: Session, *, dedupe_key: str, platform: str, recipient: str,
+                   payload: dict[str, Any], org_id: int | None = None,
+                   recipient_user_id: int | None = None, action: str = "send",
+                   card_id: str | None = None, context: dict[str, Any] | None = None,
+                   not_before: datetime | None = None, status: str = "pending") -> tuple[int, bool]:
+    """Queue a message; the same dedupe key twice is one message. Returns (outbox id, created)."""
+    result = session.execute(
+        _insert(session, OutboxMessage).values(
+            dedupe_key=dedupe_key, org_id=org_id, platform=platform, recipient=recipient,
+            recipient_user_id=recipient_user_id, action=action, card_id=card_id, payload=payload,
+            context=context or {}, status=status, attempts=0,
+            next_attempt_at=not_before or utcnow(), result={}, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id))
+    new_id = result.scalar()
+    if new_id is not None:
+        return new_id, True
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)), False
+
+
+def lease_outbox(session: Session, outbox_id: int, lease_s: int = 60,
+                 now: datetime | None = None) -> OutboxMessage | None:
+    """Compare-and-set a due message to 'sending' so two workers never deliver it at once.
+    A worker killed mid-delivery leaves the lease to expire; the sweeper picks it up again."""
+    now = now or utcnow()
+    changed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id,
+               ((OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now))
+               | ((OutboxMessage.status == "sending") & (OutboxMessage.next_attempt_at <= now)))
+        .values(status="sending", attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        return None
+    row = session.get(OutboxMessage, outbox_id)
+    session.refresh(row)
+    return row
+
+
+def due_outbox_ids(session: Session, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or utcnow()
+    return list(session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at).limit(limit)))
+
+
+def stuck_inbox_ids(session: Session, older_than: timedelta, now: datetime | None = None,
+                    max_attempts: int = 5, limit: int = 500) -> list[int]:
+    now = now or utcnow()
+    return list(session.scalars(select(InboxEvent.id).where(
+        InboxEvent.status.in_(("received", "failed")), InboxEvent.received_at <= now - older_than,
+        InboxEvent.attempts < max_attempts).order_by(InboxEvent.id).limit(limit)))
+
+
+def save_card(session: Session, *, card_id: str, org_id: int, platform: str, recipient_user_id: int,
+              subject_type: str, subject_id: int, card: dict[str, Any]) -> CardRecord:
+    record = session.get(CardRecord, card_id)
+    if record is None:
+        record = CardRecord(card_id=card_id, org_id=org_id, platform=platform,
+                            recipient_user_id=recipient_user_id, subject_type=subject_type,
+                            subject_id=subject_id, card=card, status="open")
+        session.add(record)
+    else:
+        record.card = card
+    return record

@@ -1,0 +1,94 @@
+"""Tasks: created idempotently by rules (one per rule, subject and window), closed by people."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import Conflict, NotFound
+from .models import Task, User, utcnow
+from .permissions import check_access
+
+# Tasks that a logged follow-up answers: talking to the customer is what they asked for.
+ANSWERED_BY_FOLLOWUP = ("first_contact", "followup_due", "silent_customer", "onboarding")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    org_id: int
+    kind: str
+    subject_type: str
+    subject_id: int
+    assignee_id: int
+    title: str
+    dedupe_key: str
+    detail: str | None = None
+    due_at: datetime | None = None
+    customer_id: int | None = None
+
+
+def ensure_task(session: Session, spec: TaskSpec, now: datetime | None = None) -> tuple[Task, bool]:
+    """Insert unless a task with the same dedupe key exists; safe under concurrent scans.
+
+    INSERT … ON CONFLICT DO NOTHING lets two workers race without an IntegrityError aborting
+    the transaction; the loser reads the winner's row.
+    """
+    values = dict(org_id=spec.org_id, kind=spec.kind, subject_type=spec.subject_type,
+                  subject_id=spec.subject_id, assignee_id=spec.assignee_id, title=spec.title[:200],
+                  detail=(spec.detail or "")[:1000] or None, due_at=spec.due_at,
+                  customer_id=spec.customer_id, dedupe_key=spec.dedupe_key, status="open",
+                  escalation_level=0, created_at=now or utcnow())
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Task)
+    result = session.execute(insert.values(**values)
+                             .on_conflict_do_nothing(index_elements=["org_id", "dedupe_key"])
+                             .returning(Task.id))
+    new_id = result.scalar()
+    task = session.scalars(select(Task).where(Task.org_id == spec.org_id,
+                                              Task.dedupe_key == spec.dedupe_key)).one()
+    if new_id is not None:
+        audit.record(session, None, "task.create", task)
+    return task, new_id is not None
+
+
+def get_task(session: Session, actor: User, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("任务不存在")
+    check_access(session, actor, task.org_id, task.assignee_id, "任务")
+    return task
+
+
+def close_task(session: Session, actor: User, task_id: int, result: str,
+               status: str = "done", now: datetime | None = None) -> Task:
+    task = get_task(session, actor, task_id)
+    if task.status != "open":
+        raise Conflict(f"该任务已处理（{task.result or task.status}）")
+    before = audit.snapshot(task)
+    task.status, task.result = status, result[:200]
+    task.closed_at, task.closed_by_id = now or utcnow(), actor.id
+    audit.record(session, actor, f"task.{status}", task, before)
+    return task
+
+
+def close_answered_tasks(session: Session, actor: User, customer_id: int,
+                         now: datetime | None = None) -> list[Task]:
+    tasks = session.scalars(select(Task).where(
+        Task.customer_id == customer_id, Task.status == "open",
+        Task.kind.in_(ANSWERED_BY_FOLLOWUP))).all()
+    for task in tasks:
+        before = audit.snapshot(task)
+        task.status, task.result = "done", "已跟进"
+        task.closed_at, task.closed_by_id = now or utcnow(), actor.id
+        audit.record(session, actor, "task.done", task, before)
+    return list(tasks)
+
+
+def open_tasks_for(session: Session, actor: User, limit: int = 20) -> list[Task]:
+    return list(session.scalars(
+        select(Task).where(Task.assignee_id == actor.id, Task.status == "open")
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)))

@@ -1,0 +1,41 @@
+import pytest
+
+from storage import customers, opportunities
+from storage.customers import CustomerInput
+from storage.errors import Conflict, InvalidInput
+from tests.factories import build_world
+
+
+@pytest.fixture
+def opp(database, playbook):
+    with database.transaction() as s:
+        w = build_world(s)
+        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丙公司"), playbook).id
+        oid = opportunities.create_opportunity(s, w.rep1, cid, "丙公司产线改造", playbook, amount="200000").id
+    return w, oid
+
+
+def test_stage_change_gated_by_checklist(database, playbook, opp):
+    w, oid = opp
+    with pytest.raises(InvalidInput) as err:
+        with database.transaction() as s:
+            opportunities.change_stage(s, w.rep1, oid, "needs", playbook)
+    assert "客户已书面确认需求清单" in err.value.message
+    with database.transaction() as s:
+        for item in playbook.stage("needs").checklist:
+            opportunities.set_checklist_item(s, w.rep1, oid, "needs", item, True, playbook)
+        o = opportunities.change_stage(s, w.rep1, oid, "needs", playbook)
+        assert o.stage == "needs"
+        assert [h.to_stage for h in opportunities.stage_history(s, oid)] == ["initial", "needs"]
+
+
+def test_locked_fields_stay_read_only(database, playbook, opp):
+    w, oid = opp
+    with database.transaction() as s:
+        o = opportunities.get_opportunity(s, w.rep1, oid)
+        o.stage = "negotiation"  # as if advanced through the checklist
+    with pytest.raises(Conflict, match="amount"):
+        with database.transaction() as s:
+            opportunities.update_opportunity(s, w.rep1, oid, {"amount": 1}, playbook)
+    with database.transaction() as s:
+        opportunities.update_opportunity(s, w.rep1, oid, {"name": "新名字"}, playbook)
