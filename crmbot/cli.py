@@ -1,0 +1,127 @@
+"""The `crmbot` command line (click). Every process of the product starts here."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from config.settings import SettingsError, load_settings
+
+
+def _settings(**overrides):
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """crmbot: the sales assistant inside WeCom and DingTalk."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# ------------------------------------------------------------------ database
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations to CRMBOT_DATABASE_URL (SQLite or PostgreSQL)."""
+    from storage.migrate import upgrade
+    settings = _settings()
+    upgrade(settings.crmbot_database_url, revision)
+    click.echo(f"database at {revision}: {_safe_url(settings.crmbot_database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Create the demo org, users and data in CRMBOT_DATABASE_URL (idempotent)."""
+    from config.playbook import load_playbook
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    from .demo_data import seed_demo
+    settings = _settings()
+    upgrade(settings.crmbot_database_url)
+    database = Database(settings.crmbot_database_url)
+    with database.transaction() as session:
+        org = seed_demo(session, load_playbook(settings.crmbot_playbook))
+        click.echo(f"demo org #{org.id}: {org.name}")
+
+
+# ------------------------------------------------------------------ processes
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web app with gunicorn (put a reverse proxy with TLS in front)."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+
+    class _App(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from .app import create_app
+            return create_app(settings)
+
+    _App().run()
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty (tests, cron).")
+@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all).")
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an rq worker (with rq's scheduler for retries and delayed jobs)."""
+    from rq import Queue, Worker
+
+    from jobs.queue import QUEUE_NAMES
+    from jobs.runtime import Runtime, set_runtime
+    settings = _settings()
+    if not settings.crmbot_redis_url:
+        raise click.ClickException("CRMBOT_REDIS_URL is not set: a worker needs Redis "
+                                   "(crmbot demo runs jobs in-process instead)")
+    runtime = Runtime.build(settings, queue="rq")
+    set_runtime(runtime)
+    names = queues or QUEUE_NAMES
+    worker_ = Worker([Queue(n, connection=runtime.redis) for n in names], connection=runtime.redis)
+    worker_.work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--db", "db_path", default=None, help="SQLite file (default instance/demo.db)")
+def demo(host: str, port: int, db_path: str | None) -> None:
+    """Run the whole product locally: SQLite, in-process queue, fake WeCom and DingTalk."""
+    from .demo import run_demo
+    run_demo(host, port, Path(db_path) if db_path else None)
+
+
+if __name__ == "__main__":
+    main()

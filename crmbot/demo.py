@@ -1,0 +1,65 @@
+"""`crmbot demo`: the whole product on one machine with no accounts — SQLite under instance/,
+an in-process queue, and the fake WeCom and DingTalk served by the same process under /dev/fake/.
+Keys come from the WECOM_* / DINGTALK_* variables when set, else from made-up demo values."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+# Made-up demo credentials (not real accounts); the fake platforms accept exactly these.
+DEMO_ENV = {
+    "WECOM_CORP_ID": "wwdemo0000000001",
+    "WECOM_AGENT_ID": "1000002",
+    "WECOM_SECRET": "demo-wecom-secret",
+    "WECOM_TOKEN": "crmbotdemo",
+    "WECOM_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "DINGTALK_APP_KEY": "dingdemoappkey",
+    "DINGTALK_APP_SECRET": "demo-dingtalk-secret",
+    "DINGTALK_ROBOT_CODE": "dingdemoappkey",
+    "DINGTALK_AGENT_ID": "3000001",
+    "DINGTALK_CORP_ID": "dingdemo000000001",
+}
+
+
+def demo_environment(host: str, port: int, db_path: Path | None) -> dict[str, str]:
+    base = f"http://{host}:{port}"
+    env = dict(DEMO_ENV)
+    env.update({k: v for k, v in os.environ.items() if k in DEMO_ENV})
+    env.setdefault("WECOM_API_BASE", os.environ.get("WECOM_API_BASE", f"{base}/dev/fake/wecom"))
+    env.setdefault("DINGTALK_API_BASE", os.environ.get("DINGTALK_API_BASE", f"{base}/dev/fake/dingtalk"))
+    env.setdefault("DINGTALK_OAPI_BASE", os.environ.get("DINGTALK_OAPI_BASE", f"{base}/dev/fake/dingtalk"))
+    db_file = (db_path or Path("instance") / "demo.db").resolve()
+    env["CRMBOT_DATABASE_URL"] = f"sqlite:///{db_file}"
+    env["CRMBOT_DEMO"] = "1"
+    env["CRMBOT_PUBLIC_URL"] = base
+    env.pop("CRMBOT_REDIS_URL", None)
+    return env
+
+
+def run_demo(host: str, port: int, db_path: Path | None) -> None:
+    from config.settings import load_settings
+    from storage.migrate import upgrade
+
+    from .app import create_app
+    from .demo_data import seed_demo
+
+    env = demo_environment(host, port, db_path)
+    os.environ.update(env)
+    os.environ.pop("CRMBOT_REDIS_URL", None)  # the demo runs its jobs in-process
+    settings = load_settings()
+    upgrade(settings.crmbot_database_url)
+    app = create_app(settings)
+    runtime = app.extensions["crmbot"]
+    with runtime.db.transaction() as session:
+        seed_demo(session, runtime.playbook)
+    base = settings.crmbot_public_url
+    click.echo(f"crmbot demo running at {base}/\n"
+               f"  health:     {base}/healthz\n"
+               f"  simulator:  {base}/dev/simulator\n"
+               f"  mini-app:   {base}/app/dev-login?user=rep1\n"
+               f"  fake WeCom: {base}/dev/fake/wecom/sent   fake DingTalk: {base}/dev/fake/dingtalk/sent\n"
+               f"  database:   {settings.crmbot_database_url}")
+    from werkzeug.serving import run_simple
+    run_simple(host, port, app, threaded=True, use_reloader=False)
