@@ -368,16 +368,17 @@ def _all_strings(params: Any) -> bool:
     return isinstance(params, dict) and all(isinstance(v, str) for v in params.values())
 
 
-def start_fake_dingtalk(state: FakeDingTalkState | None = None
+def start_fake_dingtalk(state: FakeDingTalkState | None = None, url_prefix: str = ""
                         ) -> tuple[str, FakeDingTalkState, Callable[[], None]]:
-    """Serve the fake on 127.0.0.1 (free port) in a thread. Returns (base_url, state, stop)."""
+    """Serve the fake on 127.0.0.1 (free port) in a thread. Returns (base_url, state, stop);
+    base_url (including `url_prefix`, e.g. "/dev/fake/dingtalk") is both the API and the oapi base."""
     from werkzeug.serving import make_server
 
     state = state or FakeDingTalkState()
     app = Flask("fake_dingtalk")
-    app.register_blueprint(create_fake_dingtalk_blueprint(state))
+    app.register_blueprint(create_fake_dingtalk_blueprint(state), url_prefix=url_prefix or None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
+    base_url = f"http://127.0.0.1:{server.server_port}{url_prefix}"
     state.base_url = state.base_url or base_url
     # A short poll interval makes stop() quick (the default 0.5 s adds up over a test run).
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
