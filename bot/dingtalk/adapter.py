@@ -17,6 +17,8 @@ Choices the router should know about:
 - The text-button fallback for cards (cards/dingtalk.py `render_action_card`) makes the client send a
   text such as "#操作 已报价 ‹fu-42|tag:quoted›". Such a text is turned into Kind.CARD_ACTION here
   ({"card_ref", "action", "params": {}, "via": "text"}), so the router handles both card flavours alike.
+- Answer the HTTP callback with 200 as soon as the inbox row is written; a `CallbackRejected` maps to
+  its `.status` (403 bad/stale signature, 400 malformed, 413 too large) and nothing is stored.
 """
 from __future__ import annotations
 
@@ -206,6 +208,7 @@ def _message_content(data: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
                   if isinstance(p, dict) and p.get("type") == "picture"]
         return Kind.TEXT, {"text": "\n".join(t for t in texts if t), "images": [i for i in images if i]}
     if msgtype == "audio":
+        # DingTalk does not say which audio container it sends: format None means "sniff the bytes".
         return Kind.VOICE, {"media_ref": content.get("downloadCode"), "format": None,
                             "recognition": content.get("recognition") or None,
                             "duration_ms": _int_or_none(content.get("duration"))}

@@ -214,6 +214,14 @@ class DingTalkClient:
             "outTrackId": out_track_id, "cardData": {"cardParamMap": _string_map(card_param_map)},
             "cardUpdateOptions": {"updateCardDataByKey": update_by_key}, "userIdType": 1})
 
+    def register_card_callback(self, route_key: str, callback_url: str, force: bool = True) -> dict:
+        """Point card clicks of `route_key` at our /dingtalk/card-callback (run once at set-up).
+        The apiSecret DingTalk will sign with is our AppSecret, which the adapter verifies with."""
+        data = self._api("POST", "/v1.0/card/callbacks/register", {
+            "callbackRouteKey": route_key, "callbackUrl": callback_url, "apiSecret": self.app_secret,
+            "forceUpdate": force})
+        return data.get("result") or {}
+
     # -----------------------------------------------------------------------------------------------
     # old-API (oapi) calls: work notice, mini-app login, JSAPI ticket
 

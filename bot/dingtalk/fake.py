@@ -59,6 +59,7 @@ class FakeDingTalkState:
         self.auth_codes: dict[str, str] = {}
         self.sessions: dict[str, int] = {}   # session -> expiry (ms)
         self.cards: dict[str, dict[str, str]] = {}
+        self.card_callbacks: dict[str, dict[str, str]] = {}   # routeKey -> {callbackUrl, apiSecret}
         self.sent: list[dict[str, Any]] = []
         self.jsapi_ticket = "fake-jsapi-ticket-" + secrets.token_hex(4)
         self._faults: list[_Fault] = []
@@ -296,6 +297,22 @@ def create_fake_dingtalk_blueprint(state: FakeDingTalkState) -> Blueprint:
             state.cards[out_track_id] = {**state.cards[out_track_id], **params} if by_key else dict(params)
         state._record("cardUpdate", data)
         return jsonify({"success": True, "result": True})
+
+    @bp.post("/v1.0/card/callbacks/register")
+    def card_callback_register():
+        if (denied := new_api_auth()) is not None:
+            return denied
+        data = body()
+        route_key, url = data.get("callbackRouteKey"), data.get("callbackUrl")
+        if not route_key or not url or not data.get("apiSecret"):
+            return new_api_error(400, "invalidParameter", "callbackRouteKey/callbackUrl/apiSecret不能为空")
+        with state.lock:
+            # A first registration sticks unless forceUpdate is set (as DingTalk documents it).
+            if route_key not in state.card_callbacks or data.get("forceUpdate"):
+                state.card_callbacks[route_key] = {"callbackUrl": url, "apiSecret": data["apiSecret"]}
+            entry = dict(state.card_callbacks[route_key])
+        state._record("cardCallbackRegister", data)
+        return jsonify({"success": True, "result": {"callbackUrl": entry["callbackUrl"]}})
 
     @bp.post("/topapi/message/corpconversation/asyncsend_v2")
     def work_notice():

@@ -250,3 +250,10 @@ def test_while_another_process_refreshes_we_wait_for_its_token(platform, client,
     threading.Timer(0.2, lambda: redis_conn.set(client._token_key, "token-from-other-process")).start()
     assert client.access_token() == "token-from-other-process"
     assert state.token_requests == 0
+
+
+def test_register_card_callback_uses_the_app_secret(platform, client):
+    _, state = platform
+    result = client.register_card_callback("crmbot", "https://crm.example.com/dingtalk/card-callback")
+    assert result["callbackUrl"] == "https://crm.example.com/dingtalk/card-callback"
+    assert state.card_callbacks["crmbot"]["apiSecret"] == state.app_secret
