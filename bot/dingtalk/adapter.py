@@ -1,0 +1,260 @@
+"""DingTalk inbound edge: verify a callback, turn its JSON into a neutral `Event`.
+
+Two transports deliver the same JSON: HTTP callbacks (this module's `receive_*` functions, which check
+size, freshness and signature first) and Stream mode (`bot/dingtalk/stream.py`, where the websocket
+itself is authenticated). Both call the same `parse_robot_message` / `parse_card_callback`, so an event
+looks identical whichever way it came in.
+
+Choices the router should know about:
+- A group message that does not @-mention the robot yields `(None, raw)`: "store the raw JSON if you
+  like, but there is nothing to handle". DingTalk normally only delivers @-messages in groups, so this
+  is a guard, not a common path.
+- A sender without `senderStaffId` (someone outside the org, e.g. in a cross-org group) cannot be mapped
+  to a rep: the event is kept as Kind.UNKNOWN with payload {"type": "outside_sender", ...} and
+  sender "" rather than rejected, so nothing is lost and DingTalk gets its 200.
+- richText (text with inline pictures) becomes ONE Kind.TEXT event: {"text": joined text parts,
+  "images": [downloadCode, ...]}. Treat the images like IMAGE events' media_ref, attached to that text.
+- The text-button fallback for cards (cards/dingtalk.py `render_action_card`) makes the client send a
+  text such as "#操作 已报价 ‹fu-42|tag:quoted›". Such a text is turned into Kind.CARD_ACTION here
+  ({"card_ref", "action", "params": {}, "via": "text"}), so the router handles both card flavours alike.
+- Answer the HTTP callback with 200 as soon as the inbox row is written; a `CallbackRejected` maps to
+  its `.status` (403 bad/stale signature, 400 malformed, 413 too large) and nothing is stored.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bot.events import Chat, Event, Kind, Platform
+from cards.dingtalk import parse_card_action
+
+
+class CallbackRejected(Exception):
+    """The callback must not be processed; answer with `status`. `reason` is for logs, not users."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTTP transport: checks, then the shared parsers
+
+
+def receive_robot_message(headers: Mapping[str, str], body: bytes, settings,
+                          now_ms: int | None = None) -> tuple[Event | None, dict]:
+    """Check and parse a robot message POSTed to /dingtalk/callback.
+
+    DingTalk signs `timestamp + "\\n" + AppSecret` with the AppSecret (HMAC-SHA256, base64).
+    DingTalk itself accepts a timestamp up to 1 hour old; we default to the tighter
+    CRMBOT_TIMESTAMP_WINDOW_S (300 s) because a replayed message would be handled twice only if its
+    msgId were also new, and a short window costs nothing when clocks are NTP-synced. 0 disables it.
+    """
+    _check_size(body, settings)
+    timestamp = _header(headers, "timestamp")
+    sign = _header(headers, "sign")
+    if not timestamp or not sign:
+        raise CallbackRejected(403, "missing timestamp/sign headers")
+    _check_fresh(timestamp, settings, now_ms)
+    secret = _app_secret(settings)
+    expected = _b64_hmac(secret, f"{timestamp}\n{secret}")
+    if not hmac.compare_digest(expected, sign.encode()):
+        raise CallbackRejected(403, "bad sign")
+    data = _json_object(body)
+    return parse_robot_message(data), data
+
+
+def receive_card_callback(headers: Mapping[str, str], body: bytes, settings,
+                          now_ms: int | None = None) -> tuple[Event, dict]:
+    """Check and parse an interactive-card click POSTed to /dingtalk/card-callback.
+
+    The signature key is the `apiSecret` given when the callback route was registered
+    (POST /v1.0/card/callbacks/register). We register it with the app's AppSecret, so one secret
+    (DINGTALK_APP_SECRET) serves both callbacks and there is no extra variable to configure.
+    """
+    _check_size(body, settings)
+    timestamp = _header(headers, "x-ddpaas-signature-timestamp")
+    sign = _header(headers, "x-ddpaas-signature")
+    if not timestamp or not sign:
+        raise CallbackRejected(403, "missing x-ddpaas-signature headers")
+    _check_fresh(timestamp, settings, now_ms)
+    expected = _b64_hmac(_app_secret(settings), str(timestamp))
+    if not hmac.compare_digest(expected, sign.encode()):
+        raise CallbackRejected(403, "bad x-ddpaas-signature")
+    data = _json_object(body)
+    return parse_card_callback(data), data
+
+
+def robot_sign(app_secret: str, timestamp_ms: int | str) -> str:
+    """The `sign` header DingTalk sends with a robot message (used by the fake platform too)."""
+    return _b64_hmac(app_secret, f"{timestamp_ms}\n{app_secret}").decode()
+
+
+def card_callback_sign(api_secret: str, timestamp_ms: int | str) -> str:
+    """The `x-ddpaas-signature` header of an HTTP card callback."""
+    return _b64_hmac(api_secret, str(timestamp_ms)).decode()
+
+
+def _b64_hmac(key: str, msg: str) -> bytes:
+    digest = hmac.new(key.encode(), msg.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    # Flask's headers are case-insensitive; a plain dict from a test or the Stream SDK may not be.
+    value = headers.get(name)
+    if value is None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        value = lowered.get(name.lower())
+    return value
+
+
+def _app_secret(settings) -> str:
+    secret = settings.dingtalk_app_secret
+    if not secret:
+        # Without a secret every signature would "verify" against an empty key: refuse instead.
+        raise CallbackRejected(403, "DINGTALK_APP_SECRET is not configured")
+    return secret
+
+
+def _check_size(body: bytes, settings) -> None:
+    if len(body) > settings.crmbot_callback_max_bytes:
+        raise CallbackRejected(413, f"body of {len(body)} bytes exceeds CRMBOT_CALLBACK_MAX_BYTES")
+
+
+def _check_fresh(timestamp: str, settings, now_ms: int | None) -> None:
+    try:
+        sent_ms = int(timestamp)
+    except ValueError:
+        raise CallbackRejected(403, f"timestamp is not an integer: {timestamp!r}") from None
+    window_s = settings.crmbot_timestamp_window_s
+    if window_s == 0:
+        return
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if abs(now_ms - sent_ms) > window_s * 1000:
+        raise CallbackRejected(403, f"stale timestamp ({(now_ms - sent_ms) // 1000} s off)")
+
+
+def _json_object(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise CallbackRejected(400, "body is not JSON") from None
+    if not isinstance(data, dict):
+        raise CallbackRejected(400, "body is not a JSON object")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared parsers (HTTP and Stream)
+
+
+def parse_robot_message(data: dict[str, Any]) -> Event | None:
+    """Robot message JSON → Event; None for a group message that does not @ the robot."""
+    msg_id = data.get("msgId")
+    if not isinstance(msg_id, str) or not msg_id:
+        raise CallbackRejected(400, "robot message without msgId")
+    is_group = str(data.get("conversationType")) == "2"
+    if is_group and data.get("isInAtList") is False:
+        return None
+    chat = Chat(
+        conversation_id=data.get("conversationId") if is_group else None,
+        is_group=is_group,
+        reply_webhook=data.get("sessionWebhook"),
+        reply_webhook_expires_ms=_int_or_none(data.get("sessionWebhookExpiredTime")),
+    )
+    created_ms = _int_or_none(data.get("createAt"))
+    sender = data.get("senderStaffId") or ""
+    if sender:
+        kind, payload = _message_content(data)
+    else:
+        kind, payload = Kind.UNKNOWN, {"type": "outside_sender", "msgtype": data.get("msgtype"),
+                                       "sender_nick": data.get("senderNick")}
+    return Event(platform=Platform.DINGTALK, event_id=msg_id,
+                 org=data.get("chatbotCorpId") or data.get("senderCorpId") or "",
+                 sender=sender, chat=chat, kind=kind, payload=payload,
+                 created_at=created_ms // 1000 if created_ms else None)
+
+
+def _message_content(data: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
+    msgtype = data.get("msgtype")
+    content = data.get("content")
+    if isinstance(content, str):  # Stream frames have been seen carrying it as a JSON string
+        try:
+            content = json.loads(content)
+        except ValueError:
+            content = {}
+    content = content if isinstance(content, dict) else {}
+
+    if msgtype == "text":
+        text = ((data.get("text") or {}).get("content") or "").strip()
+        action = parse_card_action(text)
+        if action:
+            card_ref, key = action
+            return Kind.CARD_ACTION, {"card_ref": card_ref, "action": key, "params": {}, "via": "text"}
+        return Kind.TEXT, {"text": text}
+    if msgtype == "picture":
+        return Kind.IMAGE, {"media_ref": content.get("downloadCode") or content.get("pictureDownloadCode")}
+    if msgtype == "richText":
+        parts = content.get("richText") or []
+        texts = [p["text"].strip() for p in parts if isinstance(p, dict) and p.get("text")]
+        images = [p.get("downloadCode") or p.get("pictureDownloadCode") for p in parts
+                  if isinstance(p, dict) and p.get("type") == "picture"]
+        return Kind.TEXT, {"text": "\n".join(t for t in texts if t), "images": [i for i in images if i]}
+    if msgtype == "audio":
+        # DingTalk does not say which audio container it sends: format None means "sniff the bytes".
+        return Kind.VOICE, {"media_ref": content.get("downloadCode"), "format": None,
+                            "recognition": content.get("recognition") or None,
+                            "duration_ms": _int_or_none(content.get("duration"))}
+    if msgtype in ("video", "file"):
+        return Kind.FILE, {"media_ref": content.get("downloadCode"),
+                           "file_name": content.get("fileName") or f"{msgtype}.{content.get('videoType') or 'bin'}"}
+    return Kind.UNKNOWN, {"type": str(msgtype)}
+
+
+def parse_card_callback(data: dict[str, Any]) -> Event:
+    """Interactive-card click JSON → Event of Kind.CARD_ACTION.
+
+    DingTalk documents no click id, so event_id is a hash of (outTrackId, userId, actionIds, params):
+    the same user pressing the same button twice on one card is one event, which is what we want.
+    """
+    out_track_id = data.get("outTrackId")
+    user_id = data.get("userId")
+    if not out_track_id or not user_id:
+        raise CallbackRejected(400, "card callback without outTrackId/userId")
+    content = data.get("content") or {}
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            raise CallbackRejected(400, "card callback content is not JSON") from None
+    private = (content.get("cardPrivateData") or {}) if isinstance(content, dict) else {}
+    action_ids = list(private.get("actionIds") or [])
+    params = private.get("params") or {}
+    params = params if isinstance(params, dict) else {}
+
+    fingerprint = json.dumps([out_track_id, user_id, action_ids, params], sort_keys=True,
+                             ensure_ascii=False)
+    event_id = "card-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:40]
+    action = action_ids[0] if action_ids else params.get("action")
+    if action:
+        kind, payload = Kind.CARD_ACTION, {"card_ref": out_track_id, "action": str(action),
+                                           "params": params}
+    else:
+        kind, payload = Kind.UNKNOWN, {"type": "card_callback_without_action", "card_ref": out_track_id}
+    return Event(platform=Platform.DINGTALK, event_id=event_id, org=data.get("corpId") or "",
+                 sender=user_id, chat=Chat(), kind=kind, payload=payload,
+                 created_at=int(time.time()))
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

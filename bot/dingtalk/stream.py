@@ -1,0 +1,122 @@
+"""DingTalk Stream mode: receive robot messages and card clicks over DingTalk's websocket, for
+deployments without a public URL. Uses the official `dingtalk-stream` SDK for the connection
+(reconnects, ping, disconnect frames) and the HTTP adapter's parsers for the payloads, so an
+Event looks the same whichever transport brought it.
+
+Robot messages are fire-and-forget in Stream mode: DingTalk never redelivers them, even without an ack.
+So `on_event` (which should write the inbox row) runs BEFORE the ack, and a crash inside it is
+logged loudly: that message is lost.
+
+Gateway base: the SDK builds its URLs from env DINGTALK_OPENAPI_ENDPOINT at import time. We only need
+its `open_connection` call (we never use its reply helpers), so `CrmbotStreamClient` overrides that
+one method to use settings.dingtalk_api_base, plus a timeout the SDK does not set.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+from collections.abc import Callable
+
+import requests
+from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, Credential, DingTalkStreamClient
+from dingtalk_stream.version import VERSION_STRING
+
+from bot.dingtalk.adapter import CallbackRejected, parse_card_callback, parse_robot_message
+from bot.events import Event
+
+log = logging.getLogger(__name__)
+
+ROBOT_MESSAGE_TOPIC = "/v1.0/im/bot/messages/get"
+CARD_CALLBACK_TOPIC = "/v1.0/card/instances/callback"
+
+# on_event(event, raw) is called for every frame. For a card click it may return a dict, which goes
+# back to DingTalk as the callback's answer (it can update the card at once, e.g.
+# {"cardData": {"cardParamMap": {...}}}); return None otherwise.
+OnEvent = Callable[[Event | None, dict], dict | None]
+
+
+class RobotMessageHandler(CallbackHandler):
+    def __init__(self, on_event: OnEvent):
+        super().__init__()
+        self.on_event = on_event
+
+    async def process(self, message: CallbackMessage):
+        data = message.data if isinstance(message.data, dict) else {}
+        try:
+            event = parse_robot_message(data)
+        except CallbackRejected as exc:
+            # The socket is authenticated, so keep the odd frame as "store but ignore".
+            log.warning("unparseable robot message %s: %s", message.headers.message_id, exc.reason)
+            event = None
+        try:
+            await asyncio.to_thread(self.on_event, event, data)
+        except Exception:
+            log.exception("robot message %s LOST: on_event failed and DingTalk will not redeliver it",
+                          data.get("msgId"))
+            return AckMessage.STATUS_SYSTEM_EXCEPTION, "error"
+        return AckMessage.STATUS_OK, "OK"
+
+
+class CardCallbackHandler(CallbackHandler):
+    def __init__(self, on_event: OnEvent):
+        super().__init__()
+        self.on_event = on_event
+
+    async def process(self, message: CallbackMessage):
+        data = message.data if isinstance(message.data, dict) else {}
+        try:
+            event = parse_card_callback(data)
+        except CallbackRejected as exc:
+            log.warning("unparseable card callback %s: %s", message.headers.message_id, exc.reason)
+            event = None
+        try:
+            answer = await asyncio.to_thread(self.on_event, event, data)
+        except Exception:
+            log.exception("card callback %s failed in on_event", message.headers.message_id)
+            return AckMessage.STATUS_SYSTEM_EXCEPTION, {}
+        return AckMessage.STATUS_OK, answer or {}
+
+
+class CrmbotStreamClient(DingTalkStreamClient):
+    """The SDK client with a configurable gateway base URL (see module docstring)."""
+
+    def __init__(self, credential: Credential, api_base: str, open_timeout_s: float = 10):
+        super().__init__(credential, logger=logging.getLogger("dingtalk_stream.client"))
+        self.api_base = api_base.rstrip("/")
+        self.open_timeout_s = open_timeout_s
+
+    def open_connection(self):
+        subscriptions = [{"type": "CALLBACK", "topic": topic} for topic in self.callback_handler_map]
+        if self._is_event_required:
+            subscriptions.append({"type": "EVENT", "topic": "*"})
+        body = {"clientId": self.credential.client_id, "clientSecret": self.credential.client_secret,
+                "subscriptions": subscriptions, "ua": f"crmbot dingtalk-stream/{VERSION_STRING}",
+                "localIp": self.get_host_ip()}
+        headers = {"Accept": "application/json",
+                   "User-Agent": f"DingTalkStream/1.0 SDK/{VERSION_STRING} Python/{platform.python_version()}"}
+        try:
+            resp = requests.post(f"{self.api_base}/v1.0/gateway/connections/open", json=body,
+                                 headers=headers, timeout=self.open_timeout_s)
+            resp.raise_for_status()
+            return resp.json()
+        except (requests.RequestException, json.JSONDecodeError) as exc:
+            # The SDK's loop logs this, waits 10 s and tries again.
+            log.error("opening the DingTalk stream connection failed: %s", exc)
+            return None
+
+
+def build_stream_client(settings, on_event: OnEvent) -> CrmbotStreamClient:
+    if not settings.dingtalk_configured:
+        raise ValueError("DINGTALK_APP_KEY and DINGTALK_APP_SECRET must be set for stream mode")
+    client = CrmbotStreamClient(Credential(settings.dingtalk_app_key, settings.dingtalk_app_secret),
+                                settings.dingtalk_api_base)
+    client.register_callback_handler(ROBOT_MESSAGE_TOPIC, RobotMessageHandler(on_event))
+    client.register_callback_handler(CARD_CALLBACK_TOPIC, CardCallbackHandler(on_event))
+    return client
+
+
+def run_stream(settings, on_event: OnEvent) -> None:
+    """Connect and handle frames until the process is stopped (the SDK reconnects by itself)."""
+    build_stream_client(settings, on_event).start_forever()
