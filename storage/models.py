@@ -93,6 +93,8 @@ class User(Base):
     reports_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     wecom_userid: Mapped[str | None] = mapped_column(String(64))
     dingtalk_userid: Mapped[str | None] = mapped_column(String(64))
+    # where the user last talked to the bot: pushes (reminders, escalations) go there
+    preferred_platform: Mapped[str | None] = mapped_column(String(16))
     mobile: Mapped[str | None] = mapped_column(String(20))
     start_date: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

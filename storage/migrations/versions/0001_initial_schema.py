@@ -81,6 +81,7 @@ def upgrade() -> None:
     sa.Column('reports_to_id', sa.Integer(), nullable=True),
     sa.Column('wecom_userid', sa.String(length=64), nullable=True),
     sa.Column('dingtalk_userid', sa.String(length=64), nullable=True),
+    sa.Column('preferred_platform', sa.String(length=16), nullable=True),
     sa.Column('mobile', sa.String(length=20), nullable=True),
     sa.Column('start_date', sa.Date(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),

@@ -1,0 +1,91 @@
+"""Handlers registered by what they match (bolt-python's @app.message / @app.action / @app.event):
+text commands by their first word (with Chinese aliases), card actions by "<subject>:<key>",
+everything else by event kind."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .context import Context
+from .events import Kind
+
+Handler = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    usage: str
+    handler: Handler
+
+
+class Router:
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+        self.ordered: list[Command] = []
+        self.actions: dict[str, Handler] = {}
+        self.kinds: dict[Kind, Handler] = {}
+        self.fallback_text: Handler | None = None
+
+    def command(self, name: str, *aliases: str, usage: str = "") -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            cmd = Command(name, aliases, usage, fn)
+            self.ordered.append(cmd)
+            for word in (name, *aliases):
+                self.commands[word.lower()] = cmd
+            return fn
+        return register
+
+    def action(self, key: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.actions[key] = fn
+            return fn
+        return register
+
+    def event(self, kind: Kind) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.kinds[kind] = fn
+            return fn
+        return register
+
+    def text(self, fn: Handler) -> Handler:
+        """Free text that is not a command."""
+        self.fallback_text = fn
+        return fn
+
+    # ---- dispatch
+    def dispatch(self, ctx: Context) -> None:
+        kind = ctx.event.kind
+        if kind == Kind.TEXT:
+            return self._text(ctx, ctx.event.payload.get("text", ""))
+        if kind == Kind.CARD_ACTION:
+            record = ctx.card_record
+            key = f"{record.subject_type}:{ctx.event.payload.get('action', '')}" if record else None
+            handler = self.actions.get(key) if key else None
+            if handler is None:
+                handler = self.kinds.get(Kind.CARD_ACTION)
+            if handler is not None:
+                handler(ctx)
+            return None
+        handler = self.kinds.get(kind)
+        if handler is not None:
+            handler(ctx)
+
+    def _text(self, ctx: Context, text: str) -> None:
+        text = text.strip()
+        word, _, rest = re.sub(r"^[/／]", "", text).partition(" ")
+        cmd = self.commands.get(word.lower())
+        if cmd is None:  # "查华东机电" without a space
+            cmd = next((c for w, c in sorted(self.commands.items(), key=lambda kv: -len(kv[0]))
+                        if text.startswith(w) and len(w) <= 3 and not w.isascii()), None)
+            if cmd is not None:
+                rest = text[len(next(w for w in (cmd.name, *cmd.aliases) if text.startswith(w))):]
+        if cmd is not None:
+            return cmd.handler(ctx, rest.strip())
+        if self.fallback_text is not None:
+            self.fallback_text(ctx, text)
+
+
+router = Router()

@@ -1,0 +1,77 @@
+"""The card for each situation, built from plain values (cards/ never reads the store).
+Every text here is what a rep or manager reads: Simplified Chinese, short, with one-tap actions."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Sequence
+
+from .model import Button, ButtonStyle, Card, CardField
+
+
+def when(dt: datetime | None, tz) -> str:
+    if dt is None:
+        return "无"
+    return dt.astimezone(tz).strftime("%m-%d %H:%M")
+
+
+def days_ago(dt: datetime | None, now: datetime) -> str:
+    if dt is None:
+        return "从未联系"
+    days = (now - dt).days
+    return "今天" if days <= 0 else f"{days}天前"
+
+
+def customer_summary(card_id: str, *, name: str, owner: str, status_label: str, last_contact: str,
+                     last_summary: str | None, stage: str | None, next_followup: str,
+                     quick_tags: Sequence[tuple[str, str]], link: str | None) -> Card:
+    """`查` answer: who owns it, when we last talked, where the deal is, and one-tap tags."""
+    fields = [CardField("负责人", owner), CardField("上次联系", last_contact),
+              CardField("阶段", stage or "暂无商机"), CardField("下次跟进", next_followup)]
+    buttons = [Button(text=label, key=f"tag:{key}", style=ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
+               for i, (key, label) in enumerate(quick_tags[:3])]
+    if link:
+        buttons.append(Button(text="打开详情", url=link))
+    return Card(card_id=card_id, title=f"{name}（{status_label}）", text=last_summary or "",
+                fields=tuple(fields), buttons=tuple(buttons), link=link, source="客户")
+
+
+def task_card(card_id: str, *, title: str, detail: str | None, fields: Sequence[tuple[str, str]],
+              actions: Sequence[tuple[str, str]], link: str | None, source: str = "待办") -> Card:
+    """A task with its one-tap actions, e.g. [("done", "已联系"), ("snooze", "7天后提醒")]."""
+    buttons = tuple(Button(text=text, key=key, style=ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
+                    for i, (key, text) in enumerate(actions))
+    if link:
+        buttons += (Button(text="打开", url=link),)
+    return Card(card_id=card_id, title=title, text=detail or "",
+                fields=tuple(CardField(k, v) for k, v in fields), buttons=buttons, link=link,
+                source=source)
+
+
+def new_contact_card(card_id: str, *, contact_name: str, matches: Sequence[tuple[int, str, str]],
+                     link: str | None) -> Card:
+    """新好友: link to a customer that looks like them, create one, or ignore."""
+    buttons = [Button(text=f"关联：{name[:8]}", key=f"link:{cid}", style=ButtonStyle.PRIMARY)
+               for cid, name, _owner in matches[:3]]
+    buttons += [Button(text="新建客户", key="create"), Button(text="忽略", key="ignore")]
+    text = ("可能是已有客户：" + "；".join(f"{n}（{o}）" for _, n, o in matches[:3])) if matches \
+        else "没有找到匹配的客户，可以直接新建。"
+    return Card(card_id=card_id, title=f"新好友 {contact_name}", text=text, buttons=tuple(buttons),
+                link=link, source="客户联系")
+
+
+def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, str]], note: str,
+                       actions: Sequence[tuple[str, str]], edit_link: str | None) -> Card:
+    buttons = tuple(Button(text=text, key=key, style=ButtonStyle.PRIMARY if i == 0 else
+                           (ButtonStyle.DANGER if key == "discard" else ButtonStyle.DEFAULT))
+                    for i, (key, text) in enumerate(actions))
+    if edit_link:
+        buttons = buttons[:1] + (Button(text="编辑", url=edit_link),) + buttons[1:]
+    return Card(card_id=card_id, title=title, text=note,
+                fields=tuple(CardField(k, v) for k, v in fields if v), buttons=buttons,
+                link=edit_link, source="拍名片 / 语音录入")
+
+
+def done(card: Card, note: str) -> Card:
+    """The same card after a click: no buttons, a line saying what was done and by whom."""
+    return replace(card, buttons=tuple(b for b in card.buttons if b.url), done_note=note)
