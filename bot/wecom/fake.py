@@ -8,6 +8,7 @@
 
 Error codes the fake chooses where the real one is not confirmed (platforms.md):
   40058  template_card shape errors, and a task_id used before  (reuse code: unverified)
+  42045  text_notice/news_notice without a valid card_action     (global error code list, 96213)
   60140  response_code used before                            (unverified, one SDK's reading)
 """
 from __future__ import annotations
@@ -528,7 +529,7 @@ def _check_card(card: Any, *, sending: bool) -> None:
     if card_type in ("text_notice", "news_notice"):
         action = card.get("card_action") or {}
         if action.get("type") not in (1, 2) or (action.get("type") == 1 and not action.get("url")):
-            raise WeComAPIError(40058, "card_action with a url is required")
+            raise WeComAPIError(42045, "Template_Card.card_action missing or invalid")
         if card_type == "text_notice" and not (main_title.get("title") or card.get("sub_title_text")):
             raise WeComAPIError(40058, "main_title.title or sub_title_text required")
     else:
