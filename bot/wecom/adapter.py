@@ -63,12 +63,12 @@ class CallbackKeys:
 
 def verify_url(params: Mapping[str, str], settings: Any, now: float | None = None) -> str:
     """GET URL verification: check the signature over echostr and return its plaintext."""
+    crypto = CallbackKeys.from_settings(settings).crypto()
     signature, timestamp, nonce = _signed_params(params)
     echostr = params.get("echostr")
     if not echostr:
         raise CallbackRejected(400, "missing query parameter echostr")
     _check_timestamp(timestamp, settings, now)
-    crypto = CallbackKeys.from_settings(settings).crypto()
     try:
         return crypto.check_signature(signature, timestamp, nonce, echostr)
     except Exception as exc:  # see _decrypt_failure
@@ -78,11 +78,11 @@ def verify_url(params: Mapping[str, str], settings: Any, now: float | None = Non
 def receive(params: Mapping[str, str], body: bytes, settings: Any,
             now: float | None = None) -> tuple[Event, dict[str, Any]]:
     """POST callback: return the neutral event and the decrypted fields as a dict."""
+    keys = CallbackKeys.from_settings(settings)
     if len(body) > settings.crmbot_callback_max_bytes:
         raise CallbackRejected(413, f"body of {len(body)} bytes exceeds the limit")
     signature, timestamp, nonce = _signed_params(params)
     _check_timestamp(timestamp, settings, now)
-    keys = CallbackKeys.from_settings(settings)
 
     envelope = _parse_xml(body, "outer")
     encrypted = envelope.findtext("Encrypt")
