@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import Any
 
 import requests
@@ -317,4 +318,9 @@ def _filename(response: requests.Response) -> str | None:
         return None
     header = Message()
     header["Content-Disposition"] = disposition
-    return header.get_filename()
+    names = [value for key, value in header.get_params(header="content-disposition") or []
+             if key == "filename"]
+    # An RFC 5987 filename*= (parsed as a tuple) carries the real UTF-8 name; the plain
+    # filename= beside it is only an ASCII fallback.
+    names.sort(key=lambda value: not isinstance(value, tuple))
+    return collapse_rfc2231_value(names[0]) if names else None

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 import defusedxml.ElementTree as SafeET
@@ -345,8 +346,11 @@ def create_fake_wecom_blueprint(state: FakeWeComState) -> Blueprint:
         if media is None:
             raise WeComAPIError(40007, "invalid media_id")
         content, content_type, filename = media
+        # RFC 6266: an ASCII fallback plus the UTF-8 name (HTTP headers are latin-1)
+        fallback = filename.encode("ascii", "replace").decode().replace('"', "_")
+        disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
         return Response(content, content_type=content_type,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                        headers={"Content-Disposition": disposition})
 
     @bp.post("/cgi-bin/media/upload")
     def media_upload():
@@ -409,7 +413,8 @@ def start_fake_wecom(state: FakeWeComState | None = None
     app = Flask("fake_wecom")
     app.register_blueprint(create_fake_wecom_blueprint(state))
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-wecom", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="fake-wecom", daemon=True)
     thread.start()
 
     def stop() -> None:
