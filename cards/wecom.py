@@ -66,8 +66,10 @@ def render_update(card: Card, *, default_url: str = DEFAULT_URL) -> dict[str, An
 
 
 def replace_name(card: Card) -> str:
-    """Text for the light update `button: {"replace_name": ...}` (greys out the buttons)."""
-    return truncate_chars(card.done_note or "已处理", BUTTON_TEXT_CHARS)
+    """The grey button's text, for `replace_text` or the light update `button: {"replace_name"}`:
+    the first part of the done note ("已认领 · 张三 10:32" → "已认领"), which fits a button."""
+    head = (card.done_note or "").split("·")[0].strip()
+    return truncate_chars(head or "已处理", BUTTON_TEXT_CHARS)
 
 
 def render_text(text: str) -> dict[str, Any]:
@@ -119,7 +121,7 @@ def task_id_for(card_id: str) -> str:
 
 
 def truncate_chars(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + ELLIPSIS
 
 
 def truncate_bytes(text: str, limit: int) -> str:
