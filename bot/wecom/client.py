@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -209,18 +211,20 @@ class WeComClient:
         return response
 
     def _http(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        # requests puts the full URL, access_token included, into its messages: keep it out of
+        # the errors that end up in logs and outbox rows.
         try:
             return self.http.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
-            raise RetryableError(f"{path}: timeout ({exc})", code="timeout") from exc
+            raise RetryableError(f"{path}: timeout ({_redact(exc)})", code="timeout") from None
         except requests.ConnectionError as exc:
-            raise RetryableError(f"{path}: connection failed ({exc})", code="connection") from exc
+            raise RetryableError(f"{path}: connection failed ({_redact(exc)})", code="connection") from None
         except requests.RequestException as exc:
-            raise RetryableError(f"{path}: {exc}", code="request") from exc
+            raise RetryableError(f"{path}: {_redact(exc)}", code="request") from None
 
     def _result(self, response: requests.Response) -> dict[str, Any]:
         """The JSON answer of a call, or the matching bot.errors exception."""
-        path = requests.utils.urlparse(response.url).path
+        path = urlparse(response.url).path
         _check_status(response, path)
         try:
             data = response.json()
@@ -278,6 +282,13 @@ class _RedisLock:
     def __exit__(self, *exc: object) -> None:
         if self.held and _text(self.redis.get(self.key)) == self.value:
             self.redis.delete(self.key)
+
+
+_SECRET_PARAM = re.compile(r"(access_token|corpsecret)=[^&\s'\"]+")
+
+
+def _redact(exc: Exception) -> str:
+    return _SECRET_PARAM.sub(r"\1=***", str(exc))
 
 
 def _text(value: bytes | str | None) -> str | None:

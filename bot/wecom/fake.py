@@ -519,8 +519,8 @@ def _check_card(card: Any, *, sending: bool) -> None:
         raise WeComAPIError(40058, f"invalid card_type {card_type!r}")
     main_title = card.get("main_title") or {}
     task_id = card.get("task_id")
-    if task_id is not None and (not task_id or len(task_id.encode()) > 128
-                                or set(task_id) - TASK_ID_CHARS):
+    if task_id is not None and (not isinstance(task_id, str) or not task_id
+                                or len(task_id.encode()) > 128 or set(task_id) - TASK_ID_CHARS):
         raise WeComAPIError(40058, "task_id must be [0-9A-Za-z_-@]{1,128}")
     if sending and (card_type in INTERACTIVE_CARDS or card.get("action_menu")) and not task_id:
         raise WeComAPIError(40058, "task_id required")
@@ -552,7 +552,7 @@ def _check_buttons(buttons: Any) -> None:
         raise WeComAPIError(40058, "button_list must have 1 to 6 buttons")
     keys = set()
     for button in buttons:
-        if not button.get("text"):
+        if not isinstance(button, dict) or not button.get("text"):
             raise WeComAPIError(40058, "button text required")
         if button.get("style", 1) not in (1, 2, 3, 4):
             raise WeComAPIError(40058, "button style must be 1 to 4")

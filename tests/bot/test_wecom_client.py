@@ -116,6 +116,7 @@ def test_connection_refused_and_timeout_are_retryable(redis_conn, fake_wecom):
     with pytest.raises(RetryableError) as info:
         dead.send("zhangsan", TEXT)
     assert info.value.code == "connection"
+    assert state.secret not in str(info.value) and "corpsecret=***" in str(info.value)
 
     class SlowSession(requests.Session):
         def request(self, *args, **kwargs):
