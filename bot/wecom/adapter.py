@@ -132,7 +132,8 @@ def xml_to_dict(root: Element) -> dict[str, Any]:
     """Leaf elements become strings, nested ones dicts; FORCE_LIST elements are always lists."""
     result: dict[str, Any] = {}
     for child in root:
-        value: Any = xml_to_dict(child) if len(child) else (child.text or "").strip()
+        # leaf text is kept exactly: a rep's message may start or end with spaces or newlines
+        value: Any = xml_to_dict(child) if len(child) else (child.text or "")
         if child.tag in FORCE_LIST:
             result.setdefault(child.tag, []).append(value)
         elif child.tag in result:  # an unexpected repeat: keep all, never drop data

@@ -78,8 +78,8 @@ def roundtrip(settings, inner_xml: str):
 
 
 def test_text(settings):
-    event, raw = roundtrip(settings, fake.text_xml(CORP_ID, "zhangsan", "华东机电 已报价 <b>&", msg_id=77))
-    assert event.kind is Kind.TEXT and event.payload == {"text": "华东机电 已报价 <b>&"}
+    event, raw = roundtrip(settings, fake.text_xml(CORP_ID, "zhangsan", " 华东机电\n已报价 <b>&]]>\n", msg_id=77))
+    assert event.kind is Kind.TEXT and event.payload == {"text": " 华东机电\n已报价 <b>&]]>\n"}
     assert event.event_id == "77" and event.sender == "zhangsan"
     assert raw["MsgType"] == "text"
 

@@ -1,6 +1,8 @@
 """The real WeComClient against the fake WeCom over loopback HTTP."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
 
@@ -112,7 +114,11 @@ def test_http_5xx_is_retryable(client, state):
 
 def test_connection_refused_and_timeout_are_retryable(redis_conn, fake_wecom):
     _, state = fake_wecom
-    dead = WeComClient("http://127.0.0.1:9", state.corp_id, state.secret, state.agent_id, redis_conn)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    dead = WeComClient(f"http://127.0.0.1:{closed_port}", state.corp_id, state.secret, state.agent_id,
+                       redis_conn)
     with pytest.raises(RetryableError) as info:
         dead.send("zhangsan", TEXT)
     assert info.value.code == "connection"
