@@ -61,11 +61,13 @@ class Router:
         if kind == Kind.TEXT:
             return self._text(ctx, ctx.event.payload.get("text", ""))
         if kind == Kind.CARD_ACTION:
+            # a button key is "verb" or "verb:argument"; handlers register "<subject>:<verb>"
+            verb, _, arg = str(ctx.event.payload.get("action", "")).partition(":")
             record = ctx.card_record
-            key = f"{record.subject_type}:{ctx.event.payload.get('action', '')}" if record else None
-            handler = self.actions.get(key) if key else None
-            if handler is None:
-                handler = self.kinds.get(Kind.CARD_ACTION)
+            handler = self.actions.get(f"{record.subject_type}:{verb}") if record else None
+            if handler is not None:
+                return handler(ctx, arg)
+            handler = self.kinds.get(Kind.CARD_ACTION)
             if handler is not None:
                 handler(ctx)
             return None

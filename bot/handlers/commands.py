@@ -1,0 +1,127 @@
+"""Text commands in Chinese: 帮助, 待办, 查, 新客户, 跟进 — and a helpful answer for anything else."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from cards import builders
+from storage import customers, followups, tasks
+from storage.customers import ContactInput, CustomerInput
+from storage.errors import InvalidInput
+from storage.followups import FollowUpInput
+from storage.models import Opportunity
+
+from ..context import Context
+from ..router import router
+from .common import customer_card, task_to_card
+
+HELP = """crmbot 能帮你做这些（直接发给我）：
+· 发一张名片照片 → 自动生成客户草稿，点一下确认
+· 发一段语音 → 自动记跟进或建客户
+· 查 华东机电 → 客户概况、上次联系、阶段
+· 跟进 华东机电 #已报价 #老板未拍板 下周三再约
+· 新客户 王建国 13812345678 上海华东机电 采购总监
+· 待办 → 我今天要处理的事"""
+
+
+@router.command("帮助", "help", "?", "？", "菜单", "功能", usage="帮助")
+def help_(ctx: Context, _args: str) -> None:
+    ctx.say(HELP)
+
+
+@router.command("待办", "任务", "todo", "今日待办", usage="待办")
+def todo(ctx: Context, _args: str) -> None:
+    open_tasks = tasks.open_tasks_for(ctx.session, ctx.user, limit=5)
+    if not open_tasks:
+        ctx.say("太好了，你现在没有待办任务。")
+        return
+    ctx.say(f"你有 {len(open_tasks)} 项待办，最紧急的在前：" if len(open_tasks) < 5
+            else "你的待办较多，先处理这5项：")
+    for task in open_tasks:
+        ctx.send_card(task_to_card(ctx, task), "task", task.id)
+
+
+@router.command("查", "查询", "搜索", "找", "查客户", usage="查 <名字|公司|手机号>")
+def lookup(ctx: Context, args: str) -> None:
+    if not args:
+        ctx.say("请告诉我要查谁，例如：查 华东机电 或 查 13812345678")
+        return
+    found, total = customers.search_customers(ctx.session, ctx.user, args, limit=3)
+    if not found:
+        ctx.say(f"没有找到“{args}”。如果是新客户，可以发：新客户 姓名 手机号 公司")
+        return
+    if total > 3:
+        ctx.say(f"找到 {total} 个匹配“{args}”的客户，先显示前3个，可以说得更具体些。")
+    for customer in found:
+        ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+
+
+_MOBILE = re.compile(r"^\+?[\d\-\s]{11,16}$")
+
+
+@router.command("新客户", "新建客户", "建客户", "添加客户", usage="新客户 <名字> <手机号> <公司> [职务]")
+def new_customer(ctx: Context, args: str) -> None:
+    parts = args.split()
+    if len(parts) < 2:
+        ctx.say("格式：新客户 姓名 手机号 公司 [职务]\n例如：新客户 王建国 13812345678 上海华东机电 采购总监")
+        return
+    name, rest = parts[0], parts[1:]
+    mobile = next((p for p in rest if _MOBILE.match(p)), None)
+    others = [p for p in rest if p != mobile]
+    if mobile is None:
+        raise InvalidInput("mobile", "请带上客户手机号，例如：新客户 王建国 13812345678 上海华东机电")
+    company, title = (others + [None, None])[:2]
+    contact = ContactInput(name=name, mobile=mobile, title=title)
+    data = CustomerInput(kind="company", name=company, contacts=[contact], source="聊天录入") if company \
+        else CustomerInput(kind="person", name=name, mobile=mobile, contacts=[contact], source="聊天录入")
+    customer = customers.create_customer(ctx.session, ctx.user, data, ctx.playbook, now=ctx.now)
+    if customer.status == "incomplete":
+        ctx.say(f"已创建客户“{customer.name}”，还缺统一社会信用代码（待补全），已给你建了补全任务。")
+    ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+
+
+@router.command("跟进", "记跟进", "跟进记录", "记录", usage="跟进 <客户> #标签 备注 [日期]")
+def follow_up(ctx: Context, args: str) -> None:
+    from ocr_asr.note_parser import CustomerRef, parse_note
+
+    head, _, rest = args.partition(" ")
+    if not head or head.startswith(("#", "＃")):
+        ctx.say("格式：跟进 客户名 #已报价 #老板未拍板 备注 下周三\n客户名可以是简称，如“华东机电”")
+        return
+    matches, total = customers.search_customers(ctx.session, ctx.user, head, limit=5)
+    if total == 0:
+        ctx.say(f"没有找到客户“{head}”，先用“查 {head}”确认一下名字？")
+        return
+    if total > 1 and not any(c.name == head for c in matches):
+        names = "、".join(c.name for c in matches)
+        ctx.say(f"“{head}”对应多个客户：{names}。请写得更完整一些。")
+        return
+    customer = next((c for c in matches if c.name == head), matches[0])
+    refs = [CustomerRef(id=customer.id, name=customer.name, company=None)]
+    parsed = parse_note(rest, ctx.now.astimezone(ctx.playbook.tz), ctx.playbook, refs)
+    limit = ctx.playbook.followup.note_max_chars
+    note = _note_text(rest)
+    short, transcript = (note, None) if len(note) <= limit else (None, note)
+    opportunity = ctx.session.scalars(select(Opportunity).where(
+        Opportunity.customer_id == customer.id, Opportunity.status == "open")
+        .order_by(Opportunity.id.desc())).first()
+    followup = followups.log_followup(ctx.session, ctx.user, FollowUpInput(
+        customer_id=customer.id, tags=parsed.tags, note=short or None, transcript=transcript,
+        channel="chat", next_followup=parsed.next_followup_at, pause_reason=parsed.pause_reason,
+        amount=parsed.amount, opportunity_id=opportunity.id if opportunity else None,
+        source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}"), ctx.playbook, now=ctx.now)
+    labels = "、".join(ctx.playbook.tag(k).label for k in followup.tags) or "无标签"
+    when = builders.when(followup.next_followup_at, ctx.playbook.tz)
+    ctx.say(f"已记录跟进：{customer.name}（{labels}）。下次跟进：{when}。")
+
+
+def _note_text(text: str) -> str:
+    """What the rep wrote besides the hashtags."""
+    return re.sub(r"[#＃]\S+", "", text).strip()
+
+
+@router.text
+def anything_else(ctx: Context, text: str) -> None:
+    ctx.say(f"没看懂“{text[:20]}”。\n" + HELP)
+

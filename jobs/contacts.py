@@ -1,0 +1,54 @@
+"""A rep added a customer on WeCom: fetch the contact's details and offer link / create / ignore."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.context import new_card_id
+from bot.events import Event
+from bot.handlers.common import app_link
+from cards import builders
+from storage import customers, links, users
+from storage.models import InboxEvent
+from storage.validators import normalize_mobile
+from storage.errors import InvalidInput
+
+from .outbound import enqueue_delivery, push_card
+from .runtime import current_runtime
+
+
+def new_contact_card(inbox_id: int) -> str:
+    rt = current_runtime()
+    with rt.db.transaction() as session:
+        event = Event.from_dict(session.get(InboxEvent, inbox_id).event)
+    external_userid = event.payload["external_userid"]
+    details = rt.client("wecom").get_external_contact(external_userid)  # outside any transaction
+    contact = details.get("external_contact", {})
+    follow = next((f for f in details.get("follow_user", []) if f.get("userid") == event.sender), {})
+    mobile = _first_mobile(follow.get("remark_mobiles") or [])
+    info = {"external_userid": external_userid, "name": contact.get("name"),
+            "corp_name": contact.get("corp_name") or follow.get("remark_corp_name"), "mobile": mobile}
+    with rt.db.transaction() as session:
+        user = users.user_for_platform(session, "wecom", event.org, event.sender)
+        if user is None or links.find_link(session, user.org_id, "wecom", external_userid):
+            return "skipped"
+        matches = customers.find_matches(session, user.org_id, mobile=mobile,
+                                         company=info["corp_name"], name=info["name"])
+        card = builders.new_contact_card(
+            new_card_id("contact", inbox_id), contact_name=info["name"] or "（未命名）",
+            matches=[(c.id, c.name, c.owner.name) for c in matches],
+            link=app_link(rt.settings, f"sidebar?external_userid={external_userid}"))
+        card = replace(card, extra={"contact": info})
+        outbox_id = push_card(session, user, card, subject_type="contact", subject_id=inbox_id,
+                              dedupe_key=f"new_contact:{inbox_id}")
+    if outbox_id:
+        enqueue_delivery(rt, [outbox_id])
+    return "sent"
+
+
+def _first_mobile(values: list[str]) -> str | None:
+    for value in values:
+        try:
+            return normalize_mobile(value)
+        except InvalidInput:
+            continue
+    return None

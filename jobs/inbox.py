@@ -1,0 +1,85 @@
+"""Step 3: take one inbox event, find who sent it, and run its handler inside one transaction.
+
+The handler's changes, its answers (outbox rows) and the inbox row's "done" commit together: an
+event is handled exactly once however often the platform or the queue delivers it. A refusal from
+the domain (invalid input, duplicate, no permission) is answered in Chinese and leaves nothing
+half-written; an unexpected error rolls everything back and rq retries the job.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+import bot.handlers  # noqa: F401  (registers the handlers on the router)
+from bot.context import Context
+from bot.events import Event, Kind
+from bot.router import router
+from storage import messaging, users
+from storage.errors import DomainError
+from storage.models import CardRecord, InboxEvent, User, utcnow
+
+from .outbound import enqueue_delivery
+from .runtime import current_runtime
+
+log = logging.getLogger(__name__)
+
+# Kinds a person sends on purpose: an unknown sender gets told how to get access.
+_FROM_A_PERSON = {Kind.TEXT, Kind.IMAGE, Kind.VOICE, Kind.FILE, Kind.CARD_ACTION, Kind.MENU_CLICK}
+NOT_REGISTERED = "你的账号还没有开通 crmbot，请联系管理员把你加入销售团队后再试。"
+
+
+def process_inbox(inbox_id: int) -> str:
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            row = messaging.claim_inbox(session, inbox_id)
+            if row is None:
+                return "skipped"
+            ctx = _context(session, rt, row)
+            status = _handle(ctx)
+            messaging.finish_inbox(session, inbox_id, status)
+    except Exception as exc:
+        log.exception("inbox %s failed", inbox_id)
+        with rt.db.transaction() as session:
+            session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(
+                status="failed", attempts=InboxEvent.attempts + 1, last_error=str(exc)[:500]))
+        raise
+    enqueue_delivery(rt, ctx.outbox_ids)
+    for path, args, queue in ctx.deferred:
+        rt.queue.enqueue(path, *args, queue=queue)
+    return status
+
+
+def _context(session: Session, rt, row: InboxEvent) -> Context:
+    event = Event.from_dict(row.event)
+    user = users.user_for_platform(session, str(event.platform), event.org, event.sender) \
+        if event.sender else None
+    if user is not None and user.preferred_platform != str(event.platform):
+        user.preferred_platform = str(event.platform)
+    ctx = Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
+                  now=utcnow(), inbox_id=row.id)
+    if event.kind == Kind.CARD_ACTION:
+        record = session.get(CardRecord, str(event.payload.get("card_ref", "")))
+        if record is not None and user is not None and record.recipient_user_id == user.id:
+            ctx.card_record = record
+    return ctx
+
+
+def _handle(ctx: Context) -> str:
+    if ctx.user is None:
+        if ctx.event.kind in _FROM_A_PERSON and ctx.event.sender:
+            ctx.say(NOT_REGISTERED)
+        return "ignored"
+    if ctx.event.kind == Kind.CARD_ACTION and ctx.card_record is None:
+        ctx.say("这张卡片已失效或不是发给你的，请发送“待办”查看最新任务。")
+        return "done"
+    try:
+        with ctx.session.begin_nested():  # a refusal rolls back exactly what the handler wrote
+            router.dispatch(ctx)
+    except DomainError as exc:
+        ctx.outbox_ids.clear()
+        ctx.deferred.clear()
+        ctx.say(exc.message)
+    return "done"

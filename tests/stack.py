@@ -1,0 +1,107 @@
+"""The whole product on loopback for scenario tests: crmbot's app served over HTTP, the fake WeCom
+and fake DingTalk on their own ports, and the job queue — rq with a real worker on real Redis when
+CRMBOT_TEST_REDIS_URL is set (CI), otherwise jobs run inline."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from werkzeug.serving import make_server
+
+from bot.dingtalk import fake as dt_fake
+from bot.wecom import fake as wc_fake
+from config.settings import Settings, load_settings
+from jobs.queue import InlineQueue, QUEUE_NAMES, RqQueue
+from jobs.runtime import Runtime, set_runtime
+
+WECOM_KEYS = dict(wecom_corp_id="wwcorp001", wecom_agent_id=1000002, wecom_secret="test-wecom-secret",
+                  wecom_token="QDG6eK", wecom_encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+DINGTALK_KEYS = dict(dingtalk_app_key="dingtestkey", dingtalk_app_secret="test-dingtalk-secret",
+                     dingtalk_robot_code="dingtestkey", dingtalk_corp_id="dingcorp001",
+                     dingtalk_agent_id=3000001)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    runtime: Runtime
+    base_url: str
+    wecom: Any            # FakeWeComState
+    dingtalk: Any         # FakeDingTalkState
+    real_worker: bool
+
+    def drain(self) -> None:
+        """Run queued jobs to completion (an rq worker in burst mode on real Redis)."""
+        if not self.real_worker:
+            return
+        from rq import Queue, SimpleWorker
+        queues = [Queue(name, connection=self.runtime.redis) for name in QUEUE_NAMES]
+        for _ in range(20):
+            SimpleWorker(queues, connection=self.runtime.redis).work(burst=True, with_scheduler=False)
+            if not any(q.count for q in queues):
+                break
+
+    # ---- acting as a rep on WeCom
+    def wecom_post(self, inner_xml: str, **kw) -> requests.Response:
+        params, body = wc_fake.build_callback(self.settings, inner_xml, **kw)
+        return requests.post(f"{self.base_url}/wecom/callback", params=params, data=body, timeout=10)
+
+    def wecom_text(self, user: str, text: str, **kw) -> requests.Response:
+        return self.wecom_post(wc_fake.text_xml(self.settings.wecom_corp_id, user, text, **kw))
+
+    def wecom_click(self, user: str, card_id: str, key: str) -> requests.Response:
+        code = self.wecom.new_response_code()
+        return self.wecom_post(wc_fake.card_event_xml(self.settings.wecom_corp_id, user, card_id, key,
+                                                      response_code=code))
+
+    # ---- acting as a rep on DingTalk
+    def dingtalk_post(self, message: dict) -> requests.Response:
+        headers, body = dt_fake.build_robot_request(self.settings.dingtalk_app_secret, message)
+        return requests.post(f"{self.base_url}/dingtalk/callback", headers=headers, data=body, timeout=10)
+
+    def dingtalk_text(self, user: str, text: str) -> requests.Response:
+        return self.dingtalk_post(dt_fake.text_message(text, sender=user, chatbotCorpId=self.settings.dingtalk_corp_id)
+                                  if "chatbotCorpId" in dt_fake.text_message.__code__.co_varnames else
+                                  dt_fake.text_message(text, sender=user))
+
+
+def _serve(app) -> tuple[str, callable]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{server.server_port}", server.shutdown
+
+
+@contextmanager
+def running_stack(database, redis_conn, real_worker: bool | None = None, **overrides):
+    from crmbot.app import create_app
+    from tests.conftest import REDIS_URL
+    wecom_url, wecom_state, stop_wecom = wc_fake.start_fake_wecom(
+        wc_fake.FakeWeComState(corp_id=WECOM_KEYS["wecom_corp_id"], secret=WECOM_KEYS["wecom_secret"],
+                               agent_id=WECOM_KEYS["wecom_agent_id"]))
+    dt_url, dt_state, stop_dt = dt_fake.start_fake_dingtalk(dt_fake.FakeDingTalkState(
+        app_key=DINGTALK_KEYS["dingtalk_app_key"], app_secret=DINGTALK_KEYS["dingtalk_app_secret"]))
+    settings = load_settings(crmbot_database_url=database.url, wecom_api_base=wecom_url,
+                             dingtalk_api_base=dt_url, dingtalk_oapi_base=dt_url,
+                             crmbot_public_url="http://crmbot.test", **WECOM_KEYS, **DINGTALK_KEYS,
+                             **overrides)
+    real = bool(REDIS_URL) if real_worker is None else real_worker
+    runtime = Runtime(settings=settings, playbook=_playbook(settings), db=database, redis=redis_conn,
+                      queue=RqQueue(redis_conn) if real else InlineQueue())
+    app = create_app(settings, runtime)
+    base_url, stop_app = _serve(app)
+    try:
+        yield Stack(settings, runtime, base_url, wecom_state, dt_state, real)
+    finally:
+        stop_app()
+        stop_wecom()
+        stop_dt()
+        set_runtime(None)
+
+
+def _playbook(settings):
+    from config.playbook import load_playbook
+    return load_playbook(settings.crmbot_playbook)
