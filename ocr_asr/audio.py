@@ -40,6 +40,13 @@ _MAGIC: list[tuple[bytes, int, str, str]] = [
     (b"\x02#!SILK_V3", 0, "silk", ""),
 ]
 
+# Bytes per frame in the AMR storage format (RFC 4867 section 5), header byte included, by the
+# frame type in bits 3-6 of that header byte. A shorter last packet means the file was cut off.
+_AMR_FRAME_BYTES = {
+    "amr": (13, 14, 16, 18, 20, 21, 27, 32, 6, 1, 1, 1, 1, 1, 1, 1),
+    "amr-wb": (18, 24, 33, 37, 41, 47, 51, 59, 61, 6, 1, 1, 1, 1, 1, 1),
+}
+
 # FFmpeg's own decoders for these codecs are incomplete (see the module docstring).
 _PREFERRED_DECODERS = {"amrnb": "libopencore_amrnb", "amrwb": "libopencore_amrwb"}
 
@@ -155,7 +162,8 @@ def _decode_stream(container, name: str, max_seconds: float | None) -> DecodedAu
     max_samples = int(max_seconds * SAMPLE_RATE) if max_seconds else None
     chunks: list[np.ndarray] = []
     total = packets = bad = 0
-    truncated = last_failed = False
+    truncated = False
+    frame_bytes = _AMR_FRAME_BYTES.get(name)
 
     def take(frames) -> None:
         nonlocal total
@@ -170,16 +178,14 @@ def _decode_stream(container, name: str, max_seconds: float | None) -> DecodedAu
             if packet.size == 0:  # the demuxer's end-of-stream marker
                 continue
             packets += 1
-            if packet.is_corrupt:
+            if packet.is_corrupt or (frame_bytes and packet.size < frame_bytes[(bytes(packet)[0] >> 3) & 0x0F]):
                 # A short read at the end: the download or upload was cut off.
                 truncated = True
                 continue
             try:
                 take(decoder.decode(packet))
-                last_failed = False
             except av.error.FFmpegError:
                 bad += 1  # one damaged frame should not cost the whole note
-                last_failed = True
             if max_samples is not None and total > max_samples:
                 raise CaptureError(msg_too_long(max_seconds), f"{name} audio longer than {max_seconds} s")
         try:
@@ -194,8 +200,7 @@ def _decode_stream(container, name: str, max_seconds: float | None) -> DecodedAu
         raise CaptureError(MSG_EMPTY, f"{name} container holds no audio packets")
     if bad > MAX_BAD_PACKET_SHARE * packets:
         raise CaptureError(MSG_CORRUPT, f"{bad} of {packets} {name} packets failed to decode")
-    if truncated or last_failed:
-        # A cut-off AMR file ends in a partial frame, which is the one frame that will not decode.
+    if truncated:
         raise CaptureError(MSG_TRUNCATED, f"{name} audio ends in a partial packet")
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
     duration = samples.size / SAMPLE_RATE

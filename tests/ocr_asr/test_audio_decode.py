@@ -102,6 +102,16 @@ def test_ffmpeg_native_amr_decoder_drops_the_silence_we_keep():
     assert samples / 8000 < decode_audio(data).duration_s - 1.0
 
 
+def test_amr_wb_comfort_noise_frames_decode():
+    # Neither PyAV nor Debian's ffmpeg has an AMR-WB encoder, so the file is built by hand:
+    # 100 SID frames (type 9, 5 payload bytes) with arbitrary comfort-noise parameters.
+    rng = np.random.default_rng(1)
+    data = b"#!AMR-WB\n" + b"".join(bytes([(9 << 3) | 0x04]) + rng.bytes(5) for _ in range(100))
+    audio = decode_audio(data)
+    assert audio.source_format == "amr-wb" and audio.codec == "libopencore_amrwb"
+    assert audio.duration_s == pytest.approx(100 * 0.020, abs=0.01)
+
+
 def test_format_is_sniffed_not_taken_from_the_name(tmp_path):
     misnamed = tmp_path / "voice.mp3"
     misnamed.write_bytes((AUDIO / "note_xinghe.ogg").read_bytes())
