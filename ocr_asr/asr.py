@@ -104,8 +104,13 @@ def ensure_whisper_model(cache_dir: Path | None = None) -> Path:
         return target
 
     part_dirs = [_package_data_dir(pkg) for pkg in WHISPER_PARTS]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".whisper-join-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".whisper-join-", dir=target.parent))
+    except OSError as exc:
+        raise CaptureError(MSG_ENGINE_DOWN, f"cannot write the whisper model cache in {target.parent} ({exc}); "
+                                            "set XDG_CACHE_HOME to a writable folder or CRMBOT_WHISPER_MODEL_DIR "
+                                            "to a prepared model folder") from None
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; other worker users may share the cache
     try:
         digest = hashlib.sha256()
@@ -146,7 +151,7 @@ class WhisperEngine:
 
     name = "whisper"
 
-    def __init__(self, model_dir: Path | None = None, cpu_threads: int = 0, beam_size: int = 5):
+    def __init__(self, model_dir: Path | None = None, cpu_threads: int | None = None, beam_size: int = 5):
         from faster_whisper import WhisperModel
 
         if model_dir is not None:
@@ -158,7 +163,8 @@ class WhisperEngine:
         self.model_dir = Path(model_dir)
         self.beam_size = beam_size
         self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
-                                   cpu_threads=cpu_threads, local_files_only=True)
+                                   cpu_threads=cpu_threads or min(4, os.cpu_count() or 1),
+                                   local_files_only=True)
         # A CTranslate2 model object serves one transcription at a time per process here;
         # rq workers are single-threaded, the lock only matters for threaded callers.
         self._lock = threading.Lock()
@@ -177,14 +183,18 @@ class WhisperEngine:
                 hotwords="，".join(names) or None,
                 condition_on_previous_text=False,
             )
-            parts = [Segment(round(s.start, 2), round(s.end, 2), to_simplified(s.text.strip()))
+            parts = [Segment(round(s.start, 2), round(s.end, 2), _clean(s.text))
                      for s in segments]
         return Transcript(text=_join(p.text for p in parts), language=info.language, segments=tuple(parts))
 
 
+def _clean(text: str) -> str:
+    return _fullwidth_punctuation(to_simplified(text.strip()))
+
+
 def _join(texts) -> str:
     # Chinese has no spaces between sentences; Whisper puts one at segment starts.
-    return _fullwidth_punctuation("".join(t for t in texts if t))
+    return "".join(t for t in texts if t)
 
 
 _HALF_TO_FULL = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；"}
@@ -239,7 +249,7 @@ class FunasrEngine:
         with self._lock:
             results = self._model.generate(**kwargs)
         texts = [_funasr_clean(r.get("text", "")) for r in results or []]
-        return Transcript(text=to_simplified(_join(texts)), language="zh")
+        return Transcript(text=_clean(_join(texts)), language="zh")
 
 
 def _funasr_clean(text: str) -> str:

@@ -56,6 +56,7 @@ MSG_UNSUPPORTED = "暂不支持这种语音格式，请用企业微信或钉钉�
 MSG_CORRUPT = "语音文件已损坏，无法播放，请重新发送"
 MSG_TRUNCATED = "语音文件不完整（可能没有下载完），请重新发送"
 MSG_NO_SOUND = "语音太短或没有声音，请重新录一段"
+MSG_NO_FILE = "找不到这个语音文件"
 
 
 def msg_too_long(max_seconds: float) -> str:
@@ -95,7 +96,7 @@ def decode_file(path: str | Path, max_seconds: float | None = 60) -> DecodedAudi
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise CaptureError("找不到这个语音文件", f"no such file: {path}") from None
+        raise CaptureError(MSG_NO_FILE, f"no such file: {path}") from None
     except IsADirectoryError:
         raise CaptureError(MSG_NOT_AUDIO, f"is a directory: {path}") from None
     return decode_audio(data, max_seconds=max_seconds)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from .asr import AsrEngine, Segment, get_asr_engine
-from .audio import decode_audio
+from .audio import MSG_NO_FILE, decode_audio
 from .errors import CaptureError
 
 if TYPE_CHECKING:
@@ -62,13 +62,13 @@ def transcribe_bytes(data: bytes, hotwords: Sequence[str] = (), engine: AsrEngin
     )
 
 
-def transcribe_files(paths: Iterable[str], engine: AsrEngine | None = None,
+def transcribe_files(paths: Iterable[str | Path], engine: AsrEngine | None = None,
                      settings: Settings | None = None) -> Iterator[dict]:
     """Per file `{"file", "text", "duration_s", "elapsed_ms"}`, or `{"file", "error", "elapsed_ms"}`
     with a Chinese message when the file is refused. The engine is built once, on the first file
     that decodes, so a batch of bad files never loads a model."""
     cfg = _settings(settings)
-    for path in paths:
+    for path in map(str, paths):
         started = time.perf_counter()
         try:
             data = _read(path)
@@ -87,5 +87,5 @@ def transcribe_files(paths: Iterable[str], engine: AsrEngine | None = None,
 def _read(path: str) -> bytes:
     file = Path(path)
     if not file.is_file():
-        raise CaptureError("找不到这个语音文件", f"no such file: {path}")
+        raise CaptureError(MSG_NO_FILE, f"no such file: {path}")
     return file.read_bytes()

@@ -134,6 +134,14 @@ def test_join_refuses_halves_that_do_not_match(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # nothing half-written stays behind
 
 
+def test_unwritable_cache_says_which_setting_helps(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(CaptureError) as info:
+        ensure_whisper_model(blocker / "cache")
+    assert "XDG_CACHE_HOME" in str(info.value) and "CRMBOT_WHISPER_MODEL_DIR" in str(info.value)
+
+
 def test_whisper_model_dir_without_model_names_the_setting(tmp_path):
     with pytest.raises(CaptureError) as info:
         WhisperEngine(model_dir=tmp_path)

@@ -75,8 +75,9 @@ def test_batch_of_bad_files_never_loads_a_model(tmp_path, monkeypatch):
     monkeypatch.setattr(transcribe_module, "get_asr_engine", no_model)
     empty = tmp_path / "a.amr"
     empty.write_bytes(b"")
-    results = list(transcribe_files([str(empty), str(tmp_path)], settings=SETTINGS))
+    results = list(transcribe_files([empty, tmp_path], settings=SETTINGS))
     assert [r["error"] for r in results] == [MSG_EMPTY, "找不到这个语音文件"]
+    assert [r["file"] for r in results] == [str(empty), str(tmp_path)]  # JSON-ready even for Path input
 
 
 @pytest.mark.slow
