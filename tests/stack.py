@@ -62,10 +62,18 @@ class Stack:
         headers, body = dt_fake.build_robot_request(self.settings.dingtalk_app_secret, message)
         return requests.post(f"{self.base_url}/dingtalk/callback", headers=headers, data=body, timeout=10)
 
-    def dingtalk_text(self, user: str, text: str) -> requests.Response:
-        return self.dingtalk_post(dt_fake.text_message(text, sender=user, chatbotCorpId=self.settings.dingtalk_corp_id)
-                                  if "chatbotCorpId" in dt_fake.text_message.__code__.co_varnames else
-                                  dt_fake.text_message(text, sender=user))
+    def dingtalk_message(self, msgtype: str, user: str, **payload) -> dict:
+        return dt_fake.robot_message(msgtype, user, corp_id=self.settings.dingtalk_corp_id,
+                                     robot_code=self.settings.dingtalk_robot_code, **payload)
+
+    def dingtalk_text(self, user: str, text: str, **kw) -> requests.Response:
+        return self.dingtalk_post(self.dingtalk_message("text", user, text={"content": text}, **kw))
+
+    def dingtalk_click(self, user: str, card_id: str, key: str) -> requests.Response:
+        """A click on the ActionCard fallback: the client sends the button's text as the user."""
+        from cards.dingtalk import action_text
+        from cards.model import Button
+        return self.dingtalk_text(user, action_text(card_id, Button(text=key, key=key)))
 
 
 def _serve(app) -> tuple[str, callable]:
