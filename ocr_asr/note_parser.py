@@ -1,0 +1,486 @@
+"""Turn a rep's follow-up note (typed or transcribed) into a structured follow-up.
+
+    parse_note("华东机电 报价30万 老板没拍板 下周三再约", now, playbook, customers)
+    -> ParsedNote(tags=["已报价", "老板未拍板"], next_followup_at=date(2026, 12, 2), amount=300000,
+                  customer_hint="华东机电", customer_id=1, note="华东机电 报价30万 老板没拍板 下周三再约")
+
+Tags come from the playbook (labels, synonyms, `#标签`) plus a few built-in phrasings for the
+default tag keys (`EXTRA_PHRASES`); dates from `datewords`; amounts are numbers with a money
+unit or a money word in front, converted with `cn2an`; the customer is the longest unambiguous
+mention of one of the rep's own customers. README.notes.md lists every rule and choice.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Sequence
+
+import cn2an
+
+from config.playbook import Playbook, Tag
+from ocr_asr.datewords import resolve_followup
+from ocr_asr.errors import CaptureError
+
+MAX_NOTE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """One of the rep's customers, as the parser needs it."""
+    id: int
+    name: str
+    company: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class ParsedNote:
+    tags: list[str]                                  # playbook labels, in order of appearance
+    next_followup_at: date | datetime | None         # date, or tz-aware datetime when a time is named
+    amount: Decimal | int | None                     # yuan
+    customer_hint: str | None                        # the customer as written in the note
+    customer_id: int | None                          # set only for an unambiguous match
+    note: str                                        # the note without the command word and #tags
+    pause_reason: str | None = None                  # one of the 暂缓 tag's reasons, when mentioned
+    negated_tags: list[str] = field(default_factory=list)   # tags the note explicitly denies
+
+    def to_json(self) -> dict:
+        when = self.next_followup_at.isoformat() if self.next_followup_at is not None else None
+        amount = self.amount
+        if isinstance(amount, Decimal):
+            amount = int(amount) if amount == amount.to_integral_value() else float(amount)
+        return {"tags": list(self.tags), "next_followup_at": when, "amount": amount,
+                "customer_hint": self.customer_hint, "note": self.note}
+
+
+# ============================================================================ text normalisation
+# Full-width digits, letters and a few signs become ASCII so one regex covers both input methods.
+# Only these, so the note keeps its Chinese punctuation and every index stays the same.
+_HALF = {0xFF10 + i: ord("0") + i for i in range(10)}
+_HALF.update({0xFF21 + i: ord("A") + i for i in range(26)})
+_HALF.update({0xFF41 + i: ord("a") + i for i in range(26)})
+_HALF.update({ord("＃"): "#", ord("："): ":", ord("．"): ".", ord("／"): "/", ord("－"): "-",
+              ord("％"): "%", ord("\u3000"): " ", ord("，"): "，"})
+
+
+def _normalise(text: str) -> str:
+    return text.translate(_HALF)
+
+
+# Adverbs that sit between the words of a phrase ("老板还没拍板", "报价也发了"). They are dropped
+# from both the note and the phrases before matching, so one synonym covers every variant.
+_FILLERS = re.compile(r"已经|一直|仍然|还|也|都|仍")
+
+
+def _squeeze(text: str) -> tuple[str, list[int]]:
+    """Text without filler adverbs, and for each kept char its index in the original."""
+    kept, index, pos = [], [], 0
+    for m in _FILLERS.finditer(text):
+        for i in range(pos, m.start()):
+            kept.append(text[i])
+            index.append(i)
+        pos = m.end()
+    for i in range(pos, len(text)):
+        kept.append(text[i])
+        index.append(i)
+    return "".join(kept), index
+
+
+# ============================================================================ tags
+# How reps say the default tags beyond the playbook's synonyms (regexes over squeezed text).
+# Keyed by tag key: a playbook that renames keys simply does not get these.
+EXTRA_PHRASES: dict[str, tuple[str, ...]] = {
+    "quoted": (r"报价(?:单)?(?:发|给|报)", r"报价(?=\s*[¥￥0-9零一二两三四五六七八九十])", r"报了个?价",
+               r"报过去", r"我们报", r"报的(?:是|价)", r"报了(?=\s*[0-9零一二两三四五六七八九十])",
+               r"(?:发|给)了?(?:个|份)?价格", r"价格(?:发|给)", r"出了?报价", r"报价(?:已|给)"),
+    "comparing": (r"比价", r"对比", r"竞品", r"竞争对手", r"友商", r"别家", r"别的(?:厂家|供应商|公司)",
+                  r"其他(?:家|厂家|供应商|公司)", r"另外(?:几|两|一)家", r"几家(?:在)?比", r"货比"),
+    "boss_undecided": (r"(?:等|问|请示|汇报给?|跟|和|找)(?:一下)?(?:老板|领导|老总|董事长)",
+                       r"(?:老板|领导|老总|董事长)(?:没|未|不)(?:拍板|定|决定|点头|同意|松口)",
+                       r"(?:老板|领导|老总|董事长)(?:在)?(?:考虑|犹豫|纠结|拿不定)",
+                       r"(?:老板|领导|老总)(?:不在|出差)"),
+    "need_tech": (r"工程师", r"技术(?:方案|人员|过去|去|对接|评估|交流|支持|问题|答疑|同事|上门)",
+                  r"现场(?:测试|勘察|勘测|调试)", r"调试", r"售前", r"要技术"),
+    "awaiting_decision": (r"等(?:他们|客户|对方)?(?:的)?(?:答复|回复|回音|消息|结果|通知|决定|审批|批复)",
+                          r"给(?:我们)?(?:个)?答复", r"回复我们", r"考虑(?:考虑|一下|下)", r"再考虑",
+                          r"走(?:流程|审批|采购流程|招标)", r"内部(?:讨论|商量|评估|开会|走流程)",
+                          r"开会(?:讨论|研究|商量)", r"研究(?:一下|研究)", r"商量(?:一下|商量)",
+                          r"(?<!老板)(?<!领导)(?:没|未)(?:决定|定下来|确定)", r"等(?:采购|财务)"),
+    "demo_booked": (r"演示", r"[dD][eE][mM][oO]", r"试用", r"样机", r"产品展示"),
+    "paused": (r"暂缓", r"先不(?:做|上|买|考虑)", r"暂时不(?:做|上|买|考虑|需要)", r"(?<![还也])不考虑",
+               r"(?:明年|年后|以后)再(?:说|看|议)", r"延期", r"延后", r"往后推", r"推到(?:明年|年后)",
+               r"放一放", r"冻结", r"先停"),
+    "visited": (r"拜访", r"上门", r"见面", r"见了", r"面谈", r"当面", r"登门", r"跑了.{0,3}家",
+                r"去了?(?:一趟|趟)?(?:客户|他们|对方)(?:那|公司|厂)", r"(?:到|去)(?:了)?(?:现场|工厂|厂里)"),
+    "wechat_added": (r"加了?[^\s，,。#]{0,4}?微信", r"微信(?:加|通过)", r"加(?:了)?(?:好友|V信|vx|VX|wx)",
+                     r"互加", r"微信好友"),
+}
+
+# Words right before a phrase that deny it ("还没报价" -> squeezed "没报价"), and right after.
+_NEG_BEFORE = ("没有", "没能", "没", "未", "尚未", "不想", "不愿", "不肯", "不用", "不要", "不会",
+               "无法", "不能", "拒绝", "别", "不")
+_NEG_AFTER = re.compile(r"^(?:没通过|没成功|不成功|被拒|失败|不上|没加上)")
+_NEGATIVE_START = ("没", "未", "不", "暂", "先不")
+_HASHTAG = re.compile(r"#\s*([^\s#,，。、；;！!？?]+)")
+
+
+@dataclass(frozen=True)
+class _TagPattern:
+    tag: Tag
+    regex: re.Pattern
+    denies_itself: bool   # phrase already says "not" ("老板没拍板"): no negation check
+
+
+def _tag_patterns(playbook: Playbook) -> list[_TagPattern]:
+    patterns = []
+    for tag in playbook.tags:
+        for phrase in (tag.label, *tag.synonyms):
+            squeezed = _squeeze(phrase)[0]
+            patterns.append(_TagPattern(tag, re.compile(re.escape(squeezed), re.IGNORECASE),
+                                        squeezed.startswith(_NEGATIVE_START) or "没" in squeezed
+                                        or "未" in squeezed or "不" in squeezed))
+        for extra in EXTRA_PHRASES.get(tag.key, ()):
+            patterns.append(_TagPattern(tag, re.compile(extra),
+                                        any(w in extra for w in ("没", "未", "不"))))
+    return patterns
+
+
+_PATTERN_CACHE: dict[int, tuple[Playbook, list[_TagPattern]]] = {}
+
+
+def _cached_patterns(playbook: Playbook) -> list[_TagPattern]:
+    # Playbooks are frozen; cache by identity (keeping a reference so the id stays valid).
+    hit = _PATTERN_CACHE.get(id(playbook))
+    if hit is None or hit[0] is not playbook:
+        hit = (playbook, _tag_patterns(playbook))
+        _PATTERN_CACHE[id(playbook)] = hit
+    return hit[1]
+
+
+def _negated(squeezed: str, start: int, end: int) -> bool:
+    before = squeezed[max(0, start - 3):start]
+    return before.endswith(_NEG_BEFORE) or bool(_NEG_AFTER.match(squeezed[end:end + 4]))
+
+
+def _hashtag_tag(word: str, playbook: Playbook, patterns: list[_TagPattern]) -> Tag | None:
+    """'#已报价', '#quoted', '#报价了', '#已报价30万' -> the tag; unknown words -> None."""
+    for tag in playbook.tags:
+        if word in (tag.label, tag.key) or word in tag.synonyms:
+            return tag
+    for tag in sorted(playbook.tags, key=lambda t: -len(t.label)):
+        if word.startswith(tag.label):
+            return tag
+    squeezed = _squeeze(word)[0]
+    for pattern in patterns:
+        if pattern.regex.search(squeezed):
+            return pattern.tag
+    return None
+
+
+def find_tags(text: str, playbook: Playbook) -> tuple[list[Tag], list[Tag], list[tuple[int, int]]]:
+    """(tags in order of appearance, tags the note denies, spans of the recognised #hashtags)."""
+    patterns = _cached_patterns(playbook)
+    hits: list[tuple[int, int, Tag, bool]] = []   # (start, end, tag, negated) in original indices
+    hashtag_spans = []
+    for m in _HASHTAG.finditer(text):
+        tag = _hashtag_tag(m.group(1), playbook, patterns)
+        if tag is not None:
+            hits.append((m.start(), m.end(), tag, False))
+            hashtag_spans.append((m.start(), m.end()))
+
+    squeezed, index = _squeeze(text)
+    found = []
+    for pattern in patterns:
+        for m in pattern.regex.finditer(squeezed):
+            if m.end() == m.start():
+                continue
+            negated = not pattern.denies_itself and _negated(squeezed, m.start(), m.end())
+            found.append((m.start(), m.end(), pattern.tag, negated))
+    # Of overlapping phrases the longest says most ("跟老板商量一下" is the boss, not "商量一下").
+    kept: list[tuple[int, int, Tag, bool]] = []
+    for hit in sorted(found, key=lambda h: (-(h[1] - h[0]), h[0])):
+        if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
+            kept.append(hit)
+    for start, end, tag, negated in kept:
+        hits.append((index[start], index[end - 1] + 1, tag, negated))
+
+    hits.sort(key=lambda h: h[0])
+    tags: list[Tag] = []
+    denied: list[Tag] = []
+    for _s, _e, tag, negated in hits:
+        target = denied if negated else tags
+        if tag not in target:
+            target.append(tag)
+    denied = [t for t in denied if t not in tags]
+    return tags, denied, hashtag_spans
+
+
+# 暂缓 reasons: how reps say the default ones. Other playbook reasons match by their own text.
+REASON_PHRASES: dict[str, str] = {
+    "客户预算未批复": r"预算.{0,6}(?:批|下来|到位|不够|冻结|卡)|没(?:有)?预算|资金(?:没|未|不)",
+    "需等法务审核": r"法务|审合同|合同审核",
+    "客户组织调整": r"组织.{0,3}调整|架构调整|人事.{0,2}(?:变动|调整)|换(?:了)?(?:领导|老板|负责人|对接人)|重组|换人",
+    "项目延期": r"延期|推迟|延后|往后推|推到",
+}
+
+
+def find_pause_reason(text: str, tag: Tag) -> str | None:
+    """The first of the tag's reasons (in playbook order) the note mentions."""
+    for reason in tag.reasons:
+        phrase = REASON_PHRASES.get(reason)
+        if reason in text or (phrase and re.search(phrase, text)):
+            return reason
+    return None
+
+
+# ============================================================================ amounts
+_CN_DIGITS = "零〇一二两三四五六七八九"
+_AMOUNT = re.compile(
+    r"(?<![0-9A-Za-z.])(?P<cur>[¥￥]\s?)?"
+    r"(?P<body>(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千]+)"
+    r"(?P<mag>(?:[万亿wWkK千])(?:[0-9](?![0-9])|[一二两三四五六七八九](?![十百千万亿]))?)?"
+    r"(?P<unit>\s?(?:元|块钱|块|rmb|RMB|人民币))?")
+# After a number these make it a count of something, not money ("3台", "10万用户", "5%").
+_QUANTITY_AFTER = re.compile(
+    r"^(?:多|余|来)?(?:个|台|套|件|人|次|平|吨|米|公里|字|条|家|份|盒|箱|辆|张|粉|户|年|岁|天|周|月|号|日|"
+    r"点|分|倍|%|折|页|层|楼|小时|度|瓦|斤|g|G|公斤|位|名|单|期|轮|款|种|项|批|支|只|根|卷|瓶|包|部|座|所|间)")
+_MONEY_BEFORE = re.compile(
+    r"(?:报价|报了|报的|报|价格|价钱|价|总价|单价|总共|一共|合计|总额|金额|预算|合同额?|成交|签了|订单|单子|"
+    r"回款|付款|首付|尾款|定金|订金|费用|降到|调到|改成|改为|谈到|压到)"
+    r"(?:是|为|在|约|大概|大约|到|了|差不多|:|\s)*$")
+_TOTAL_WORDS = re.compile(r"(?:总价|总共|一共|合计|总额|金额|成交|签了|合同)")
+_QUOTE_WORDS = re.compile(r"(?:报价|报了|报的|报|价格|降到|调到|改成|改为|谈到|压到|订单|单子)")
+_OTHER_SIDE = re.compile(r"(?:对方|竞品|别家|友商|人家|竞争对手|其他家)[^\s，,。]{0,4}$")
+_DELTA = re.compile(r"(?:降了|便宜了?|优惠了?|让了|少了|砍了|差了|差|涨了|多了)\s?$")
+
+
+@dataclass(frozen=True)
+class _Amount:
+    start: int
+    value: Decimal
+    rank: int   # 3 total, 2 quote, 1 plain or budget, 0 competitor's or a discount
+
+
+def _amount_value(body: str, mag: str) -> Decimal:
+    mag = mag.replace("w", "万").replace("W", "万").replace("k", "千").replace("K", "千")
+    raw = (body.replace(",", "") + mag)
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", raw):
+        return Decimal(raw)
+    value = cn2an.cn2an(raw, "smart")
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def find_amounts(text: str, skip: list[tuple[int, int]]) -> list[_Amount]:
+    """Every money amount in `text`, outside the `skip` spans (dates and times)."""
+    found = []
+    for m in _AMOUNT.finditer(text):
+        if any(m.start() < e and m.end() > s for s, e in skip):
+            continue
+        body, mag, cur, unit = m.group("body"), m.group("mag") or "", m.group("cur"), m.group("unit")
+        after = text[m.end():m.end() + 4]
+        before = text[max(0, m.start() - 10):m.start()]
+        if not (cur or unit) and _QUANTITY_AFTER.match(after):
+            continue
+        money_word = _MONEY_BEFORE.search(before)
+        strong = bool(cur or unit) or (mag[:1] in ("万", "亿", "w", "W"))
+        thousands = mag[:1] in ("千", "k", "K") or "千" in body
+        if not strong:
+            if body.replace(",", "").isdigit() and len(body.replace(",", "")) >= 11:
+                continue   # a phone number, even right after "价"
+            if not (money_word or thousands):
+                continue
+        try:
+            value = _amount_value(body, mag)
+        except (ValueError, ArithmeticError):   # cn2an refuses odd numerals: not an amount
+            continue
+        if value <= 0 or (not strong and not thousands and value < 100):
+            continue
+        found.append(_Amount(m.start(), value, _rank(before)))
+    return found
+
+
+def _rank(before: str) -> int:
+    if _OTHER_SIDE.search(before) or _DELTA.search(before):
+        return 0
+    near = before[-6:]
+    if _TOTAL_WORDS.search(near):
+        return 3
+    if _QUOTE_WORDS.search(near):
+        return 2
+    return 1
+
+
+def pick_amount(amounts: list[_Amount]) -> Decimal | int | None:
+    """The deal amount: a total beats a quote beats a plain or budget figure; ties -> the later one."""
+    if not amounts:
+        return None
+    best = max(amounts, key=lambda a: (a.rank, a.start))
+    value = best.value
+    return int(value) if value == value.to_integral_value() else value.normalize()
+
+
+# ============================================================================ customers
+_LEGAL_SUFFIX = re.compile(r"(?:股份有限公司|有限责任公司|集团有限公司|集团股份有限公司|有限公司|集团|公司|厂|商行|工作室)$")
+_REGIONS = (
+    "北京 上海 天津 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 "
+    "贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 台湾 苏州 杭州 南京 无锡 宁波 合肥 深圳 广州 "
+    "常州 南通 嘉兴 绍兴 温州 金华 台州 徐州 扬州 镇江 泰州 盐城 昆山 佛山 东莞 珠海 厦门 福州 青岛 济南 烟台 "
+    "武汉 长沙 郑州 成都 西安 沈阳 大连 哈尔滨 长春 石家庄 太原 南昌 昆明 贵阳 南宁 兰州 芜湖 义乌 中山 惠州"
+).split()
+_INDUSTRY = (
+    "设备 机电 精密机械 机械 科技 电子 物流 建材 化工 软件 投资 纺织 电气 贸易 实业 信息技术 信息 技术 网络 "
+    "智能 自动化 制造 工业 材料 新材料 能源 环保 医疗器械 医疗 生物 食品 服饰 服装 家居 建筑 工程 咨询 "
+    "管理 发展 控股 商贸 国际 创新 电器 汽车 配件 仪器 仪表 五金 塑料 包装 印刷 传媒 文化 教育 数据"
+).split()
+_TITLES = r"(?:总|经理|总监|主任|老师|工|老板|董|姐|哥|主管|部长|处长|科长|厂长)"
+_SURNAME_RE = re.compile(r"([\u4e00-\u9fff])" + _TITLES)
+
+
+def _strip_region(core: str) -> str:
+    for region in sorted(_REGIONS, key=len, reverse=True):
+        for form in (region + "市", region + "省", region):
+            if core.startswith(form) and len(core) > len(form) + 1:
+                return core[len(form):]
+    return core
+
+
+def company_keys(company: str) -> set[str]:
+    """Short forms reps use for a company: "上海华东机电设备有限公司" -> 华东机电设备, 华东机电, 华东 ..."""
+    keys = {company}
+    core = company
+    while True:
+        stripped = _LEGAL_SUFFIX.sub("", core)
+        if stripped == core or len(stripped) < 2:
+            break
+        core = stripped
+    keys.add(core)
+    brand = _strip_region(core)
+    keys.add(brand)
+    changed = True
+    while changed:
+        changed = False
+        for word in sorted(_INDUSTRY, key=len, reverse=True):
+            if brand.endswith(word) and len(brand) - len(word) >= 2:
+                brand = brand[: -len(word)]
+                keys.add(brand)
+                if core != brand:
+                    keys.add(core[: len(core) - len(_strip_region(core))] + brand)   # 上海华东
+                changed = True
+                break
+    return {k for k in keys if len(k) >= 2 and k not in _INDUSTRY and k not in _REGIONS}
+
+
+def _person_name(customer: CustomerRef) -> bool:
+    return 2 <= len(customer.name) <= 4 and bool(re.fullmatch(r"[\u4e00-\u9fff]+", customer.name)) \
+        and not _LEGAL_SUFFIX.search(customer.name)
+
+
+def match_customer(text: str, customers: Sequence[CustomerRef]) -> tuple[str | None, int | None]:
+    """(the customer as written, its id) — the id only when the longest mention names one customer."""
+    owners: dict[str, set[int]] = {}
+    for customer in customers:
+        keys = {customer.name, *customer.aliases}
+        if customer.company:
+            keys |= company_keys(customer.company)
+        if not _person_name(customer):
+            keys |= company_keys(customer.name)
+        for key in keys:
+            if len(key) >= 2:
+                owners.setdefault(key, set()).add(customer.id)
+    mentions = []   # (length, start, key, ids)
+    for key, ids in owners.items():
+        start = text.find(key)
+        if start >= 0:
+            mentions.append((len(key), start, key, ids))
+    # "王总": a contact's surname plus a title.
+    surnames: dict[str, set[int]] = {}
+    for customer in customers:
+        if _person_name(customer):
+            surnames.setdefault(customer.name[0], set()).add(customer.id)
+    for m in _SURNAME_RE.finditer(text):
+        ids = surnames.get(m.group(1))
+        if ids:
+            mentions.append((len(m.group(0)), m.start(), m.group(0), ids))
+    if not mentions:
+        return None, None
+    # Drop mentions inside a longer one ("华东" inside "华东机电").
+    mentions.sort(key=lambda x: (-x[0], x[1]))
+    kept: list = []
+    for mention in mentions:
+        span = (mention[1], mention[1] + mention[0])
+        if all(span[1] <= k[1] or span[0] >= k[1] + k[0] for k in kept):
+            kept.append(mention)
+    unambiguous = [m for m in kept if len(m[3]) == 1]
+    if unambiguous:
+        best = unambiguous[0]
+        return best[2], next(iter(best[3]))
+    return kept[0][2], None
+
+
+_COMPANY_GUESS = re.compile(r"[\u4e00-\u9fff]{2,12}?(?:有限公司|公司|集团|工厂|厂)")
+_COMMAND = re.compile(r"^\s*跟进\s+(?P<who>[^\s#]+)")
+
+
+# ============================================================================ public API
+def parse_note(text: str, now: datetime, playbook: Playbook,
+               customers: Sequence[CustomerRef] = ()) -> ParsedNote:
+    """Parse one follow-up note. `now` must be tz-aware; it is read in the playbook's zone.
+
+    Raises CaptureError (with a Chinese message for the rep) for an empty or over-long note.
+    """
+    if now.tzinfo is None:
+        raise ValueError("parse_note needs a tz-aware `now`")
+    if text is None or not text.strip():
+        raise CaptureError("跟进内容是空的，请写一句跟进情况。", "empty note")
+    if len(text) > MAX_NOTE_CHARS:
+        raise CaptureError(f"跟进内容太长了（超过{MAX_NOTE_CHARS}字），请分几条发送。",
+                           f"note of {len(text)} chars")
+    now = now.astimezone(playbook.tz)
+    normal = _normalise(text)
+
+    command = _COMMAND.match(normal)
+    body_start = command.end() if command else 0
+
+    when, date_spans = resolve_followup(normal, now)
+    tags, denied, hashtag_spans = find_tags(normal, playbook)
+    amount = pick_amount(find_amounts(normal, date_spans + hashtag_spans))
+
+    if command:
+        # "跟进 <客户> ...": the rep named the customer; match only that word.
+        hint = command.group("who")
+        customer_id = match_customer(hint, customers)[1]
+    else:
+        hint, customer_id = match_customer(normal, customers)
+        if hint is None:
+            guess = _COMPANY_GUESS.search(normal)
+            hint = guess.group(0) if guess else None
+
+    pause_reason = None
+    paused = next((t for t in tags if t.reasons), None)
+    if paused is not None:
+        pause_reason = find_pause_reason(normal, paused)
+
+    return ParsedNote(
+        tags=[t.label for t in tags],
+        next_followup_at=when,
+        amount=amount,
+        customer_hint=hint,
+        customer_id=customer_id,
+        note=_clean_note(normal, body_start, hashtag_spans),
+        pause_reason=pause_reason,
+        negated_tags=[t.label for t in denied],
+    )
+
+
+def _clean_note(text: str, body_start: int, hashtag_spans: list[tuple[int, int]]) -> str:
+    """The rep's words without the `跟进 <客户>` command and the recognised #tags.
+
+    Dates, amounts and tag phrases stay: cutting them out garbles the sentence a manager reads.
+    """
+    chars = list(text)
+    for start, end in hashtag_spans:
+        chars[start:end] = [""] * (end - start)
+    rest = "".join(chars[body_start:])
+    return re.sub(r"\s+", " ", rest).strip()
