@@ -99,8 +99,8 @@ def _month_end(day: date) -> date:
 
 def _month_part(m: re.Match, today: date) -> date | None:
     """月初/月中/月底 of this or next month."""
-    nxt = bool(m.group("next"))
-    part = m.group("part") or "初"
+    nxt = bool(m.groupdict().get("next"))
+    part = m.groupdict().get("part") or "初"
     base = (today + relativedelta(months=1)).replace(day=1) if nxt else today.replace(day=1)
     if part in ("底", "末"):
         return _month_end(base)
@@ -136,6 +136,20 @@ def _month_day(m: re.Match, today: date) -> date | None:
     if found and found < today:                         # "12月10号" on Dec 20 -> next year
         found = _safe_date(today.year + 1, month, day)
     return found
+
+
+def _named_month_part(m: re.Match, today: date) -> date | None:
+    """"12月中旬" -> Dec 15, "1月底" -> Jan 31; next year once this year's has passed."""
+    month, part = to_int(m.group("m")), m.group("part")
+    if not 1 <= month <= 12:
+        return None
+    for year in (today.year, today.year + 1):
+        first = date(year, month, 1)
+        day = {"初": first, "上旬": first, "中旬": first.replace(day=15), "中": first.replace(day=15),
+               "下旬": first.replace(day=21)}.get(part) or _month_end(first)
+        if day >= today:
+            return day
+    return None
 
 
 def _full_date(m: re.Match, today: date) -> date | None:
@@ -188,6 +202,7 @@ DATE_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], date | None], str 
     (re.compile(r"(?P<next>下个?)?月(?P<part>初|中|底|末|下旬)"), _month_part, None),
     (re.compile(r"(?P<next>下个?)月(?![0-9零一二两三四五六七八九十初中底末])"), _month_part, None),
     (re.compile(r"下个?月(?P<d>" + NUM + r")(?:号|日)"), _next_month_day, None),
+    (re.compile(r"(?<![0-9个])(?P<m>" + NUM + r")月(?:份)?(?P<part>初|上旬|中旬|中|下旬|底|末)"), _named_month_part, None),
     (re.compile(r"(?:年底|年末|年前)"), _year_end, None),
     (re.compile(r"国庆(?:节)?(?:后|之后|以后|回来)"), _national_day, None),
     (re.compile(r"(?<![0-9])(?P<y>20\d\d)(?:[-/.年])(?P<m>\d{1,2})(?:[-/.月])(?P<d>\d{1,2})(?:日|号)?"),
@@ -204,7 +219,7 @@ PERIODS = r"凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|晚|�
 TIME_RE = re.compile(
     r"(?P<period>" + PERIODS + r")?\s?(?P<h>[0-9]{1,2}|[零一二两三四五六七八九十]{1,3})(?:点|时)"
     r"(?P<min>半|一刻|三刻|整|[0-9]{1,2}|[零一二三四五六七八九十]{1,3})?(?:分)?")
-CLOCK_RE = re.compile(r"(?<![0-9])(?P<h>[01]?[0-9]|2[0-3])[:：](?P<mi>[0-5][0-9])(?![0-9])")
+CLOCK_RE = re.compile(r"(?P<period>" + PERIODS + r")?\s?(?<![0-9])(?P<h>[01]?[0-9]|2[0-3])[:：](?P<mi>[0-5][0-9])(?![0-9])")
 
 
 def _hour_24(hour: int, period: str | None) -> int:
@@ -247,7 +262,9 @@ def _find_times(text: str) -> list[tuple[int, int, int, int, str | None, bool]]:
         start = m.start() if period else m.start("h")   # not the optional space before the hour
         found.append((start, m.end(), hour, minute, period, certain))
     for m in CLOCK_RE.finditer(text):
-        found.append((m.start(), m.end(), int(m.group("h")), int(m.group("mi")), None, True))
+        period = m.group("period")
+        start = m.start() if period else m.start("h")
+        found.append((start, m.end(), int(m.group("h")), int(m.group("mi")), period, True))
     return found
 
 
@@ -292,7 +309,9 @@ def find_mentions(text: str, today: date) -> list[Mention]:
                 mentions.append(Mention(start, te, day, at))
                 break
         else:
-            mentions.append(Mention(start, end, day, None, period))
+            # "下周三下午有空": a part of the day without an hour keeps the date alone.
+            part = re.match(r"[\s的]*(" + PERIODS + ")", text[end:end + 4])
+            mentions.append(Mention(start, end, day, None, part.group(1) if part else period))
     for i, (ts, te, hour, minute, tperiod, certain) in enumerate(times):
         if i in used_times or not certain:
             continue
@@ -300,19 +319,45 @@ def find_mentions(text: str, today: date) -> list[Mention]:
     return sorted(mentions, key=lambda mention: mention.start)
 
 
-def resolve_followup(text: str, now: datetime) -> tuple[date | datetime | None, list[tuple[int, int]]]:
-    """The next follow-up named in `text` as seen at `now` (tz-aware), and the spans of all date phrases.
+# When a part of the day begins: "今天下午去见客户" written at 10:00 is a plan; "今天上午拜访了"
+# written at 11:00 is a report of something under way or done.
+_PERIOD_STARTS = {"凌晨": 0, "早": 6, "早上": 6, "早晨": 6, "上午": 8, "中午": 11, "下午": 13,
+                  "傍晚": 17, "晚": 18, "晚上": 18, "夜里": 21}
 
-    Returns a `date` when only a day is named, a tz-aware `datetime` (in now's zone) when a time is.
+
+def _period_ahead(period: str | None, now: datetime) -> bool:
+    return period is not None and now.hour < _PERIOD_STARTS.get(period, 0)
+
+
+# Words right after a date that make it the next step ("下周一再联系", "周五前回款").
+_ACTION_AFTER = re.compile(
+    r"^[\s的]*(?:再|去|来|回访|跟进|联系|约|打|见|拜访|过去|电话|沟通|催|问|发|签|开|演示|给|交|付|到账|"
+    r"回复|答复|前|之前|以前|左右|上门|过来|碰|聊|确认|出|报|安排)")
+
+
+@dataclass(frozen=True)
+class Followup:
+    when: date | datetime | None                 # the chosen next follow-up
+    spans: list[tuple[int, int]]                 # every date/time phrase (kept out of amounts)
+    future_spans: list[tuple[int, int]]          # the phrases that name a moment still ahead
+
+
+def resolve_followup(text: str, now: datetime) -> Followup:
+    """The next follow-up named in `text` as seen at `now` (tz-aware).
+
+    `when` is a `date` when only a day is named, a tz-aware `datetime` (in now's zone) when a time is.
+    Of several moments ahead, the earliest one followed by an action word wins ("明天周日 后天再说"
+    -> 后天); without such a word, the earliest.
     """
     today = now.date()
     mentions = find_mentions(text, today)
-    best: date | datetime | None = None
-    best_key: datetime | None = None
+    ahead: list[tuple[datetime, date | datetime, Mention]] = []
     for mention in mentions:
         if mention.at is None:
             if mention.day is None or mention.day < today:
                 continue
+            if mention.day == today and not _period_ahead(mention.period, now):
+                continue   # "今天拜访了…" reports the day; it is not the next follow-up
             value: date | datetime = mention.day
             key = datetime.combine(mention.day, time(0), now.tzinfo)
         else:
@@ -323,6 +368,10 @@ def resolve_followup(text: str, now: datetime) -> tuple[date | datetime | None, 
             if value < now:
                 continue
             key = value
-        if best_key is None or key < best_key:
-            best, best_key = value, key
-    return best, [(m.start, m.end) for m in mentions]
+        if text[mention.end:mention.end + 1] == "了":
+            continue      # "年底了", "周五了": a remark about the calendar, not a plan
+        ahead.append((key, value, mention))
+    acted = [a for a in ahead if _ACTION_AFTER.match(text[a[2].end:a[2].end + 6])]
+    pool = acted or ahead
+    best = min(pool, key=lambda a: a[0])[1] if pool else None
+    return Followup(best, [(m.start, m.end) for m in mentions], [(a[2].start, a[2].end) for a in ahead])

@@ -94,27 +94,33 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
 EXTRA_PHRASES: dict[str, tuple[str, ...]] = {
     "quoted": (r"报价(?:单)?(?:发|给|报)", r"报价(?=\s*[¥￥0-9零一二两三四五六七八九十])", r"报了个?价",
                r"报过去", r"我们报", r"报的(?:是|价)", r"报了(?=\s*[0-9零一二两三四五六七八九十])",
-               r"(?:发|给)了?(?:个|份)?价格", r"价格(?:发|给)", r"出了?报价", r"报价(?:已|给)"),
+               r"(?:发|给)了?(?:个|份)?价格", r"价格(?:发|给)", r"出了?报价", r"报价(?:已|给)",
+               r"报价(?:单)?(?:收到|已收到|看了|看过|确认|认可|通过)", r"收到(?:了)?(?:我们的)?报价"),
     "comparing": (r"比价", r"对比", r"竞品", r"竞争对手", r"友商", r"别家", r"别的(?:厂家|供应商|公司)",
-                  r"其他(?:家|厂家|供应商|公司)", r"另外(?:几|两|一)家", r"几家(?:在)?比", r"货比"),
-    "boss_undecided": (r"(?:等|问|请示|汇报给?|跟|和|找)(?:一下)?(?:老板|领导|老总|董事长)",
+                  r"其他(?:家|厂家|供应商|公司)", r"另外(?:几|两|一)家", r"几家(?:在)?比", r"货比",
+                  r"比较(?:一下|下|比较|中)", r"在比较", r"比了.{0,2}家"),
+    "boss_undecided": (r"(?:等|问|请示|汇报给?|跟|和|找)(?:一下)?(?:他们|客户|对方)?(?:的)?(?:老板|领导|老总|董事长)",
+                       r"董事会(?:定|决定|讨论|批)",
                        r"(?:老板|领导|老总|董事长)(?:没|未|不)(?:拍板|定|决定|点头|同意|松口)",
                        r"(?:老板|领导|老总|董事长)(?:在)?(?:考虑|犹豫|纠结|拿不定)",
-                       r"(?:老板|领导|老总)(?:不在|出差)"),
-    "need_tech": (r"工程师", r"技术(?:方案|人员|过去|去|对接|评估|交流|支持|问题|答疑|同事|上门)",
+                       r"(?:老板|领导|老总)(?:在)?(?:不在|出差)"),
+    "need_tech": (r"工程师", r"技术(?:方案|人员|过去|去|对接|评估|交流|支持|问题|答疑|同事|上门|那边|部|团队|"
+                  r"出|评审|一起)", r"(?:跟|和|带|叫|约|让)(?:上)?(?:我们)?(?:的)?技术", r"我们技术",
                   r"现场(?:测试|勘察|勘测|调试)", r"调试", r"售前", r"要技术"),
     "awaiting_decision": (r"等(?:他们|客户|对方)?(?:的)?(?:答复|回复|回音|消息|结果|通知|决定|审批|批复)",
-                          r"给(?:我们)?(?:个)?答复", r"回复我们", r"考虑(?:考虑|一下|下)", r"再考虑",
+                          r"给(?:我们|你|我|个)*(?:答复|回复|回话|结果)", r"回复我们",
+                          r"不会(?:定|决定)", r"考虑(?:考虑|一下|下)", r"再考虑",
                           r"走(?:流程|审批|采购流程|招标)", r"内部(?:讨论|商量|评估|开会|走流程)",
                           r"开会(?:讨论|研究|商量)", r"研究(?:一下|研究)", r"商量(?:一下|商量)",
-                          r"(?<!老板)(?<!领导)(?:没|未)(?:决定|定下来|确定)", r"等(?:采购|财务)"),
+                          r"(?<!老板)(?<!领导)(?:没|未)(?:决定|定下来|确定)", r"等(?:采购|财务)",
+                          r"(?:没|未)(?:回|回复|回音|答复|回消息)(?![来去款])"),
     "demo_booked": (r"演示", r"[dD][eE][mM][oO]", r"试用", r"样机", r"产品展示"),
     "paused": (r"暂缓", r"先不(?:做|上|买|考虑)", r"暂时不(?:做|上|买|考虑|需要)", r"(?<![还也])不考虑",
-               r"(?:明年|年后|以后)再(?:说|看|议)", r"延期", r"延后", r"往后推", r"推到(?:明年|年后)",
+               r"(?:明年|年后|以后|下个?月)再(?:说|看|议)", r"延期", r"延后", r"往后推", r"推到(?:明年|年后)",
                r"放一放", r"冻结", r"先停"),
     "visited": (r"拜访", r"上门", r"见面", r"见了", r"面谈", r"当面", r"登门", r"跑了.{0,3}家",
                 r"去了?(?:一趟|趟)?(?:客户|他们|对方)(?:那|公司|厂)", r"(?:到|去)(?:了)?(?:现场|工厂|厂里)"),
-    "wechat_added": (r"加了?[^\s，,。#]{0,4}?微信", r"微信(?:加|通过)", r"加(?:了)?(?:好友|V信|vx|VX|wx)",
+    "wechat_added": (r"加(?:上)?了?[^\s，,。#]{0,6}?微信", r"微信(?:加|通过)", r"加(?:了)?(?:好友|V信|vx|VX|wx)",
                      r"互加", r"微信好友"),
 }
 
@@ -179,8 +185,27 @@ def _hashtag_tag(word: str, playbook: Playbook, patterns: list[_TagPattern]) -> 
     return None
 
 
-def find_tags(text: str, playbook: Playbook) -> tuple[list[Tag], list[Tag], list[tuple[int, int]]]:
-    """(tags in order of appearance, tags the note denies, spans of the recognised #hashtags)."""
+# Tags that report something done. Written after a date still ahead in the same clause
+# ("下周二去拜访", "月底前要把报价单发过去") they are a plan, not a fact. (#hashtags always count.)
+PAST_ONLY_KEYS = frozenset({"quoted", "visited", "wechat_added"})
+_PLAN_BEFORE = re.compile(r"(?:准备|打算|计划|要去|想|要把|要给|需要|要)$")
+_CLAUSE_BREAK = re.compile(r"[\s，,。；;！!？?]")
+
+
+def _planned(text: str, start: int, future_spans: list[tuple[int, int]]) -> bool:
+    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
+    # A date standing alone before the clause ("2026-12-01 上午去客户那") still governs it.
+    if any(s < start and (s >= clause_start or e >= clause_start - 1) for s, e in future_spans):
+        return True
+    return bool(_PLAN_BEFORE.search(text[max(clause_start, start - 3):start]))
+
+
+def find_tags(text: str, playbook: Playbook, future_spans: list[tuple[int, int]] = ()
+              ) -> tuple[list[Tag], list[Tag], list[tuple[int, int]]]:
+    """(tags in order of appearance, tags the note denies, spans of the recognised #hashtags).
+
+    `future_spans` are the date phrases still ahead (see PAST_ONLY_KEYS).
+    """
     patterns = _cached_patterns(playbook)
     hits: list[tuple[int, int, Tag, bool]] = []   # (start, end, tag, negated) in original indices
     hashtag_spans = []
@@ -204,7 +229,10 @@ def find_tags(text: str, playbook: Playbook) -> tuple[list[Tag], list[Tag], list
         if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
             kept.append(hit)
     for start, end, tag, negated in kept:
-        hits.append((index[start], index[end - 1] + 1, tag, negated))
+        start, end = index[start], index[end - 1] + 1
+        if tag.key in PAST_ONLY_KEYS and _planned(text, start, list(future_spans)):
+            continue
+        hits.append((start, end, tag, negated))
 
     hits.sort(key=lambda h: h[0])
     tags: list[Tag] = []
@@ -248,19 +276,19 @@ _QUANTITY_AFTER = re.compile(
     r"点|分|倍|%|折|页|层|楼|小时|度|瓦|斤|g|G|公斤|位|名|单|期|轮|款|种|项|批|支|只|根|卷|瓶|包|部|座|所|间)")
 _MONEY_BEFORE = re.compile(
     r"(?:报价|报了|报的|报|价格|价钱|价|总价|单价|总共|一共|合计|总额|金额|预算|合同额?|成交|签了|订单|单子|"
-    r"回款|付款|首付|尾款|定金|订金|费用|降到|调到|改成|改为|谈到|压到)"
+    r"回款|付款|首付|尾款|定金|订金|费用|降到|调到|改成|改为|谈到|压到|砍到|还到|杀到)"
     r"(?:是|为|在|约|大概|大约|到|了|差不多|:|\s)*$")
 _TOTAL_WORDS = re.compile(r"(?:总价|总共|一共|合计|总额|金额|成交|签了|合同)")
-_QUOTE_WORDS = re.compile(r"(?:报价|报了|报的|报|价格|降到|调到|改成|改为|谈到|压到|订单|单子)")
+_QUOTE_WORDS = re.compile(r"(?:报价|报了|报的|报|价格|降到|调到|改成|改为|谈到|压到|砍到|还价到|还到|杀到|订单|单子)")
 _OTHER_SIDE = re.compile(r"(?:对方|竞品|别家|友商|人家|竞争对手|其他家)[^\s，,。]{0,4}$")
-_DELTA = re.compile(r"(?:降了|便宜了?|优惠了?|让了|少了|砍了|差了|差|涨了|多了)\s?$")
+_DELTA = re.compile(r"(?:降了|便宜了?|贵了?|优惠了?|让了|少了|砍了|差了|差|涨了|多了|高了|低了)\s?$")
 
 
 @dataclass(frozen=True)
 class _Amount:
     start: int
     value: Decimal
-    rank: int   # 3 total, 2 quote, 1 plain or budget, 0 competitor's or a discount
+    rank: int   # 3 total, 2 quote, 1 plain or budget, 0 the competitor's
 
 
 def _amount_value(body: str, mag: str) -> Decimal:
@@ -297,12 +325,14 @@ def find_amounts(text: str, skip: list[tuple[int, int]]) -> list[_Amount]:
             continue
         if value <= 0 or (not strong and not thousands and value < 100):
             continue
+        if _DELTA.search(before):
+            continue   # "便宜了2万", "比别家贵10万": a difference, not the deal amount
         found.append(_Amount(m.start(), value, _rank(before)))
     return found
 
 
 def _rank(before: str) -> int:
-    if _OTHER_SIDE.search(before) or _DELTA.search(before):
+    if _OTHER_SIDE.search(before):
         return 0
     near = before[-6:]
     if _TOTAL_WORDS.search(near):
@@ -443,9 +473,9 @@ def parse_note(text: str, now: datetime, playbook: Playbook,
     command = _COMMAND.match(normal)
     body_start = command.end() if command else 0
 
-    when, date_spans = resolve_followup(normal, now)
-    tags, denied, hashtag_spans = find_tags(normal, playbook)
-    amount = pick_amount(find_amounts(normal, date_spans + hashtag_spans))
+    followup = resolve_followup(normal, now)
+    tags, denied, hashtag_spans = find_tags(normal, playbook, followup.future_spans)
+    amount = pick_amount(find_amounts(normal, followup.spans + hashtag_spans))
 
     if command:
         # "跟进 <客户> ...": the rep named the customer; match only that word.
@@ -464,7 +494,7 @@ def parse_note(text: str, now: datetime, playbook: Playbook,
 
     return ParsedNote(
         tags=[t.label for t in tags],
-        next_followup_at=when,
+        next_followup_at=followup.when,
         amount=amount,
         customer_hint=hint,
         customer_id=customer_id,
