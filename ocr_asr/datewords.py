@@ -39,7 +39,10 @@ def to_int(text: str) -> int:
     """'12' / '十二' / '两' -> 12 / 12 / 2."""
     if text.isdigit():
         return int(text)
-    return int(cn2an.cn2an(text, "smart"))
+    try:
+        return int(cn2an.cn2an(text, "smart"))
+    except (KeyError, IndexError, TypeError) as exc:   # cn2an's odd failures on malformed numerals
+        raise ValueError(f"not a number: {text!r}") from exc
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ EXTRA_PHRASES: dict[str, tuple[str, ...]] = {
     "comparing": (r"比价", r"对比", r"竞品", r"竞争对手", r"友商", r"别家", r"别的(?:厂家|供应商|公司)",
                   r"其他(?:家|厂家|供应商|公司)", r"另外(?:几|两|一)家", r"几家(?:在)?比", r"货比",
                   r"比较(?:一下|下|比较|中)", r"在比较", r"比了.{0,2}家"),
-    "boss_undecided": (r"(?:等|问|请示|汇报给?|跟|和|找)(?:一下)?(?:他们|客户|对方)?(?:的)?(?:老板|领导|老总|董事长)",
+    "boss_undecided": (r"(?:等|问|请示|汇报给?|跟|和|找)(?:一下)?(?:他们|客户|对方)?(?:的)?(?:老板|领导|老总|董事长)"
+                       r"(?:商量|讨论|沟通|汇报|请示|确认)?(?:一下|下)?",
                        r"董事会(?:定|决定|讨论|批)",
                        r"(?:老板|领导|老总|董事长)(?:没|未|不)(?:拍板|定|决定|点头|同意|松口)",
                        r"(?:老板|领导|老总|董事长)(?:在)?(?:考虑|犹豫|纠结|拿不定)",
@@ -119,7 +120,7 @@ EXTRA_PHRASES: dict[str, tuple[str, ...]] = {
                r"(?:明年|年后|以后|下个?月)再(?:说|看|议)", r"延期", r"延后", r"往后推", r"推到(?:明年|年后)",
                r"放一放", r"冻结", r"先停"),
     "visited": (r"拜访", r"上门", r"见面", r"见了", r"面谈", r"当面", r"登门", r"跑了.{0,3}家",
-                r"去了?(?:一趟|趟)?(?:客户|他们|对方)(?:那|公司|厂)", r"(?:到|去)(?:了)?(?:现场|工厂|厂里)"),
+                r"去了?(?:一趟|趟)?(?:客户|他们|对方)(?:那|公司|厂)", r"(?:到|去)了(?:现场|工厂|厂里)"),
     "wechat_added": (r"加(?:上)?了?[^\s，,。#]{0,6}?微信", r"微信(?:加|通过)", r"加(?:了)?(?:好友|V信|vx|VX|wx)",
                      r"互加", r"微信好友"),
 }
@@ -272,7 +273,7 @@ _AMOUNT = re.compile(
     r"(?P<unit>\s?(?:元|块钱|块|rmb|RMB|人民币))?")
 # After a number these make it a count of something, not money ("3台", "10万用户", "5%").
 _QUANTITY_AFTER = re.compile(
-    r"^(?:多|余|来)?(?:个|台|套|件|人|次|平|吨|米|公里|字|条|家|份|盒|箱|辆|张|粉|户|年|岁|天|周|月|号|日|"
+    r"^(?:多|余|来)?(?:用户|会员|粉丝|访问|平方|个|台|套|件|人|次|平|吨|米|公里|字|条|家|份|盒|箱|辆|张|粉|户|年|岁|天|周|月|号|日|"
     r"点|分|倍|%|折|页|层|楼|小时|度|瓦|斤|g|G|公斤|位|名|单|期|轮|款|种|项|批|支|只|根|卷|瓶|包|部|座|所|间)")
 _MONEY_BEFORE = re.compile(
     r"(?:报价|报了|报的|报|价格|价钱|价|总价|单价|总共|一共|合计|总额|金额|预算|合同额?|成交|签了|订单|单子|"
@@ -296,7 +297,10 @@ def _amount_value(body: str, mag: str) -> Decimal:
     raw = (body.replace(",", "") + mag)
     if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", raw):
         return Decimal(raw)
-    value = cn2an.cn2an(raw, "smart")
+    try:
+        value = cn2an.cn2an(raw, "smart")
+    except (KeyError, IndexError, TypeError) as exc:   # cn2an's odd failures on malformed numerals
+        raise ValueError(f"not a number: {raw!r}") from exc
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
@@ -450,6 +454,7 @@ def match_customer(text: str, customers: Sequence[CustomerRef]) -> tuple[str | N
 
 
 _COMPANY_GUESS = re.compile(r"[\u4e00-\u9fff]{2,12}?(?:有限公司|公司|集团|工厂|厂)")
+_LEAD_IN = re.compile(r"^.*(?:今天|明天|去了|拜访了?|见了|到了|联系了?|和|跟|给|在|到|去)")
 _COMMAND = re.compile(r"^\s*跟进\s+(?P<who>[^\s#]+)")
 
 
@@ -485,7 +490,8 @@ def parse_note(text: str, now: datetime, playbook: Playbook,
         hint, customer_id = match_customer(normal, customers)
         if hint is None:
             guess = _COMPANY_GUESS.search(normal)
-            hint = guess.group(0) if guess else None
+            # "今天去了宏达机械有限公司" -> "宏达机械有限公司": drop the words before the name.
+            hint = _LEAD_IN.sub("", guess.group(0)) if guess else None
 
     pause_reason = None
     paused = next((t for t in tags if t.reasons), None)
