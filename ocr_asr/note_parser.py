@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Sequence
@@ -372,15 +373,20 @@ _TITLES = r"(?:总|经理|总监|主任|老师|工|老板|董|姐|哥|主管|部
 _SURNAME_RE = re.compile(r"([\u4e00-\u9fff])" + _TITLES)
 
 
+_REGIONS_LONGEST_FIRST = sorted(_REGIONS, key=len, reverse=True)
+_INDUSTRY_LONGEST_FIRST = sorted(_INDUSTRY, key=len, reverse=True)
+
+
 def _strip_region(core: str) -> str:
-    for region in sorted(_REGIONS, key=len, reverse=True):
+    for region in _REGIONS_LONGEST_FIRST:
         for form in (region + "市", region + "省", region):
             if core.startswith(form) and len(core) > len(form) + 1:
                 return core[len(form):]
     return core
 
 
-def company_keys(company: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def company_keys(company: str) -> frozenset[str]:
     """Short forms reps use for a company: "上海华东机电设备有限公司" -> 华东机电设备, 华东机电, 华东 ..."""
     keys = {company}
     core = company
@@ -395,7 +401,7 @@ def company_keys(company: str) -> set[str]:
     changed = True
     while changed:
         changed = False
-        for word in sorted(_INDUSTRY, key=len, reverse=True):
+        for word in _INDUSTRY_LONGEST_FIRST:
             if brand.endswith(word) and len(brand) - len(word) >= 2:
                 brand = brand[: -len(word)]
                 keys.add(brand)
@@ -403,9 +409,21 @@ def company_keys(company: str) -> set[str]:
                     keys.add(core[: len(core) - len(_strip_region(core))] + brand)   # 上海华东
                 changed = True
                 break
-    return {k for k in keys if len(k) >= 2 and k not in _INDUSTRY and k not in _REGIONS}
+    return frozenset(k for k in keys if len(k) >= 2 and k not in _INDUSTRY and k not in _REGIONS)
 
 
+@lru_cache(maxsize=8192)
+def _customer_keys(customer: CustomerRef) -> frozenset[str]:
+    """Every way the note may name this customer: name, aliases, company and its short forms."""
+    keys = {customer.name, *customer.aliases}
+    if customer.company:
+        keys |= company_keys(customer.company)
+    if not _person_name(customer):
+        keys |= company_keys(customer.name)
+    return frozenset(k for k in keys if len(k) >= 2)
+
+
+@lru_cache(maxsize=8192)
 def _person_name(customer: CustomerRef) -> bool:
     return 2 <= len(customer.name) <= 4 and bool(re.fullmatch(r"[\u4e00-\u9fff]+", customer.name)) \
         and not _LEGAL_SUFFIX.search(customer.name)
@@ -415,14 +433,8 @@ def match_customer(text: str, customers: Sequence[CustomerRef]) -> tuple[str | N
     """(the customer as written, its id) — the id only when the longest mention names one customer."""
     owners: dict[str, set[int]] = {}
     for customer in customers:
-        keys = {customer.name, *customer.aliases}
-        if customer.company:
-            keys |= company_keys(customer.company)
-        if not _person_name(customer):
-            keys |= company_keys(customer.name)
-        for key in keys:
-            if len(key) >= 2:
-                owners.setdefault(key, set()).add(customer.id)
+        for key in _customer_keys(customer):
+            owners.setdefault(key, set()).add(customer.id)
     mentions = []   # (length, start, key, ids)
     for key, ids in owners.items():
         start = text.find(key)
