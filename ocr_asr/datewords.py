@@ -193,6 +193,8 @@ DATE_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], date | None], str 
     (re.compile(r"今早上?"), _fixed(0), "上午"),
     (re.compile(r"今晚上?"), _fixed(0), "晚上"),
     (re.compile(r"隔天|第二天"), _fixed(1), None),
+    # A part of the day alone ("下午去孙丽家") is today; it counts only while that part is ahead.
+    (re.compile(r"(?<![天早晚日儿])(?P<p>上午|中午|下午|傍晚|晚上)(?![0-9零一二两三四五六七八九十])"), _fixed(0), "*"),
     (re.compile(r"(?:昨|前)(?:天|日|晚)"), _fixed(-1), None),   # past, so never chosen
     (re.compile(r"(?:过|再过)(?:几|些)天"), _fixed(3), None),
     (re.compile(r"过(?P<n>" + NUM + r")天"), _relative_days, None),
@@ -281,6 +283,10 @@ def _longest_first(spans: list) -> list:
     return sorted(kept, key=lambda s: s[0])
 
 
+def _is_standalone_period(text: str, found: tuple) -> bool:
+    return text[found[0]:found[1]] in ("上午", "中午", "下午", "傍晚", "晚上")
+
+
 def find_mentions(text: str, today: date) -> list[Mention]:
     """Every date/time phrase in `text`, each resolved against `today`, in order of appearance."""
     dates = []
@@ -291,8 +297,12 @@ def find_mentions(text: str, today: date) -> list[Mention]:
             except ValueError:   # cn2an rejects odd numerals; the phrase is then not a date
                 day = None
             if day is not None:
-                dates.append((m.start(), m.end(), day, period))
+                dates.append((m.start(), m.end(), day, m.group("p") if period == "*" else period))
     dates = _longest_first(dates)
+    # "周五下午": the part of the day belongs to the date before it, it is not "today" on its own.
+    dates = [d for d in dates if not (d[3] is not None and _is_standalone_period(text, d)
+                                      and any(0 <= d[0] - o[1] <= 1 and re.fullmatch(r"[\s的]*", text[o[1]:d[0]])
+                                              for o in dates if o is not d))]
 
     # Blank out the date phrases so "今晚8点" gives the hour "8点" and the date "今晚" carries 晚上.
     masked = list(text)
@@ -335,7 +345,7 @@ def _period_ahead(period: str | None, now: datetime) -> bool:
 # Words right after a date that make it the next step ("下周一再联系", "周五前回款").
 _ACTION_AFTER = re.compile(
     r"^[\s的]*(?:再|去|来|回访|跟进|联系|约|打|见|拜访|过去|电话|沟通|催|问|发|签|开|演示|给|交|付|到账|"
-    r"回复|答复|前|之前|以前|左右|上门|过来|碰|聊|确认|出|报|安排)")
+    r"回复|答复|前|之前|以前|以后|之后|左右|上门|过来|碰|聊|确认|出|报|安排)")
 
 
 @dataclass(frozen=True)
