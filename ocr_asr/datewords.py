@@ -274,8 +274,8 @@ def _find_times(text: str) -> list[tuple[int, int, int, int, str | None, bool]]:
 
 
 # ----------------------------------------------------------------------------- extraction
-def _longest_first(spans: list) -> list:
-    """Keep the longest of overlapping spans (tuples starting with start, end)."""
+def keep_longest(spans: list) -> list:
+    """Keep the longest of overlapping spans (tuples starting with start, end), in text order."""
     kept: list = []
     for span in sorted(spans, key=lambda s: (-(s[1] - s[0]), s[0])):
         if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
@@ -298,7 +298,7 @@ def find_mentions(text: str, today: date) -> list[Mention]:
                 day = None
             if day is not None:
                 dates.append((m.start(), m.end(), day, m.group("p") if period == "*" else period))
-    dates = _longest_first(dates)
+    dates = keep_longest(dates)
     # "周五下午": the part of the day belongs to the date before it, it is not "today" on its own.
     dates = [d for d in dates if not (d[3] is not None and _is_standalone_period(text, d)
                                       and any(0 <= d[0] - o[1] <= 1 and re.fullmatch(r"[\s的]*", text[o[1]:d[0]])
@@ -308,7 +308,7 @@ def find_mentions(text: str, today: date) -> list[Mention]:
     masked = list(text)
     for start, end, _day, _period in dates:
         masked[start:end] = " " * (end - start)
-    times = _longest_first(_find_times("".join(masked)))
+    times = keep_longest(_find_times("".join(masked)))
 
     mentions: list[Mention] = []
     used_times: set[int] = set()

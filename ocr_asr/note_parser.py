@@ -21,7 +21,7 @@ from typing import Sequence
 import cn2an
 
 from config.playbook import Playbook, Tag
-from ocr_asr.datewords import resolve_followup
+from ocr_asr.datewords import keep_longest, resolve_followup
 from ocr_asr.errors import CaptureError
 
 MAX_NOTE_CHARS = 2000
@@ -138,7 +138,6 @@ EXTRA_PHRASES: dict[str, tuple[str, ...]] = {
 _NEG_BEFORE = ("没有", "没能", "没", "未", "尚未", "不想", "不愿", "不肯", "不用", "不要", "不会",
                "无法", "不能", "拒绝", "别", "不")
 _NEG_AFTER = re.compile(r"^(?:没通过|没成功|不成功|被拒|失败|不上|没加上|未遂|未成|没成|取消|泡汤)")
-_NEGATIVE_START = ("没", "未", "不", "暂", "先不")
 _HASHTAG = re.compile(r"#\s*([^\s#,，。、；;！!？?]+)")
 
 
@@ -149,17 +148,19 @@ class _TagPattern:
     denies_itself: bool   # phrase already says "not" ("老板没拍板"): no negation check
 
 
+def _says_not(phrase: str) -> bool:
+    return any(word in phrase for word in ("没", "未", "不"))
+
+
 def _tag_patterns(playbook: Playbook) -> list[_TagPattern]:
     patterns = []
     for tag in playbook.tags:
         for phrase in (tag.label, *tag.synonyms):
             squeezed = _squeeze(phrase)[0]
             patterns.append(_TagPattern(tag, re.compile(re.escape(squeezed), re.IGNORECASE),
-                                        squeezed.startswith(_NEGATIVE_START) or "没" in squeezed
-                                        or "未" in squeezed or "不" in squeezed))
+                                        _says_not(squeezed)))
         for extra in EXTRA_PHRASES.get(tag.key, ()):
-            patterns.append(_TagPattern(tag, re.compile(extra),
-                                        any(w in extra for w in ("没", "未", "不"))))
+            patterns.append(_TagPattern(tag, re.compile(extra), _says_not(extra)))
     return patterns
 
 
@@ -205,7 +206,7 @@ _OUR_SIDE = re.compile(r"我(?:们)?(?:说)?(?:要|得|去|先|回去)?$")
 _CLAUSE_BREAK = re.compile(r"[\s，,。；;！!？?]")
 
 
-def _planned(text: str, start: int, future_spans: list[tuple[int, int]]) -> bool:
+def _planned(text: str, start: int, future_spans: Sequence[tuple[int, int]]) -> bool:
     clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
     # A date standing alone before the clause ("2026-12-01 上午去客户那") still governs it.
     if any(s < start and (s >= clause_start or e >= clause_start - 1) for s, e in future_spans):
@@ -213,7 +214,7 @@ def _planned(text: str, start: int, future_spans: list[tuple[int, int]]) -> bool
     return bool(_PLAN_BEFORE.search(text[max(clause_start, start - 3):start]))
 
 
-def find_tags(text: str, playbook: Playbook, future_spans: list[tuple[int, int]] = ()
+def find_tags(text: str, playbook: Playbook, future_spans: Sequence[tuple[int, int]] = ()
               ) -> tuple[list[Tag], list[Tag], list[tuple[int, int]]]:
     """(tags in order of appearance, tags the note denies, spans of the recognised #hashtags).
 
@@ -237,13 +238,9 @@ def find_tags(text: str, playbook: Playbook, future_spans: list[tuple[int, int]]
             negated = not pattern.denies_itself and _negated(squeezed, m.start(), m.end())
             found.append((m.start(), m.end(), pattern.tag, negated))
     # Of overlapping phrases the longest says most ("跟老板商量一下" is the boss, not "商量一下").
-    kept: list[tuple[int, int, Tag, bool]] = []
-    for hit in sorted(found, key=lambda h: (-(h[1] - h[0]), h[0])):
-        if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
-            kept.append(hit)
-    for start, end, tag, negated in kept:
+    for start, end, tag, negated in keep_longest(found):
         start, end = index[start], index[end - 1] + 1
-        if tag.key in PAST_ONLY_KEYS and _planned(text, start, list(future_spans)):
+        if tag.key in PAST_ONLY_KEYS and _planned(text, start, future_spans):
             continue
         if tag.key in OUR_SIDE_KEYS and _OUR_SIDE.search(text[max(0, start - 5):start]):
             continue

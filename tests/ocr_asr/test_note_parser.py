@@ -323,3 +323,46 @@ def test_random_text_never_crashes():
 def test_customer_ref_defaults():
     ref = CustomerRef(1, "张伟")
     assert ref.company is None and ref.aliases == ()
+
+
+# ------------------------------------------------------------------ rules added while tuning
+def test_part_of_day_alone_is_today_while_ahead():
+    assert when("下午去孙丽家量尺寸") == date(2026, 11, 23)                      # at 10:00
+    assert when("上午去了客户那", datetime(2026, 11, 23, 15, 0, tzinfo=SH)) is None
+
+
+def test_part_of_day_after_a_date_belongs_to_it():
+    assert when("周五下午再打电话") == date(2026, 11, 27)
+
+
+def test_after_a_date_counts_as_the_plan():
+    assert when("12月1号到3号客户在外地 4号以后再约", datetime(2026, 11, 25, 15, 0, tzinfo=SH)) \
+        == date(2026, 12, 4)
+
+
+def test_remark_about_the_calendar_is_not_a_plan():
+    assert when("年底了 客户都在放假") is None
+
+
+def test_our_own_boss_is_not_the_customer_undecided():
+    assert parse("客户问能不能便宜五千 我说要请示领导").tags == []
+    assert parse("客户说要请示领导").tags == ["老板未拍板"]
+
+
+def test_failed_visit_is_not_a_visit():
+    assert "已拜访" not in parse("拜访未遂 客户临时有事").tags
+
+
+def test_waiting_phrasings():
+    assert parse("吴刚说他们在等上级单位的批复").tags == ["等待决策"]
+    assert parse("客户的采购流程比较长").tags == ["等待决策"]
+    assert parse("微信上发了报价单 客户已读未回").tags == ["已报价", "等待决策"]
+
+
+def test_paused_by_pushing_to_a_later_month():
+    assert parse("客户说3月份再说").tags == ["暂缓"]
+    assert parse("明年再启动").tags == ["暂缓"]
+
+
+def test_competitor_figure_ranks_below_ours():
+    assert parse("对方报了32万 我们报35万").amount == 350000
