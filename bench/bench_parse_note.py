@@ -3,7 +3,7 @@
     /work/venv/bin/python bench/bench_parse_note.py [--misses]
 
 Prints notes/s over every corpus note, and date / amount / tag / customer accuracy per corpus:
-the development set (tuned on) and the two held-out sets (never tuned on).
+the development set (tuned on) and the three held-out sets (never tuned on).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def main() -> None:
     playbook = load_playbook(ROOT / "config" / "playbook.toml")
     customers = load_customers(CORPORA / "notes_corpus_customers.jsonl")
     sets = {"development": "notes_corpus.jsonl", "held-out 1": "notes_corpus_heldout.jsonl",
-            "held-out 2": "notes_corpus_heldout2.jsonl"}
+            "held-out 2": "notes_corpus_heldout2.jsonl", "held-out 3": "notes_corpus_heldout3.jsonl"}
     everything = []
     for label, name in sets.items():
         corpus = load_corpus(CORPORA / name)

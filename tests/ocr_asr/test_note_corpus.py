@@ -6,12 +6,14 @@ real figures are printed by bench/bench_parse_note.py and reported in ocr_asr/RE
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from config.playbook import load_playbook
 from ocr_asr.note_eval import load_corpus, load_customers, score
+from ocr_asr.note_parser import parse_note
 
 HERE = Path(__file__).parent
 PLAYBOOK = load_playbook(HERE.parents[1] / "config" / "playbook.toml")
@@ -28,7 +30,10 @@ def test_development_corpus_meets_the_targets():
     assert result.tag_f1 >= 0.85, report
 
 
-@pytest.mark.parametrize("name", ["notes_corpus_heldout.jsonl", "notes_corpus_heldout2.jsonl"])
+HELD_OUT = ["notes_corpus_heldout.jsonl", "notes_corpus_heldout2.jsonl", "notes_corpus_heldout3.jsonl"]
+
+
+@pytest.mark.parametrize("name", HELD_OUT)
 def test_heldout_corpus_does_not_regress(name):
     result = score(load_corpus(HERE / name), PLAYBOOK, CUSTOMERS)
     print(name, result.summary())
@@ -41,7 +46,7 @@ def test_heldout_corpus_does_not_regress(name):
 def test_corpus_labels_are_well_formed():
     labels = {t.label for t in PLAYBOOK.tags}
     ids = {c.id for c in CUSTOMERS}
-    for name in ("notes_corpus.jsonl", "notes_corpus_heldout.jsonl", "notes_corpus_heldout2.jsonl"):
+    for name in ["notes_corpus.jsonl", *HELD_OUT]:
         for row in load_corpus(HERE / name):
             expect = row["expect"]
             assert set(expect["tags"]) <= labels, row["text"]
@@ -51,11 +56,9 @@ def test_corpus_labels_are_well_formed():
 
 
 def test_pause_reasons_in_the_corpora():
-    rows = [r for name in ("notes_corpus.jsonl", "notes_corpus_heldout.jsonl", "notes_corpus_heldout2.jsonl")
+    rows = [r for name in ["notes_corpus.jsonl", *HELD_OUT]
             for r in load_corpus(HERE / name) if "pause_reason" in r["expect"]]
     assert len(rows) >= 8
-    from datetime import datetime
-    from ocr_asr.note_parser import parse_note
     right = sum(parse_note(r["text"], datetime.fromisoformat(r["now"]), PLAYBOOK, CUSTOMERS).pause_reason
                 == r["expect"]["pause_reason"] for r in rows)
     assert right / len(rows) >= 0.75
