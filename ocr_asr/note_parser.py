@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Sequence
 
 import cn2an
+import opencc
 
 from config.playbook import Playbook, Tag
 from ocr_asr.datewords import keep_longest, resolve_followup
@@ -66,8 +67,12 @@ _HALF.update({ord("＃"): "#", ord("："): ":", ord("．"): ".", ord("／"): "/"
               ord("％"): "%", ord("\u3000"): " ", ord("，"): "，"})
 
 
+# Whisper often writes Mandarin in Traditional characters; every phrase here is Simplified.
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+
 def _normalise(text: str) -> str:
-    return text.translate(_HALF)
+    return _TO_SIMPLIFIED.convert(text).translate(_HALF)
 
 
 # Adverbs that sit between the words of a phrase ("老板还没拍板", "报价也发了"). They are dropped

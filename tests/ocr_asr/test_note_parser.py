@@ -366,3 +366,10 @@ def test_paused_by_pushing_to_a_later_month():
 
 def test_competitor_figure_ranks_below_ours():
     assert parse("对方报了32万 我们报35万").amount == 350000
+
+
+def test_traditional_characters_from_asr_are_understood():
+    parsed = parse("華東機電 報價二十萬 老闆還沒拍板 下週三再聯繫")
+    assert parsed.tags == ["已报价", "老板未拍板"]
+    assert (parsed.amount, parsed.next_followup_at, parsed.customer_id) == (200000, date(2026, 12, 2), 1)
+    assert parsed.note == "华东机电 报价二十万 老板还没拍板 下周三再联系"
