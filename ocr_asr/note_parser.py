@@ -459,24 +459,40 @@ def _person_name(customer: CustomerRef) -> bool:
         and not _LEGAL_SUFFIX.search(customer.name)
 
 
-def match_customer(text: str, customers: Sequence[CustomerRef]) -> tuple[str | None, int | None]:
-    """(the customer as written, its id) — the id only when the longest mention names one customer."""
+@dataclass(frozen=True)
+class _CustomerIndex:
+    owners: dict[str, frozenset[int]]     # every way to name a customer -> who it may be
+    surnames: dict[str, frozenset[int]]   # contact surname -> customers ("王总")
+    longest: int
+
+
+@lru_cache(maxsize=32)
+def _customer_index(customers: tuple[CustomerRef, ...]) -> _CustomerIndex:
     owners: dict[str, set[int]] = {}
+    surnames: dict[str, set[int]] = {}
     for customer in customers:
         for key in _customer_keys(customer):
             owners.setdefault(key, set()).add(customer.id)
-    mentions = []   # (length, start, key, ids)
-    for key, ids in owners.items():
-        start = text.find(key)
-        if start >= 0:
-            mentions.append((len(key), start, key, ids))
-    # "王总": a contact's surname plus a title.
-    surnames: dict[str, set[int]] = {}
-    for customer in customers:
         if _person_name(customer):
             surnames.setdefault(customer.name[0], set()).add(customer.id)
+    return _CustomerIndex({k: frozenset(v) for k, v in owners.items()},
+                          {k: frozenset(v) for k, v in surnames.items()},
+                          max(map(len, owners), default=0))
+
+
+def match_customer(text: str, customers: Sequence[CustomerRef]) -> tuple[str | None, int | None]:
+    """(the customer as written, its id) — the id only when the longest mention names one customer."""
+    if not customers:
+        return None, None
+    index = _customer_index(tuple(customers))
+    mentions = []   # (length, start, text, ids)
+    for start in range(len(text)):
+        for end in range(start + 2, min(len(text), start + index.longest) + 1):
+            ids = index.owners.get(text[start:end])
+            if ids:
+                mentions.append((end - start, start, text[start:end], ids))
     for m in _SURNAME_RE.finditer(text):
-        ids = surnames.get(m.group(1))
+        ids = index.surnames.get(m.group(1))
         if ids:
             mentions.append((len(m.group(0)), m.start(), m.group(0), ids))
     if not mentions:
