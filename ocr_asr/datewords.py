@@ -11,8 +11,10 @@ Rules worth knowing (README.notes.md has the full list):
 - A bare weekday ("周五") is the next such day strictly after today: "周五" said on a Friday
   is next Friday. "这周五"/"本周五" is the Friday of the current Monday–Sunday week.
 - A month/day without a year that has already passed this year ("12月10号" on Dec 20) is next year.
-- Mentions in the past ("昨天", "上周五", "这周一" said on a Wednesday) are not follow-ups.
-- Several future mentions: the earliest wins (it is the next thing the rep has to do).
+- Mentions in the past ("昨天", "上周五", "这周一" said on a Wednesday) are not follow-ups, and neither
+  is a bare "今天" ("今天拜访了…" reports the day).
+- Several future mentions: the earliest one followed by an action word ("后天再说", "周五前回款") wins,
+  else the earliest (it is the next thing the rep has to do).
 - A time without a date is today if still ahead, else tomorrow; a bare hour 1–6 is afternoon.
 """
 from __future__ import annotations
@@ -182,6 +184,8 @@ def _fixed(days: int) -> Callable[[re.Match, date], date]:
     return lambda m, today: today + timedelta(days=days)
 
 
+_OWN_PERIOD = "*"   # the matched word is itself the part of the day (group "p")
+
 # (pattern, resolver, period carried by the word). Longer phrases win over shorter overlapping ones.
 DATE_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], date | None], str | None]] = [
     (re.compile(r"大后天"), _fixed(3), None),
@@ -194,7 +198,8 @@ DATE_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], date | None], str 
     (re.compile(r"今晚上?"), _fixed(0), "晚上"),
     (re.compile(r"隔天|第二天"), _fixed(1), None),
     # A part of the day alone ("下午去孙丽家") is today; it counts only while that part is ahead.
-    (re.compile(r"(?<![天早晚日儿])(?P<p>上午|中午|下午|傍晚|晚上)(?![0-9零一二两三四五六七八九十])"), _fixed(0), "*"),
+    (re.compile(r"(?<![天早晚日儿])(?P<p>上午|中午|下午|傍晚|晚上)(?![0-9零一二两三四五六七八九十])"), _fixed(0),
+     _OWN_PERIOD),
     (re.compile(r"(?:昨|前)(?:天|日|晚)"), _fixed(-1), None),   # past, so never chosen
     (re.compile(r"(?:过|再过)(?:几|些)天"), _fixed(3), None),
     (re.compile(r"过(?P<n>" + NUM + r")天"), _relative_days, None),
@@ -297,7 +302,7 @@ def find_mentions(text: str, today: date) -> list[Mention]:
             except ValueError:   # cn2an rejects odd numerals; the phrase is then not a date
                 day = None
             if day is not None:
-                dates.append((m.start(), m.end(), day, m.group("p") if period == "*" else period))
+                dates.append((m.start(), m.end(), day, m.group("p") if period == _OWN_PERIOD else period))
     dates = keep_longest(dates)
     # "周五下午": the part of the day belongs to the date before it, it is not "today" on its own.
     dates = [d for d in dates if not (d[3] is not None and _is_standalone_period(text, d)
