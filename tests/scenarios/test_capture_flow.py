@@ -1,0 +1,84 @@
+"""Capture end to end through the fake platforms: a voice note becomes a follow-up draft card,
+one tap confirms it; bad media gets a clear Chinese answer and writes nothing."""
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.wecom import fake as wc_fake
+from storage import customers
+from storage.customers import ContactInput, CustomerInput
+from storage.models import CaptureDraft, FollowUp
+from tests.factories import build_world
+from tests.stack import running_stack
+
+AUDIO = Path(__file__).resolve().parents[1] / "ocr_asr" / "fixtures" / "audio"
+
+
+@pytest.fixture
+def stack(database, redis_conn, playbook):
+    with database.transaction() as s:
+        w = build_world(s)
+        customers.create_customer(s, w.rep1, CustomerInput(
+            kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+    with running_stack(database, redis_conn) as st:
+        yield st
+
+
+def _cards(state):
+    return [m["body"]["template_card"] for m in state.sent
+            if m["path"].endswith("/message/send") and m["body"].get("msgtype") == "template_card"]
+
+
+def _texts(state):
+    return [m["body"]["text"]["content"] for m in state.sent
+            if m["path"].endswith("/message/send") and m["body"].get("msgtype") == "text"]
+
+
+def _send_voice(stack, data: bytes, msg_id: int):
+    media_id = stack.wecom.add_media(data, "audio/amr")
+    stack.wecom_post(wc_fake.voice_xml(stack.settings.wecom_corp_id, "rep1", media_id, msg_id=msg_id))
+    stack.drain()
+
+
+def test_voice_note_becomes_a_followup_confirmed_with_one_tap(stack, database):
+    _send_voice(stack, (AUDIO / "note_huadong.amr").read_bytes(), 880001)
+    assert "已收到语音，正在转写…" in _texts(stack.wecom)
+    card = _cards(stack.wecom)[-1]
+    assert card["main_title"]["title"] == "语音跟进草稿"
+    shown = {item["keyname"]: item["value"] for item in card.get("horizontal_content_list", [])}
+    assert "华东机电" in shown.get("客户", "") and "已报价" in shown.get("标签", "")
+    confirm = next(b for b in card["button_list"] if b.get("key") == "confirm")
+    stack.wecom_click("rep1", card["task_id"], confirm["key"])
+    stack.drain()
+    with database.transaction() as s:
+        followup = s.scalars(select(FollowUp)).one()
+        assert followup.tags == ["quoted"] and followup.amount == 200000
+        assert followup.customer_id == 1 and "王总" in followup.transcript
+        assert s.scalars(select(CaptureDraft)).one().status == "confirmed"
+    update = [m for m in stack.wecom.sent if m["path"].endswith("/update_template_card")][-1]
+    assert "已记录跟进" in update["body"]["template_card"]["main_title"]["desc"]
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "空"),
+    ((AUDIO / "note_huadong.amr").read_bytes()[:300], ""),
+    (b"this is not audio at all" * 10, ""),
+])
+def test_bad_voice_gets_a_chinese_answer_and_nothing_is_written(stack, database, data, words):
+    _send_voice(stack, data, 880100 + len(data))
+    answers = [t for t in _texts(stack.wecom) if "正在转写" not in t]
+    assert len(answers) == 1 and words in answers[0]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in answers[0])
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0
+        assert s.scalar(select(func.count()).select_from(FollowUp)) == 0
+
+
+def test_expired_media_is_reported(stack, database):
+    stack.wecom_post(wc_fake.voice_xml(stack.settings.wecom_corp_id, "rep1", "MEDIA_GONE", msg_id=880200))
+    stack.drain()
+    assert any("过期" in t for t in _texts(stack.wecom))
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0
