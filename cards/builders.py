@@ -61,12 +61,13 @@ def new_contact_card(card_id: str, *, contact_name: str, matches: Sequence[tuple
 
 
 def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, str]], note: str,
-                       actions: Sequence[tuple[str, str]], edit_link: str | None) -> Card:
+                       actions: Sequence[tuple[str, str]], edit_link: str | None,
+                       edit_text: str = "编辑") -> Card:
     buttons = tuple(Button(text=text, key=key, style=ButtonStyle.PRIMARY if i == 0 else
                            (ButtonStyle.DANGER if key == "discard" else ButtonStyle.DEFAULT))
                     for i, (key, text) in enumerate(actions))
     if edit_link:
-        buttons = buttons[:1] + (Button(text="编辑", url=edit_link),) + buttons[1:]
+        buttons = buttons[:1] + (Button(text=edit_text, url=edit_link),) + buttons[1:]
     return Card(card_id=card_id, title=title, text=note,
                 fields=tuple(CardField(k, v) for k, v in fields if v), buttons=buttons,
                 link=edit_link, source="拍名片 / 语音录入")

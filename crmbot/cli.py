@@ -153,5 +153,69 @@ def demo(host: str, port: int, db_path: str | None) -> None:
     run_demo(host, port, Path(db_path) if db_path else None)
 
 
+# ------------------------------------------------------------------ capture tools
+
+def _print_json_lines(rows) -> None:
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@main.command("scan-card")
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image, one per line.")
+def scan_card(images: tuple[str, ...], as_json: bool) -> None:
+    """Read business cards: name, company, title, mobile, phone, email, address, website."""
+    from ocr_asr.card_scan import scan_card_files
+    rows = scan_card_files(list(images))
+    if as_json:
+        _print_json_lines(rows)
+        return
+    for row in rows:
+        click.echo(f"== {row['file']} ({row.get('elapsed_ms')} ms)")
+        if "error" in row:
+            click.echo(f"  错误：{row['error']}")
+            continue
+        for key in ("name", "company", "title", "mobile", "phone", "email", "address", "website"):
+            click.echo(f"  {key:8} {row.get(key) or '-'}")
+
+
+@main.command()
+@click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
+def transcribe(audio: tuple[str, ...], as_json: bool) -> None:
+    """Transcribe voice notes (AMR, ogg, mp3, m4a, wav...) to Simplified Chinese text."""
+    from ocr_asr.transcribe import transcribe_files
+    rows = transcribe_files(list(audio))
+    if as_json:
+        _print_json_lines(rows)
+        return
+    for row in rows:
+        text = row.get("text") if "error" not in row else f"错误：{row['error']}"
+        click.echo(f"{row['file']}: {text}")
+
+
+@main.command("parse-note")
+@click.argument("text")
+@click.option("--now", "now_text", default=None, help="ISO-8601 'now' (default: the current time).")
+@click.option("--json", "as_json", is_flag=True)
+def parse_note_cmd(text: str, now_text: str | None, as_json: bool) -> None:
+    """Parse a follow-up note: playbook tags, next follow-up date, amount, customer."""
+    from datetime import datetime
+
+    from config.playbook import load_playbook
+    from ocr_asr.note_parser import parse_note
+    settings = _settings()
+    playbook = load_playbook(settings.crmbot_playbook)
+    try:
+        now = datetime.fromisoformat(now_text) if now_text else datetime.now(playbook.tz)
+    except ValueError:
+        raise click.BadParameter("expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00", param_hint="--now")
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=playbook.tz)
+    result = parse_note(text, now.astimezone(playbook.tz), playbook).to_json()
+    click.echo(json.dumps(result, ensure_ascii=False) if as_json
+               else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
 if __name__ == "__main__":
     main()

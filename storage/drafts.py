@@ -129,3 +129,20 @@ def followup_input(fields: dict[str, Any], draft: CaptureDraft) -> FollowUpInput
                          amount=fields.get("amount"), transcript=fields.get("transcript"),
                          pause_reason=fields.get("pause_reason"),
                          source_event_id=f"draft:{draft.id}")
+
+
+def add_as_contact(session: Session, actor: User, draft_id: int, customer_id: int):
+    """The card's person joins an existing customer (the duplicate case) instead of a new one."""
+    from .customers import add_contact
+    draft = get_draft(session, actor, draft_id)
+    _pending(draft)
+    if draft.kind != "customer":
+        raise InvalidInput("kind", "只有名片草稿可以添加为联系人")
+    fields = draft.fields
+    contact = add_contact(session, actor, customer_id, ContactInput(
+        name=fields.get("name") or fields.get("company") or "未命名", title=fields.get("title"),
+        mobile=fields.get("mobile"), phone=fields.get("phone"), email=fields.get("email")))
+    before = audit.snapshot(draft, ("status",))
+    draft.status, draft.result_customer_id = "confirmed", contact.customer_id
+    audit.record(session, actor, "draft.add_contact", draft, before)
+    return contact
