@@ -3,69 +3,10 @@ working directory. A rep talks to it through /dev/simulator's API and the fake W
 receives the card; a click through the simulator updates it."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start_demo(tmp_path: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRMBOT_", "WECOM_", "DINGTALK_"))}
-    env["PYTHONPATH"] = str(REPO)
-    log = open(tmp_path / "demo.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "crmbot.cli", "demo", "--host", "127.0.0.1",
-                             "--port", str(port), "--db", str(tmp_path / "demo.db")],
-                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        if proc.poll() is not None:
-            raise AssertionError(f"crmbot demo exited: {(tmp_path / 'demo.log').read_text()[-2000:]}")
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    try:
-        _wait_for(healthy, 90, "crmbot demo /healthz")
-    except BaseException:
-        stop_demo(proc)
-        raise
-    return proc, base
-
-
-def stop_demo(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
+from tests.demo_process import start_demo, stop_demo, wait_for
 
 @pytest.fixture
 def demo(tmp_path):
@@ -95,7 +36,7 @@ def test_demo_serves_health_simulator_and_the_demo_org(demo):
     r = requests.post(f"{base}/dev/simulator/api/send", json={"platform": "wecom", "user": "rep1",
                                                               "text": "查 华东机电"}, timeout=10)
     assert r.status_code == 200 and r.json()["ok"] is True
-    cards = _wait_for(lambda: _wecom_cards(base, "rep1"), 20, "the lookup card at the fake WeCom")
+    cards = wait_for(lambda: _wecom_cards(base, "rep1"), 20, "the lookup card at the fake WeCom")
     card = cards[0]["body"]["template_card"]
     assert card["main_title"]["title"].startswith("上海华东机电设备有限公司")
 
@@ -109,7 +50,7 @@ def test_demo_serves_health_simulator_and_the_demo_org(demo):
                                 params={"platform": "wecom", "user": "rep1"}, timeout=5).json()["messages"]
         cards = [m["card"] for m in messages if m["type"] == "card" and m["card"]["updated"]]
         return cards[0] if cards else None
-    assert "已记跟进：已报价" in _wait_for(updated_card, 20, "the updated card")["desc"]
+    assert "已记跟进：已报价" in wait_for(updated_card, 20, "the updated card")["desc"]
 
 
 def test_simulator_refuses_bad_input_in_chinese(demo):
@@ -139,5 +80,5 @@ def test_photo_upload_on_dingtalk_reaches_the_bot(demo):
         assert mine[0]["type"] == "image" and mine[0]["media_url"]
         assert requests.get(demo + mine[0]["media_url"], timeout=5).content == buffer.getvalue()
         return [m["text"] for m in messages if m["from"] == "bot" and m["type"] == "text"]
-    texts = _wait_for(bot_texts, 20, "the bot's answer to the photo")
+    texts = wait_for(bot_texts, 20, "the bot's answer to the photo")
     assert texts[0].startswith("已收到名片照片")
