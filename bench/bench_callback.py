@@ -14,7 +14,7 @@ unless --database-url points at PostgreSQL (e.g. the CI test database; it gets m
 The load generator runs on the same machine (Python threads + requests) and takes CPU from the
 servers; the numbers are what this box sustains with everything on it, not a server-only figure.
 
-    /work/venv/bin/python bench/bench_callback.py [--requests 1500] [--concurrency 4,16] [--workers 2]
+    /work/venv/bin/python bench/bench_callback.py [--requests 1200] [--concurrency 1,4,16] [--workers 2]
 """
 from __future__ import annotations
 
@@ -238,10 +238,10 @@ def inbox_rows(database_url: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=1500, help="measured requests per phase")
+    parser.add_argument("--requests", type=int, default=1200, help="measured requests per phase")
     parser.add_argument("--warmup", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per endpoint and level")
-    parser.add_argument("--concurrency", default="4,16", help="comma-separated client concurrency levels")
+    parser.add_argument("--concurrency", default="1,4,16", help="comma-separated client concurrency levels")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both servers")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument("--database-url", default=None, help="default: a temp SQLite file")
