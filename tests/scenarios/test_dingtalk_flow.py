@@ -218,7 +218,9 @@ def _run_gateway(stream_settings, on_event, steps) -> list[dict]:
 
         async def push(ws):
             for step in steps:
-                await ws.send(await asyncio.to_thread(step))
+                # Called on the loop's (main) thread: a step may drain the queue with an rq
+                # worker, which installs signal handlers; the client waits meanwhile, as it would.
+                await ws.send(step())
                 acks.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=15)))
             finished.set()
             await ws.wait_closed()
