@@ -30,10 +30,11 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_demo(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+def start_demo(tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRMBOT_", "WECOM_", "DINGTALK_"))}
     env["PYTHONPATH"] = str(REPO)
+    env.update(extra_env or {})
     log = open(tmp_path / "demo.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "crmbot.cli", "demo", "--host", "127.0.0.1",
                              "--port", str(port), "--db", str(tmp_path / "demo.db")],

@@ -82,3 +82,33 @@ def test_photo_upload_on_dingtalk_reaches_the_bot(demo):
         return [m["text"] for m in messages if m["from"] == "bot" and m["type"] == "text"]
     texts = wait_for(bot_texts, 20, "the bot's answer to the photo")
     assert texts[0].startswith("已收到名片照片")
+
+
+def test_interactive_dingtalk_card_clicked_in_the_simulator(tmp_path):
+    from tests.demo_process import start_demo, stop_demo
+    proc, base = start_demo(tmp_path, {"DINGTALK_CARD_TEMPLATE_ID": "tpl-demo-crmbot"})
+    try:
+        who = {"platform": "dingtalk", "user": "rep3"}
+        assert requests.post(f"{base}/dev/simulator/api/send", json={**who, "text": "查 金陵化工"},
+                             timeout=10).json()["ok"]
+
+        def cards():
+            messages = requests.get(f"{base}/dev/simulator/api/conversation", params=who,
+                                    timeout=5).json()["messages"]
+            return [m["card"] for m in messages if m["type"] == "card"]
+        card = wait_for(cards, 20, "the interactive card")[0]
+        assert card["title"].startswith("南京金陵化工集团有限公司") and not card["updated"]
+        created = requests.get(f"{base}/dev/fake/dingtalk/sent", timeout=5).json()
+        assert created["sent"][-1]["api"] == "cardCreate"
+        assert created["sent"][-1]["body"]["cardTemplateId"] == "tpl-demo-crmbot"
+
+        button = next(b for b in card["buttons"] if b["key"])
+        r = requests.post(f"{base}/dev/simulator/api/click", timeout=10,
+                          json={**who, "card_id": card["card_id"], "key": button["key"], "text": button["text"]})
+        assert r.json()["ok"] is True
+        done = wait_for(lambda: [c for c in cards() if c["updated"]], 20, "the card update")[0]
+        assert done["done_note"].startswith(f"已记跟进：{button['text']} · 张伟") and done["buttons"] == []
+        cards_now = requests.get(f"{base}/dev/fake/dingtalk/sent", timeout=5).json()["cards"]
+        assert cards_now[card["card_id"]]["done"] == "true"
+    finally:
+        stop_demo(proc)
