@@ -177,8 +177,12 @@ def _robot_message(msg_key: str, param: dict) -> dict[str, Any]:
                 buttons.append({"text": title, "key": key, "url": None, "style": "default"})
             else:
                 buttons.append({"text": title, "key": None, "url": url, "style": "default"})
-        return {"type": "card", "card": {"card_id": card_id, "title": param.get("title", ""), "desc": "",
-                                         "source": "", "markdown": param.get("text", ""), "text": "",
+        title, markdown = param.get("title", ""), param.get("text", "")
+        # DingTalk shows the markdown (which starts with the title as a heading); `title` is only
+        # the notification preview. Show the heading once, as the card's title.
+        markdown = markdown.removeprefix(f"### {title}").lstrip("\n")
+        return {"type": "card", "card": {"card_id": card_id, "title": title, "desc": "",
+                                         "source": "", "markdown": markdown, "text": "",
                                          "fields": [], "buttons": buttons, "done_note": None,
                                          "updated": False, "action_card": True}}
     return {"type": "text", "text": f"[{msg_key} 消息]"}
