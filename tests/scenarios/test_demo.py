@@ -112,3 +112,34 @@ def test_interactive_dingtalk_card_clicked_in_the_simulator(tmp_path):
         assert cards_now[card["card_id"]]["done"] == "true"
     finally:
         stop_demo(proc)
+
+
+def test_fakes_and_simulator_exist_only_in_demo_mode(database, redis_conn):
+    from config.settings import load_settings
+    from crmbot.app import create_app
+    from jobs.queue import InlineQueue
+    from jobs.runtime import Runtime, set_runtime
+    from tests.stack import DINGTALK_KEYS, WECOM_KEYS
+
+    def app_for(demo: bool):
+        settings = load_settings(crmbot_database_url=database.url, crmbot_demo=demo, **WECOM_KEYS, **DINGTALK_KEYS)
+        runtime = Runtime(settings=settings, playbook=None, db=database, redis=redis_conn, queue=InlineQueue())
+        return create_app(settings, runtime)
+    try:
+        production = app_for(False).test_client()
+        for path in ("/dev/simulator", "/dev/fake/wecom/sent", "/dev/fake/dingtalk/sent"):
+            assert production.get(path).status_code == 404
+        app = app_for(True)
+        fakes = app.extensions["crmbot_fakes"]
+        # the fakes accept exactly the app's own keys, so the real clients authenticate against them
+        assert (fakes.wecom.corp_id, fakes.wecom.secret) == (WECOM_KEYS["wecom_corp_id"], WECOM_KEYS["wecom_secret"])
+        assert (fakes.dingtalk.app_key, fakes.dingtalk.app_secret) == (
+            DINGTALK_KEYS["dingtalk_app_key"], DINGTALK_KEYS["dingtalk_app_secret"])
+        client = app.test_client()
+        assert client.get("/dev/fake/wecom/sent").get_json() == []
+        assert client.get("/dev/fake/dingtalk/sent").get_json() == {"sent": [], "cards": {}}
+        token = client.get("/dev/fake/wecom/cgi-bin/gettoken", query_string={
+            "corpid": WECOM_KEYS["wecom_corp_id"], "corpsecret": WECOM_KEYS["wecom_secret"]}).get_json()
+        assert token["errcode"] == 0 and token["access_token"]
+    finally:
+        set_runtime(None)
