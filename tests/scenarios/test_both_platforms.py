@@ -4,12 +4,11 @@ back from the fake platforms with the simulator's readers (crmbot/simulator/conv
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.dingtalk import fake as dt_fake
 from crmbot.simulator.conversation import dingtalk_messages, session_for, wecom_messages
