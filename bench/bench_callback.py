@@ -73,6 +73,15 @@ def free_port() -> int:
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait for the server to answer; stop it if it never does (no stray servers after a failure)."""
+    try:
+        _wait(url, proc, timeout)
+    except BaseException:
+        stop(proc)
+        raise
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
