@@ -113,6 +113,36 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     worker_.work(burst=burst, with_scheduler=True)
 
 
+@main.command("dingtalk-stream")
+def dingtalk_stream() -> None:
+    """Receive DingTalk robot messages and card clicks over Stream mode (no public URL needed).
+
+    Each frame is written to the inbox before it is acked (DingTalk never redelivers robot
+    messages); the queue and the handlers are the same as for the HTTP callbacks."""
+    from bot.dingtalk.stream import run_stream
+    from jobs.runtime import Runtime, set_runtime
+    settings = _settings()
+    if not settings.dingtalk_configured:
+        raise click.ClickException("DINGTALK_APP_KEY and DINGTALK_APP_SECRET must be set for stream mode")
+    runtime = Runtime.build(settings)
+    set_runtime(runtime)
+    click.echo(f"DingTalk stream mode for app {settings.dingtalk_app_key}; queue: {type(runtime.queue).__name__}")
+    run_stream(settings, stream_to_inbox(runtime))
+
+
+def stream_to_inbox(runtime):
+    """The Stream `on_event`: store the event in the inbox (and enqueue it), like the HTTP callbacks.
+    A frame that parses to no event (a group message not for the robot) is dropped, as over HTTP.
+    Card clicks get an empty answer: the click's job updates the card through the outbox."""
+    from bot import inbox
+
+    def on_event(event, raw: dict) -> dict | None:
+        if event is not None:
+            inbox.accept(runtime, event, raw)
+        return None
+    return on_event
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -1,0 +1,1 @@
+"""The IM simulator of `crmbot demo` (/dev/simulator): see views.py."""

@@ -1,0 +1,227 @@
+"""The IM simulator (demo only): act as a user of the demo org on WeCom or DingTalk.
+
+Everything the page does goes through the same doors the real platforms use:
+- a typed text, an uploaded photo or voice file, a card click → this module builds the request the
+  platform would send (bot.wecom.fake.build_callback: AES-encrypted and signed; bot.dingtalk.fake:
+  HMAC-signed) and POSTs it to this app's own /wecom/callback, /dingtalk/callback or
+  /dingtalk/card-callback. It uses Flask's test client for that POST: the request runs through the
+  full WSGI stack (verification, decryption, inbox) without a socket, so it cannot deadlock a
+  single-threaded server.
+- photos and voice files are first registered with the fake platform (WeCom media id / DingTalk
+  download code), so the capture job downloads them with the real client.
+- the answers are read back from what the fake platforms received (conversation.py).
+"""
+from __future__ import annotations
+
+import mimetypes
+import re
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from bot.dingtalk import fake as dt_fake
+from bot.wecom import fake as wc_fake
+from cards.dingtalk import action_text
+from cards.model import Button
+from storage.models import User
+
+from .conversation import SimulatorLog, conversation, session_for
+
+bp = Blueprint("simulator", __name__, url_prefix="/dev/simulator",
+               template_folder="templates", static_folder="static")
+
+PLATFORMS = ("wecom", "dingtalk")
+USER_ID = re.compile(r"^[0-9A-Za-z_@.\-]{1,64}$")
+MAX_TEXT_CHARS = 2000
+ROLE_NAMES = {"director": "总监", "manager": "经理", "rep": "销售"}
+WECOM_VOICE_FORMATS = {"amr", "mp3", "wav", "ogg", "m4a", "silk", "speex"}
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str):  # Chinese: shown on the page
+        super().__init__(message)
+        self.message = message
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest):
+    return jsonify(ok=False, error=exc.message), 400
+
+
+def _runtime():
+    return current_app.extensions["crmbot"]
+
+
+def _fakes():
+    return current_app.extensions["crmbot_fakes"]
+
+
+def _log() -> SimulatorLog:
+    return current_app.extensions["crmbot_simulator"]
+
+
+def _who(data) -> tuple[str, str]:
+    platform, user = str(data.get("platform") or ""), str(data.get("user") or "")
+    if platform not in PLATFORMS:
+        raise BadRequest("请选择平台：企业微信或钉钉")
+    if not USER_ID.match(user):
+        raise BadRequest("请选择一个用户")
+    return platform, user
+
+
+# ------------------------------------------------------------------ page and reads
+
+
+@bp.get("")
+@bp.get("/")
+def page():
+    return render_template("simulator.html")
+
+
+@bp.get("/api/users")
+def users():
+    with _runtime().db.transaction() as session:
+        rows = session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
+        people = [{"id": u.wecom_userid or u.dingtalk_userid, "name": u.name,
+                   "role": ROLE_NAMES.get(u.role, u.role), "wecom": bool(u.wecom_userid),
+                   "dingtalk": bool(u.dingtalk_userid)} for u in rows if u.wecom_userid or u.dingtalk_userid]
+    return jsonify(users=people)
+
+
+@bp.get("/api/conversation")
+def get_conversation():
+    platform, user = _who(request.args)
+    return jsonify(messages=conversation(_log(), _fakes(), platform, user))
+
+
+@bp.get("/api/media/<media_id>")
+def media(media_id: str):
+    found = _log().media.get(media_id)
+    if found is None:
+        return jsonify(ok=False, error="文件不存在"), 404
+    content, mimetype = found
+    return Response(content, mimetype=mimetype)
+
+
+# ------------------------------------------------------------------ acting as the user
+
+
+@bp.post("/api/send")
+def send_text():
+    data = request.get_json(silent=True) or {}
+    platform, user = _who(data)
+    text = str(data.get("text") or "").strip()
+    if not text:
+        raise BadRequest("请输入要发送的内容")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadRequest(f"消息太长了（最多 {MAX_TEXT_CHARS} 字）")
+    settings = _runtime().settings
+    if platform == "wecom":
+        status = _post_wecom(wc_fake.text_xml(settings.wecom_corp_id, user, text,
+                                              agent_id=settings.wecom_agent_id))
+    else:
+        status = _post_dingtalk(_robot_message("text", user, text={"content": text}))
+    return _sent(platform, user, "text", text, status)
+
+
+@bp.post("/api/upload")
+def upload():
+    platform, user = _who(request.form)
+    kind = request.form.get("kind")
+    file = request.files.get("file")
+    if kind not in ("image", "voice"):
+        raise BadRequest("只能发送照片或语音")
+    if file is None or not file.filename:
+        raise BadRequest("请选择文件")
+    content = file.read()
+    if not content:
+        raise BadRequest("文件是空的")
+    mimetype = file.mimetype if file.mimetype and file.mimetype != "application/octet-stream" else (
+        mimetypes.guess_type(file.filename)[0] or "application/octet-stream")
+    settings, fakes = _runtime().settings, _fakes()
+    if platform == "wecom":
+        media_id = fakes.wecom.add_media(content, mimetype, file.filename)
+        if kind == "image":
+            inner = wc_fake.image_xml(settings.wecom_corp_id, user, media_id, agent_id=settings.wecom_agent_id)
+        else:
+            extension = Path(file.filename).suffix.lower().lstrip(".")
+            inner = wc_fake.voice_xml(settings.wecom_corp_id, user, media_id, agent_id=settings.wecom_agent_id,
+                                      format=extension if extension in WECOM_VOICE_FORMATS else "amr")
+        status = _post_wecom(inner)
+    else:
+        media_id = fakes.dingtalk.add_file(content)
+        if kind == "image":
+            message = _robot_message("picture", user, content={"downloadCode": media_id,
+                                                              "pictureDownloadCode": media_id})
+        else:
+            message = _robot_message("audio", user, content={"downloadCode": media_id, "duration": 0})
+        status = _post_dingtalk(message)
+    _log().keep_media(media_id, content, mimetype)
+    label = "[照片] " if kind == "image" else "[语音] "
+    return _sent(platform, user, kind, label + file.filename, status, media_id)
+
+
+@bp.post("/api/click")
+def click():
+    data = request.get_json(silent=True) or {}
+    platform, user = _who(data)
+    card_id, key = str(data.get("card_id") or ""), str(data.get("key") or "")
+    button_text = str(data.get("text") or key)
+    if not card_id or not key:
+        raise BadRequest("这个按钮无法点击")
+    settings, fakes = _runtime().settings, _fakes()
+    if platform == "wecom":
+        code = fakes.wecom.new_response_code()  # the single-use code WeCom puts in a click
+        _log().remember_click(code, card_id)
+        status = _post_wecom(wc_fake.card_event_xml(settings.wecom_corp_id, user, card_id, key,
+                                                    response_code=code, agent_id=settings.wecom_agent_id))
+        shown = f"点击了「{button_text}」"
+    elif settings.dingtalk_card_template_id:
+        headers, body = dt_fake.build_card_callback(settings.dingtalk_app_secret, card_id, user,
+                                                    action_ids=[key], corp_id=settings.dingtalk_corp_id)
+        status = _client().post("/dingtalk/card-callback", headers=headers, data=body).status_code
+        shown = f"点击了「{button_text}」"
+    else:
+        # The ActionCard fallback: DingTalk's client sends the button's text into the chat as the user.
+        shown = action_text(card_id, Button(text=button_text, key=key))
+        status = _post_dingtalk(_robot_message("text", user, text={"content": shown}))
+    return _sent(platform, user, "click", shown, status)
+
+
+def _sent(platform: str, user: str, type_: str, text: str, status: int, media_id: str | None = None):
+    entry = _log().add(platform, user, type_, text, status, media_id)
+    ok = status == 200
+    return jsonify(ok=ok, status=status, seq=entry.seq,
+                   error=None if ok else f"回调被拒绝（HTTP {status}）"), 200 if ok else 502
+
+
+# ------------------------------------------------------------------ the platform's side of the wire
+
+
+def _client():
+    return current_app.test_client()
+
+
+def _post_wecom(inner_xml: str) -> int:
+    params, body = wc_fake.build_callback(_runtime().settings, inner_xml)
+    return _client().post("/wecom/callback", query_string=params, data=body,
+                          content_type="text/xml").status_code
+
+
+def _robot_message(msgtype: str, user: str, **payload) -> dict:
+    settings, fakes = _runtime().settings, _fakes()
+    webhook = fakes.dingtalk.session_webhook_url(session_for(user))  # replies in this chat come back here
+    return dt_fake.robot_message(msgtype, user, corp_id=settings.dingtalk_corp_id,
+                                 robot_code=settings.dingtalk_robot_code or settings.dingtalk_app_key,
+                                 session_webhook=webhook, conversation_id=f"cidsim{user}", **payload)
+
+
+def _post_dingtalk(message: dict) -> int:
+    headers, body = dt_fake.build_robot_request(_runtime().settings.dingtalk_app_secret, message)
+    return _client().post("/dingtalk/callback", headers=headers, data=body).status_code
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["crmbot_simulator"] = SimulatorLog()
+    app.register_blueprint(bp)

@@ -1,0 +1,145 @@
+"""`crmbot demo` as a user starts it: a subprocess on a free loopback port, its own SQLite file and
+working directory. A rep talks to it through /dev/simulator's API and the fake WeCom inside the demo
+receives the card; a click through the simulator updates it."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.demo_process import start_demo, stop_demo, wait_for
+
+@pytest.fixture
+def demo(tmp_path):
+    proc, base = start_demo(tmp_path)
+    try:
+        yield base
+    finally:
+        stop_demo(proc)
+    assert (tmp_path / "demo.db").exists()
+
+
+def _wecom_cards(base: str, user: str) -> list[dict]:
+    sent = requests.get(f"{base}/dev/fake/wecom/sent", timeout=5).json()
+    return [m for m in sent if m["path"].endswith("/message/send") and m["body"].get("touser") == user
+            and m["body"].get("msgtype") == "template_card"]
+
+
+def test_demo_serves_health_simulator_and_the_demo_org(demo):
+    base = demo
+    assert requests.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
+    page = requests.get(f"{base}/dev/simulator", timeout=5)
+    assert page.status_code == 200 and "消息模拟器" in page.text
+    users = requests.get(f"{base}/dev/simulator/api/users", timeout=5).json()["users"]
+    assert {u["id"] for u in users} == {"director", "manager", "rep1", "rep2", "rep3"}
+    assert requests.get(f"{base}/dev/fake/dingtalk/sent", timeout=5).json() == {"sent": [], "cards": {}}
+
+    r = requests.post(f"{base}/dev/simulator/api/send", json={"platform": "wecom", "user": "rep1",
+                                                              "text": "查 华东机电"}, timeout=10)
+    assert r.status_code == 200 and r.json()["ok"] is True
+    cards = wait_for(lambda: _wecom_cards(base, "rep1"), 20, "the lookup card at the fake WeCom")
+    card = cards[0]["body"]["template_card"]
+    assert card["main_title"]["title"].startswith("上海华东机电设备有限公司")
+
+    # the simulator shows it, and a click through the simulator updates it in place
+    r = requests.post(f"{base}/dev/simulator/api/click", timeout=10, json={
+        "platform": "wecom", "user": "rep1", "card_id": card["task_id"], "key": "tag:quoted", "text": "已报价"})
+    assert r.json()["ok"] is True
+
+    def updated_card():
+        messages = requests.get(f"{base}/dev/simulator/api/conversation",
+                                params={"platform": "wecom", "user": "rep1"}, timeout=5).json()["messages"]
+        cards = [m["card"] for m in messages if m["type"] == "card" and m["card"]["updated"]]
+        return cards[0] if cards else None
+    assert "已记跟进：已报价" in wait_for(updated_card, 20, "the updated card")["desc"]
+
+
+def test_simulator_refuses_bad_input_in_chinese(demo):
+    r = requests.post(f"{demo}/dev/simulator/api/send", json={"platform": "wecom", "user": "rep1", "text": " "},
+                      timeout=5)
+    assert r.status_code == 400 and r.json()["error"] == "请输入要发送的内容"
+    r = requests.post(f"{demo}/dev/simulator/api/send", json={"platform": "qq", "user": "rep1", "text": "帮助"},
+                      timeout=5)
+    assert r.status_code == 400 and "平台" in r.json()["error"]
+
+
+def test_photo_upload_on_dingtalk_reaches_the_bot(demo):
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 40), "white").save(buffer, format="PNG")
+    r = requests.post(f"{demo}/dev/simulator/api/upload", timeout=10,
+                      data={"platform": "dingtalk", "user": "rep2", "kind": "image"},
+                      files={"file": ("名片.png", buffer.getvalue(), "image/png")})
+    assert r.status_code == 200 and r.json()["ok"] is True
+
+    def bot_texts():
+        messages = requests.get(f"{demo}/dev/simulator/api/conversation",
+                                params={"platform": "dingtalk", "user": "rep2"}, timeout=5).json()["messages"]
+        mine = [m for m in messages if m["from"] == "me"]
+        assert mine[0]["type"] == "image" and mine[0]["media_url"]
+        assert requests.get(demo + mine[0]["media_url"], timeout=5).content == buffer.getvalue()
+        return [m["text"] for m in messages if m["from"] == "bot" and m["type"] == "text"]
+    texts = wait_for(bot_texts, 20, "the bot's answer to the photo")
+    assert texts[0].startswith("已收到名片照片")
+
+
+def test_interactive_dingtalk_card_clicked_in_the_simulator(tmp_path):
+    from tests.demo_process import start_demo, stop_demo
+    proc, base = start_demo(tmp_path, {"DINGTALK_CARD_TEMPLATE_ID": "tpl-demo-crmbot"})
+    try:
+        who = {"platform": "dingtalk", "user": "rep3"}
+        assert requests.post(f"{base}/dev/simulator/api/send", json={**who, "text": "查 金陵化工"},
+                             timeout=10).json()["ok"]
+
+        def cards():
+            messages = requests.get(f"{base}/dev/simulator/api/conversation", params=who,
+                                    timeout=5).json()["messages"]
+            return [m["card"] for m in messages if m["type"] == "card"]
+        card = wait_for(cards, 20, "the interactive card")[0]
+        assert card["title"].startswith("南京金陵化工集团有限公司") and not card["updated"]
+        created = requests.get(f"{base}/dev/fake/dingtalk/sent", timeout=5).json()
+        assert created["sent"][-1]["api"] == "cardCreate"
+        assert created["sent"][-1]["body"]["cardTemplateId"] == "tpl-demo-crmbot"
+
+        button = next(b for b in card["buttons"] if b["key"])
+        r = requests.post(f"{base}/dev/simulator/api/click", timeout=10,
+                          json={**who, "card_id": card["card_id"], "key": button["key"], "text": button["text"]})
+        assert r.json()["ok"] is True
+        done = wait_for(lambda: [c for c in cards() if c["updated"]], 20, "the card update")[0]
+        assert done["done_note"].startswith(f"已记跟进：{button['text']} · 张伟") and done["buttons"] == []
+        cards_now = requests.get(f"{base}/dev/fake/dingtalk/sent", timeout=5).json()["cards"]
+        assert cards_now[card["card_id"]]["done"] == "true"
+    finally:
+        stop_demo(proc)
+
+
+def test_fakes_and_simulator_exist_only_in_demo_mode(database, redis_conn):
+    from config.settings import load_settings
+    from crmbot.app import create_app
+    from jobs.queue import InlineQueue
+    from jobs.runtime import Runtime, set_runtime
+    from tests.stack import DINGTALK_KEYS, WECOM_KEYS
+
+    def app_for(demo: bool):
+        settings = load_settings(crmbot_database_url=database.url, crmbot_demo=demo, **WECOM_KEYS, **DINGTALK_KEYS)
+        runtime = Runtime(settings=settings, playbook=None, db=database, redis=redis_conn, queue=InlineQueue())
+        return create_app(settings, runtime)
+    try:
+        production = app_for(False).test_client()
+        for path in ("/dev/simulator", "/dev/fake/wecom/sent", "/dev/fake/dingtalk/sent"):
+            assert production.get(path).status_code == 404
+        app = app_for(True)
+        fakes = app.extensions["crmbot_fakes"]
+        # the fakes accept exactly the app's own keys, so the real clients authenticate against them
+        assert (fakes.wecom.corp_id, fakes.wecom.secret) == (WECOM_KEYS["wecom_corp_id"], WECOM_KEYS["wecom_secret"])
+        assert (fakes.dingtalk.app_key, fakes.dingtalk.app_secret) == (
+            DINGTALK_KEYS["dingtalk_app_key"], DINGTALK_KEYS["dingtalk_app_secret"])
+        client = app.test_client()
+        assert client.get("/dev/fake/wecom/sent").get_json() == []
+        assert client.get("/dev/fake/dingtalk/sent").get_json() == {"sent": [], "cards": {}}
+        token = client.get("/dev/fake/wecom/cgi-bin/gettoken", query_string={
+            "corpid": WECOM_KEYS["wecom_corp_id"], "corpsecret": WECOM_KEYS["wecom_secret"]}).get_json()
+        assert token["errcode"] == 0 and token["access_token"]
+    finally:
+        set_runtime(None)
