@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     dingtalk_agent_id: int | None = None
     dingtalk_corp_id: str | None = None
     dingtalk_card_template_id: str | None = None
+    # Card clicks by HTTP to /dingtalk/card-callback under this route key (register it once with
+    # `crmbot dingtalk-register-card-callback`); empty: clicks come by Stream mode instead.
+    crmbot_dingtalk_card_route_key: str = "crmbot"
     dingtalk_api_base: str = "https://api.dingtalk.com"
     dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
 

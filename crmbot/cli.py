@@ -153,6 +153,20 @@ def demo(host: str, port: int, db_path: str | None) -> None:
     run_demo(host, port, Path(db_path) if db_path else None)
 
 
+@main.command("dingtalk-register-card-callback")
+def dingtalk_register_card_callback() -> None:
+    """Point DingTalk interactive-card clicks at CRMBOT_PUBLIC_URL/dingtalk/card-callback (once)."""
+    from jobs.runtime import Runtime
+    settings = _settings()
+    route = settings.crmbot_dingtalk_card_route_key
+    if not (settings.dingtalk_configured and route):
+        raise click.ClickException("set DINGTALK_APP_KEY, DINGTALK_APP_SECRET and "
+                                   "CRMBOT_DINGTALK_CARD_ROUTE_KEY first")
+    url = f"{settings.crmbot_public_url}/dingtalk/card-callback"
+    Runtime.build(settings).client("dingtalk").register_card_callback(route, url)
+    click.echo(f"card clicks for route {route!r} now go to {url}")
+
+
 # ------------------------------------------------------------------ capture tools
 
 def _print_json_lines(rows) -> None:

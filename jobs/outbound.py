@@ -182,11 +182,12 @@ def _send_dingtalk(rt: Runtime, message: OutboxMessage) -> dict:
                 client.update_card(card.card_id, params)
                 return {"updated": card.card_id}
             target = {"open_conversation_id": message.recipient} if is_group else {"user_id": message.recipient}
-            client.create_and_deliver_card(card.card_id, params, **target)
+            client.create_and_deliver_card(card.card_id, params, **target,
+                                           callback_route_key=rt.settings.crmbot_dingtalk_card_route_key or None)
             return {"out_track_id": card.card_id}
         if message.action == "update":
             # a classic ActionCard cannot change after it is sent: say what happened instead
-            msg_key, msg_param = "sampleText", {"content": card.as_text()}
+            msg_key, msg_param = "sampleText", {"content": f"✅ {card.title}：{card.done_note or '已处理'}"}
         else:
             msg_key, msg_param = render.render_action_card(card)
     else:

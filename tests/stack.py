@@ -63,6 +63,7 @@ class Stack:
         return requests.post(f"{self.base_url}/dingtalk/callback", headers=headers, data=body, timeout=10)
 
     def dingtalk_message(self, msgtype: str, user: str, **payload) -> dict:
+        payload.setdefault("session_webhook", self.dingtalk.session_webhook_url())
         return dt_fake.robot_message(msgtype, user, corp_id=self.settings.dingtalk_corp_id,
                                      robot_code=self.settings.dingtalk_robot_code, **payload)
 

@@ -33,7 +33,10 @@ def _already_done(ctx: Context) -> bool:
 
 @router.action("customer:tag")
 def tag_customer(ctx: Context, tag_key: str) -> None:
-    """One tap on a tag = one follow-up on that customer."""
+    """One tap on a tag = one follow-up on that customer (a DingTalk ActionCard cannot be greyed
+    out, so a second tap on the same card is answered, not recorded again)."""
+    if _already_done(ctx):
+        return
     tag = ctx.playbook.tag(tag_key)
     if tag is None:
         raise Conflict("这个标签已从剧本中移除，请在小程序里记录跟进。")
