@@ -29,8 +29,8 @@ def resolve(path: str):
 
 
 class RqQueue:
-    """rq on a shared Redis. A job id makes a second enqueue of the same job a no-op while the
-    first is waiting; correctness never relies on it (jobs are idempotent against the store)."""
+    """rq on a shared Redis. Job ids name jobs for operators; correctness never relies on them:
+    every job is idempotent against the store (inbox status, outbox lease)."""
 
     def __init__(self, connection):
         from rq import Queue
@@ -43,15 +43,6 @@ class RqQueue:
         q = self.queues[queue]
         options = dict(job_id=job_id, retry=Retry(max=3, interval=[5, 30, 120]),
                        result_ttl=600, failure_ttl=7 * 86400, job_timeout=300)
-        if job_id is not None:
-            from rq.job import Job
-            from rq.exceptions import NoSuchJobError
-            try:
-                existing = Job.fetch(job_id, connection=self.connection)
-                if existing.get_status(refresh=True) in ("queued", "scheduled", "deferred"):
-                    return
-            except NoSuchJobError:
-                pass
         if delay_s > 0:
             q.enqueue_in(timedelta(seconds=delay_s), path, *args, **options)
         else:
