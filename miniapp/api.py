@@ -49,14 +49,19 @@ def _domain_error(exc: DomainError):
     return jsonify(body), exc.status
 
 
-@bp.errorhandler(404)
-def _not_found(_exc):
-    return jsonify(error="接口不存在"), 404
+@bp.app_errorhandler(404)
+def _not_found(exc):
+    # unmatched URLs never reach a blueprint, so this is app-wide: JSON only under /api/
+    if request.path.startswith("/api/"):
+        return jsonify(error="接口不存在"), 404
+    return exc
 
 
-@bp.errorhandler(405)
-def _method(_exc):
-    return jsonify(error="不支持的请求方式"), 405
+@bp.app_errorhandler(405)
+def _method(exc):
+    if request.path.startswith("/api/"):
+        return jsonify(error="不支持的请求方式"), 405
+    return exc
 
 
 def _body() -> dict[str, Any]:

@@ -99,7 +99,7 @@ def opportunity_view(opp: Opportunity, playbook: Playbook, tz) -> OpportunityVie
     items = [{"item": item, "checked": item in ticked} for item in (nxt.checklist if nxt else ())]
     current = playbook.stage(opp.stage)
     return OpportunityView(
-        id=opp.id, name=opp.name, amount=str(opp.amount) if opp.amount is not None else None,
+        id=opp.id, name=opp.name, amount=f"{opp.amount:.2f}" if opp.amount is not None else None,
         status=opp.status, stage=opp.stage, stage_label=current.label if current else opp.stage,
         stage_entered_at=local(opp.stage_entered_at, tz),
         stages=[{"key": s.key, "label": s.label, "reached": i <= index}
