@@ -137,3 +137,15 @@ def test_unknown_api_path_answers_json(client, data):
     login(client, "rep1")
     resp = client.get("/api/nothing-here")
     assert resp.status_code == 404 and resp.json["error"]
+
+
+def test_static_files_are_served_locally_and_cached_by_content_hash(client, data):
+    login(client, "rep1")
+    html = client.get("/app/").get_data(as_text=True)
+    assert "https://" not in html and "http://" not in html  # nothing from a CDN
+    import re
+    css = re.search(r'href="(/app/static/app\.css\?v=[0-9a-f]{10})"', html).group(1)
+    js = re.search(r'src="(/app/static/app\.js\?v=[0-9a-f]{10})"', html).group(1)
+    for url in (css, js):
+        resp = client.get(url)
+        assert resp.status_code == 200 and "max-age=31536000" in resp.headers["Cache-Control"]
