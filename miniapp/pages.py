@@ -9,8 +9,9 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from bot.errors import PlatformError
 from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
 
@@ -101,9 +102,34 @@ def sidebar():
         state = reads.link_state(session, me, platform, external_id) if external_id else None
         page = (reads.customer_page(session, me, state.customer.id, rt.playbook)
                 if state and state.customer else None)
+        prefill = {"name": request.args.get("name") or "", "company": "", "mobile": ""}
+        if state is not None and not state.linked and platform == "wecom":
+            prefill.update(_wecom_contact(external_id, me.wecom_userid))
         return render_template("miniapp/sidebar.html", me=me, external_id=external_id, platform=platform,
-                               state=state, page=page, c=page.customer if page else None, form=_followup_form(rt.playbook, now, "sidebar"),
-                               contact_name=request.args.get("name") or "")
+                               state=state, page=page, c=page.customer if page else None,
+                               form=_followup_form(rt.playbook, now, "sidebar"), prefill=prefill,
+                               wecom_corp_id=rt.settings.wecom_corp_id or "",
+                               wecom_agent_id=rt.settings.wecom_agent_id or "")
+
+
+def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:
+    """The chat's WeCom contact (name, company, the mobile this rep noted) to prefill 新建客户.
+    Best effort: without WeCom, or when WeCom refuses, the rep types them in."""
+    rt = runtime()
+    if not rt.settings.wecom_corp_id:
+        return {}
+    try:
+        data = rt.client("wecom").get_external_contact(external_id)
+    except PlatformError:
+        current_app.logger.info("external contact %s not readable", external_id, exc_info=True)
+        return {}
+    contact = data.get("external_contact") or {}
+    mine = next((f for f in data.get("follow_user") or [] if f.get("userid") == my_userid), {})
+    found = {"name": contact.get("name") or "",
+             "company": contact.get("corp_full_name") or contact.get("corp_name")
+             or mine.get("remark_corp_name") or "",
+             "mobile": next(iter(mine.get("remark_mobiles") or []), "")}
+    return {k: v for k, v in found.items() if v}
 
 
 @bp.get("/customers/<int:customer_id>")

@@ -138,14 +138,18 @@
   $$("[data-checklist]").forEach(function (box) {
     var oppId = box.dataset.checklist, stage = box.dataset.stage;
     var advance = $("[data-advance]", box);
-    function refresh() { advance.disabled = $$("input[type=checkbox]", box).some(function (c) { return !c.checked; }); }
+    var saving = 0;  /* ticks still on their way: 推进 waits for the server to have them all */
+    function refresh() {
+      advance.disabled = saving > 0 || $$("input[type=checkbox]", box).some(function (c) { return !c.checked; });
+    }
     $$("input[type=checkbox]", box).forEach(function (check) {
       check.addEventListener("change", function () {
+        saving += 1;
         refresh();
         api("POST", "/api/opportunities/" + oppId + "/checklist",
             { stage: stage, item: check.dataset.item, checked: check.checked })
-          .then(function (data) { advance.disabled = !data.ready; },
-                function (err) { check.checked = !check.checked; refresh(); toast(err.message); });
+          .then(function () { saving -= 1; refresh(); },
+                function (err) { saving -= 1; check.checked = !check.checked; refresh(); toast(err.message); });
       });
     });
     advance.addEventListener("click", function (ev) {
@@ -242,28 +246,36 @@
           .then(function () { reloadSoon("已新建并关联"); }, function () {});
       });
     }
-    if (!external && window.wx && window.wx.agentConfig) { wecomContact(); }
+    if (!external && /wxwork/i.test(navigator.userAgent)) { wecomContact(sidebar); }
   }
 
-  /* Inside WeCom: sign this page, then ask the client which customer the chat is with. */
-  function wecomContact() {
+  /* Load a vendored SDK on demand (only inside the client that needs it). */
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = src; tag.onload = resolve;
+      tag.onerror = function () { reject(new Error("无法加载企业微信/钉钉组件，请检查网络")); };
+      document.head.appendChild(tag);
+    });
+  }
+
+  /* Inside WeCom: sign this page (@wecom/jssdk asks for both signatures), then ask the client
+     which customer the chat is with and reload with it. */
+  function wecomContact(box) {
     var status = $("#sidebar-status");
-    api("GET", "/api/wecom/jsapi-config?url=" + encodeURIComponent(location.href.split("#")[0]))
-      .then(function (cfg) {
-        var a = cfg.agentConfig;
-        window.wx.agentConfig({
-          corpid: a.corpid, agentid: a.agentid, timestamp: a.timestamp, nonceStr: a.nonceStr,
-          signature: a.signature, jsApiList: a.jsApiList,
-          success: function () {
-            window.wx.invoke("getCurExternalContact", {}, function (res) {
-              if (res.err_msg === "getCurExternalContact:ok") {
-                location.replace("/app/sidebar?external_userid=" + encodeURIComponent(res.userId));
-              } else if (status) { status.textContent = "无法识别聊天对象：请在单聊客户的侧边栏打开"; }
-            });
-          },
-          fail: function () { if (status) { status.textContent = "企业微信授权失败，请稍后重试"; } }
-        });
-      }, function (err) { if (status) { status.textContent = err.message; } });
+    var fail = function (err) { if (status) { status.textContent = (err && (err.message || err.errMsg)) || "无法识别聊天对象：请在单聊客户的侧边栏打开"; } };
+    loadScript(box.dataset.wecomSdk).then(function () {
+      var signed = api("GET", "/api/wecom/jsapi-config?url=" + encodeURIComponent(location.href.split("#")[0]));
+      var pick = function (c) { return { timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature }; };
+      window.ww.register({
+        corpId: box.dataset.corp, agentId: Number(box.dataset.agent), jsApiList: ["getCurExternalContact"],
+        getConfigSignature: function () { return signed.then(function (c) { return pick(c.config); }); },
+        getAgentConfigSignature: function () { return signed.then(function (c) { return pick(c.agentConfig); }); }
+      });
+      return window.ww.getCurExternalContact();
+    }).then(function (res) {
+      location.replace("/app/sidebar?external_userid=" + encodeURIComponent(res.userId));
+    }, fail);
   }
 
   /* ---- entry page: start the platform's silent login */
@@ -273,16 +285,14 @@
     if (/wxwork/i.test(ua)) {
       say.textContent = "正在登录…";
       location.replace("/app/login/wecom?next=" + encodeURIComponent(next));
-    } else if (/DingTalk/i.test(ua) && window.dd && window.dd.requestAuthCode) {
+    } else if (/DingTalk/i.test(ua)) {
       say.textContent = "正在登录…";
-      window.dd.requestAuthCode({
-        corpId: welcome.dataset.ddCorp, clientId: welcome.dataset.ddClient,
-        onSuccess: function (r) {
-          api("POST", "/app/login/dingtalk", { code: r.code, next: next })
-            .then(function (data) { location.replace(data.next); }, function (err) { say.textContent = err.message; });
-        },
-        onFail: function () { say.textContent = "钉钉登录失败，请关闭页面后重新打开"; }
-      });
+      loadScript(welcome.dataset.ddSdk).then(function () {
+        return window.dd.requestAuthCode({ corpId: welcome.dataset.ddCorp, clientId: welcome.dataset.ddClient });
+      }).then(function (r) {
+        return api("POST", "/app/login/dingtalk", { code: r.code || r.authCode, next: next });
+      }).then(function (data) { location.replace(data.next); },
+              function (err) { say.textContent = (err && err.message) || "钉钉登录失败，请关闭页面后重新打开"; });
     }
   }
 

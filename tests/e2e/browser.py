@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = os.environ.get("CRMBOT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,10 +28,15 @@ def chromium_missing_reason() -> str | None:
     return None
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # one line per request drowns the test output
+        pass
+
+
 @contextmanager
 def serve(app) -> Iterator[str]:
     """The app on 127.0.0.1 with a free port, in a thread; yields the base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -52,12 +57,15 @@ def chromium() -> Iterator:
             browser.close()
 
 
-def phone_page(browser, base_url: str):
+def phone_page(browser, base_url: str, guard: bool = True,
+               user_agent: str = "Mozilla/5.0 (iPhone) crmbot-e2e"):
     """A phone-sized page that may only talk to our server: any other host is blocked and
     recorded in page.foreign_requests (the pages must work offline, no CDN); script
-    exceptions are recorded in page.js_errors."""
+    exceptions are recorded in page.js_errors. guard=False skips the request routing, which
+    turns Chromium's HTTP cache off (the benchmark's warm loads need it); foreign requests are
+    then only observed."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN", user_agent="Mozilla/5.0 (iPhone) crmbot-e2e")
+                                  locale="zh-CN", user_agent=user_agent)
     page = context.new_page()
     page.foreign_requests = []
     page.js_errors = []
@@ -69,6 +77,9 @@ def phone_page(browser, base_url: str):
             page.foreign_requests.append(route_.request.url)
             route_.abort()
 
-    page.route("**/*", route)
+    if guard:
+        page.route("**/*", route)
+    else:
+        page.on("request", lambda r: None if r.url.startswith(base_url) else page.foreign_requests.append(r.url))
     page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
     return page

@@ -186,3 +186,28 @@ def test_manager_opens_the_dashboard_and_drills_down(browser, site):
     page.wait_for_selector("html[data-ready='1']")
     assert "苏州精工机械有限公司" in page.inner_text(".customer-head")
     _clean(page)
+
+
+def test_inside_wecom_a_page_without_session_starts_oauth(browser, site):
+    from playwright.sync_api import Error as PlaywrightError
+    base, _data = site
+    page = phone_page(browser, base, user_agent="Mozilla/5.0 (iPhone) wxwork/4.1.30 MicroMessenger/7.0.1")
+    with page.expect_request(lambda r: r.url.startswith("https://open.weixin.qq.com/"), timeout=10_000) as oauth:
+        try:
+            page.goto(f"{base}/app/customers/1")
+        except PlaywrightError:
+            pass  # the hop to open.weixin.qq.com is blocked: there is no WeCom here
+    url = oauth.value.url
+    assert url.startswith("https://open.weixin.qq.com/connect/oauth2/authorize?appid=wwcorp001")
+    assert "scope=snsapi_base" in url and "state=" in url
+    assert page.js_errors == []
+
+
+def test_outside_the_clients_the_welcome_page_says_where_to_open(browser, site):
+    base, _data = site
+    page = phone_page(browser, base)
+    page.goto(f"{base}/app/")
+    page.wait_for_selector("html[data-ready='1']")
+    assert "请从企业微信或钉钉打开" in page.inner_text("h1")
+    _shot(page, "welcome")
+    _clean(page)

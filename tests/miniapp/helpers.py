@@ -29,6 +29,7 @@ class FakeWeCom:
 
     def __init__(self):
         self.codes: dict[str, str] = {}
+        self.contacts: dict[str, dict] = {}  # external_userid → externalcontact/get answer
         self.jsapi_ticket = "corp-ticket-1"
         self.agent_ticket = "agent-ticket-1"
 
@@ -40,6 +41,12 @@ class FakeWeCom:
 
     def get_jsapi_ticket(self) -> str:
         return self.jsapi_ticket
+
+    def get_external_contact(self, external_userid: str) -> dict:
+        from bot.errors import PermanentError
+        if external_userid not in self.contacts:
+            raise PermanentError("invalid external_userid", code="84061")
+        return self.contacts[external_userid]
 
     def get_agent_ticket(self) -> str:
         return self.agent_ticket

@@ -149,3 +149,17 @@ def test_static_files_are_served_locally_and_cached_by_content_hash(client, data
     for url in (css, js):
         resp = client.get(url)
         assert resp.status_code == 200 and "max-age=31536000" in resp.headers["Cache-Control"]
+
+
+def test_sidebar_prefills_new_customer_from_the_wecom_contact(app, client, data):
+    app.extensions["crmbot"].client("wecom").contacts["wmNEW"] = {
+        "external_contact": {"external_userid": "wmNEW", "name": "孙女士", "type": 1, "corp_name": "绍兴纺织"},
+        "follow_user": [{"userid": "rep2", "remark_mobiles": ["13500000000"]},
+                        {"userid": "rep1", "remark_mobiles": ["13511112222"], "remark_corp_name": "x"}]}
+    login(client, "rep1")
+    html = client.get("/app/sidebar?external_userid=wmNEW").get_data(as_text=True)
+    assert 'name="name" required maxlength="200" placeholder="公司名或姓名" value="绍兴纺织"' in html
+    assert 'value="孙女士"' in html and 'value="13511112222"' in html and "13500000000" not in html
+    # WeCom refusing (unknown contact) leaves the form empty, the page still works
+    empty = client.get("/app/sidebar?external_userid=wmUNKNOWN")
+    assert empty.status_code == 200 and "新建客户并关联" in empty.get_data(as_text=True)
