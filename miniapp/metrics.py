@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -111,10 +111,12 @@ def scope_for(session: Session, actor: User, rep_id: int | None = None) -> Scope
     return Scope(actor, owners, rep_id)
 
 
-def _period(days: int, now: datetime) -> datetime:
+def _period(days: int, now: datetime, tz) -> datetime:
+    """Calendar days in the org's zone: 今天 starts at local midnight, 近7天 six midnights earlier."""
     if days not in PERIODS:
         raise InvalidInput("days", "统计周期只能是今天、近7天或近30天")
-    return now - timedelta(days=days)
+    first = now.astimezone(tz).date() - timedelta(days=days - 1)
+    return datetime.combine(first, time(0), tzinfo=tz)
 
 
 # ------------------------------------------------------------------ the queries
@@ -181,7 +183,7 @@ def _pct(part: int, whole: int) -> str:
 
 def build_dashboard(session: Session, actor: User, playbook: Playbook, now: datetime,
                     days: int = 7) -> Dashboard:
-    since = _period(days, now)
+    since = _period(days, now, playbook.tz)
     scope = scope_for(session, actor)
     hours = playbook.reports.activation_hours
     leads = _new_leads(session, scope, since)
@@ -251,7 +253,7 @@ def drill(session: Session, actor: User, playbook: Playbook, now: datetime, metr
           days: int = 7, rep_id: int | None = None, stage: str | None = None) -> DrillList:
     if metric not in METRICS:
         raise InvalidInput("metric", "未知的统计项")
-    since = _period(days, now)
+    since = _period(days, now, playbook.tz)
     scope = scope_for(session, actor, rep_id)
     tz = playbook.tz
     names: dict[int, str] = dict(session.execute(select(User.id, User.name)

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
+from storage import customers
 from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
 
@@ -86,7 +87,11 @@ def home():
     q = (request.args.get("q") or "").strip()
     with work() as (session, me):
         mine = reads.my_work(session, me, now, rt.playbook, q=q, status=status)
+        # a voice note the capture could not pin to a customer: the rep picks one of theirs
+        choices = (customers.search_customers(session, me, owner_id=me.id, limit=100)[0]
+                   if any(d.kind == "followup" for d in mine.drafts) else [])
         return render_template("miniapp/home.html", me=me, work=mine, q=q, status=status,
+                               customer_choices=choices,
                                statuses=reads.STATUS_LABELS, now=now,
                                draft_views=[reads.draft_dict(d) for d in mine.drafts],
                                is_manager=me.role in MANAGER_ROLES)

@@ -181,9 +181,9 @@
     var form = $("[data-draft-form='" + id + "']");
     button.addEventListener("click", function (ev) {
       ev.preventDefault();
-      var inputs = $$("input", form);
+      var inputs = $$("input, select", form);
       if (button.dataset.editing !== "1") {
-        inputs.forEach(function (i) { i.readOnly = false; });
+        inputs.forEach(function (i) { i.readOnly = false; i.disabled = false; });
         if (inputs[0]) { inputs[0].focus(); }
         button.dataset.editing = "1"; button.textContent = "保存修改";
         return;
@@ -191,7 +191,7 @@
       var fields = {};
       inputs.forEach(function (i) { fields[i.name] = i.value.trim() || null; });
       busy(button, api("POST", "/api/drafts/" + id, { fields: fields })).then(function () {
-        inputs.forEach(function (i) { i.readOnly = true; });
+        inputs.forEach(function (i) { if (i.tagName === "SELECT") { i.disabled = true; } else { i.readOnly = true; } });
         button.dataset.editing = ""; button.textContent = "编辑";
         toast("已保存修改");
       }, function () {});

@@ -211,3 +211,30 @@ def test_outside_the_clients_the_welcome_page_says_where_to_open(browser, site):
     assert "请从企业微信或钉钉打开" in page.inner_text("h1")
     _shot(page, "welcome")
     _clean(page)
+
+
+def test_a_voice_draft_is_pointed_at_a_customer_then_confirmed(browser, site, database):
+    from storage import drafts
+    from storage.models import User
+    base, data = site
+    with database.transaction() as s:
+        draft, _ = drafts.create_draft(s, s.get(User, data.world.rep1.id), "followup", {
+            "tags": ["已报价"], "note": "报了二十万", "transcript": "今天给他们报了二十万"})
+        draft_id = draft.id
+    page = phone_page(browser, base)
+    _login(page, base, "rep1", "/app/")
+    card = page.locator(f"[data-draft='{draft_id}']")
+    card.get_by_role("button", name="确认").click()
+    page.locator("#toast", has_text="请先选择").wait_for()  # no customer yet: refused, nothing lost
+    card.get_by_role("button", name="编辑").click()
+    card.locator("select[name=customer_id]").select_option(label="苏州精工机械有限公司")
+    card.get_by_role("button", name="保存修改").click()
+    page.locator("#toast", has_text="已保存修改").wait_for()
+    with page.expect_navigation():
+        card.get_by_role("button", name="确认").click()
+    page.wait_for_selector("html[data-ready='1']")
+    assert "跟进：已报价" in page.inner_text("#timeline")
+    with database.transaction() as s:
+        latest = s.query(FollowUp).filter_by(customer_id=data.c_rep1).order_by(FollowUp.id.desc()).first()
+        assert (latest.note, latest.channel) == ("报了二十万", "voice")
+    _clean(page)
