@@ -138,7 +138,7 @@ def _activated_ids(session: Session, leads: list[Lead], hours: int) -> set[int]:
         return set()
     activated = set()
     for customer_id, occurred in session.execute(
-            select(FollowUp.customer_id, FollowUp.occurred_at).where(FollowUp.customer_id.in_(by_customer))):
+            select(FollowUp.customer_id, FollowUp.occurred_at).where(FollowUp.customer_id.in_(list(by_customer)))):
         for lead in by_customer[customer_id]:
             if lead.assigned_at <= occurred <= lead.assigned_at + timedelta(hours=hours):
                 activated.add(lead.id)
@@ -168,7 +168,7 @@ def _reached(session: Session, opps: list[Opportunity], playbook: Playbook) -> d
     reached = {o.id: keys.index(o.stage) if o.stage in keys else 0 for o in opps}
     if opps:
         for opp_id, to_stage in session.execute(select(StageChange.opportunity_id, StageChange.to_stage)
-                                                .where(StageChange.opportunity_id.in_(reached))):
+                                                .where(StageChange.opportunity_id.in_(list(reached)))):
             if to_stage in keys:
                 reached[opp_id] = max(reached[opp_id], keys.index(to_stage))
     return reached

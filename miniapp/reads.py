@@ -150,7 +150,7 @@ def timeline(session: Session, customer: Customer, opps: list[Opportunity], play
     tasks = session.scalars(select(Task).where(Task.customer_id == customer.id)
                             .order_by(Task.created_at.desc()).limit(limit)).all()
     opp_names = {o.id: o.name for o in opps}
-    changes = session.scalars(select(StageChange).where(StageChange.opportunity_id.in_(opp_names))
+    changes = session.scalars(select(StageChange).where(StageChange.opportunity_id.in_(list(opp_names)))
                               .order_by(StageChange.changed_at.desc()).limit(limit)).all() if opps else []
     names = user_names(session, {f.author_id for f in followups} | {t.assignee_id for t in tasks}
                        | {t.closed_by_id for t in tasks if t.closed_by_id} | {c.changed_by_id for c in changes})
