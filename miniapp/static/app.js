@@ -184,6 +184,7 @@
       var inputs = $$("input, select", form);
       if (button.dataset.editing !== "1") {
         inputs.forEach(function (i) { i.readOnly = false; i.disabled = false; });
+        form.classList.add("editing");
         if (inputs[0]) { inputs[0].focus(); }
         button.dataset.editing = "1"; button.textContent = "保存修改";
         return;
@@ -193,6 +194,8 @@
       busy(button, api("POST", "/api/drafts/" + id, { fields: fields })).then(function () {
         inputs.forEach(function (i) { if (i.tagName === "SELECT") { i.disabled = true; } else { i.readOnly = true; } });
         button.dataset.editing = ""; button.textContent = "编辑";
+        inputs.forEach(function (i) { i.closest(".field").classList.toggle("blank", !i.value.trim()); });
+        form.classList.remove("editing");
         toast("已保存修改");
       }, function () {});
     });
