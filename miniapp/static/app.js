@@ -241,6 +241,11 @@
     }
     var create = $("form[data-create-customer]");
     if (create) {
+      $$("input[name=kind]", create).forEach(function (radio) {
+        radio.addEventListener("change", function () {  /* a person's identifier is the mobile */
+          $$(".company-only", create).forEach(function (f) { f.hidden = radio.value !== "company"; });
+        });
+      });
       create.addEventListener("submit", function (ev) {
         ev.preventDefault();
         var body = { external_userid: external, platform: platform };
