@@ -25,6 +25,7 @@ from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
+PLATFORMS = ("wecom", "dingtalk")
 WECOM_JS_APIS = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
 
 
@@ -102,6 +103,13 @@ def _date(value: Any, name: str) -> date | None:
         raise InvalidInput(name, "日期格式应为 年-月-日") from None
 
 
+def _platform(value: Any) -> str:
+    platform = str(value or "wecom")
+    if platform not in PLATFORMS:
+        raise InvalidInput("platform", "平台只能是企业微信或钉钉")
+    return platform
+
+
 def _playbook():
     return runtime().playbook
 
@@ -152,7 +160,7 @@ def create_customer():
             source=data.get("source") or "企业微信", industry=data.get("industry"),
             grade=data.get("grade") or None, contacts=contact), _playbook())
         if data.get("external_userid"):
-            links.link_chat(session, actor, data.get("platform") or "wecom", data["external_userid"],
+            links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
                             customer.id)
         return jsonify(reads.customer_summary(customer, _tz())), 201
 
@@ -215,7 +223,7 @@ def create_opportunity(customer_id: int):
 @bp.get("/links")
 def find_link():
     external_id = (request.args.get("external_userid") or "").strip()
-    platform = request.args.get("platform") or "wecom"
+    platform = _platform(request.args.get("platform"))
     if not external_id:
         raise InvalidInput("external_userid", "缺少聊天对象标识")
     with work() as (session, actor):
@@ -229,7 +237,7 @@ def link_chat():
     if customer_id is None:
         raise InvalidInput("customer_id", "请选择要关联的客户")
     with work() as (session, actor):
-        link = links.link_chat(session, actor, data.get("platform") or "wecom",
+        link = links.link_chat(session, actor, _platform(data.get("platform")),
                                str(data.get("external_userid") or ""), customer_id)
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201

@@ -103,6 +103,8 @@ def sidebar():
     now = utcnow()
     external_id = (request.args.get("external_userid") or "").strip()
     platform = request.args.get("platform") or "wecom"
+    if platform not in ("wecom", "dingtalk"):
+        raise InvalidInput("platform", "平台只能是企业微信或钉钉")
     with work() as (session, me):
         state = reads.link_state(session, me, platform, external_id) if external_id else None
         page = (reads.customer_page(session, me, state.customer.id, rt.playbook)

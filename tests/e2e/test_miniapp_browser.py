@@ -238,3 +238,25 @@ def test_a_voice_draft_is_pointed_at_a_customer_then_confirmed(browser, site, da
         latest = s.query(FollowUp).filter_by(customer_id=data.c_rep1).order_by(FollowUp.id.desc()).first()
         assert (latest.note, latest.channel) == ("报了二十万", "voice")
     _clean(page)
+
+
+def test_create_a_customer_from_the_sidebar(browser, site, database):
+    base, data = site
+    page = phone_page(browser, base)
+    _login(page, base, "rep1", "/app/sidebar?external_userid=wmNEW2&name=" + quote("钱女士"))
+    form = page.locator("form[data-create-customer]")
+    assert form.locator("input[name=contact_name]").input_value() == "钱女士"
+    form.get_by_text("个人").click()
+    assert not form.locator("input[name=credit_code]").is_visible()  # a person's identifier is the mobile
+    form.locator("input[name=name]").fill("钱女士")
+    form.locator("input[name=contact_mobile]").fill("13900139002")  # 王芳's customer already has it
+    form.get_by_role("button", name="新建并关联").click()
+    page.locator("#toast", has_text="王芳").wait_for()  # duplicate refused, owner named
+    form.locator("input[name=contact_mobile]").fill("13511223344")
+    with page.expect_navigation():
+        form.get_by_role("button", name="新建并关联").click()
+    page.wait_for_selector("html[data-ready='1']")
+    assert "钱女士" in page.inner_text(".customer-head")
+    with database.transaction() as s:
+        assert s.query(ChatLink).filter_by(external_id="wmNEW2").count() == 1
+    _clean(page)

@@ -163,3 +163,12 @@ def test_sidebar_prefills_new_customer_from_the_wecom_contact(app, client, data)
     # WeCom refusing (unknown contact) leaves the form empty, the page still works
     empty = client.get("/app/sidebar?external_userid=wmUNKNOWN")
     assert empty.status_code == 200 and "新建客户并关联" in empty.get_data(as_text=True)
+
+
+def test_unknown_platform_is_refused(client, data):
+    login(client, "rep1")
+    resp = client.post("/api/links", json={"external_userid": "wmP", "customer_id": data.c_rep1,
+                                           "platform": "qq"}, headers=CSRF)
+    assert resp.status_code == 400 and resp.json["field"] == "platform"
+    assert client.get("/api/links?external_userid=wmP&platform=qq").status_code == 400
+    assert client.get("/app/sidebar?external_userid=wmP&platform=qq").status_code == 400
