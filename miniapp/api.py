@@ -50,6 +50,12 @@ def _domain_error(exc: DomainError):
     return jsonify(body), exc.status
 
 
+@bp.errorhandler(500)
+def _server_error(_exc):
+    # the page script shows `error` as it is; a stack trace page would show nothing useful
+    return jsonify(error="服务器出错了，请稍后重试"), 500
+
+
 @bp.app_errorhandler(404)
 def _not_found(exc):
     # unmatched URLs never reach a blueprint, so this is app-wide: JSON only under /api/

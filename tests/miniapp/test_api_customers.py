@@ -172,3 +172,15 @@ def test_unknown_platform_is_refused(client, data):
     assert resp.status_code == 400 and resp.json["field"] == "platform"
     assert client.get("/api/links?external_userid=wmP&platform=qq").status_code == 400
     assert client.get("/app/sidebar?external_userid=wmP&platform=qq").status_code == 400
+
+
+def test_an_unexpected_failure_answers_json(app, client, data, monkeypatch):
+    import miniapp.reads
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(miniapp.reads, "customer_page", broken)
+    login(client, "rep1")
+    resp = client.get(f"/api/customers/{data.c_rep1}")
+    assert resp.status_code == 500 and resp.json["error"] == "服务器出错了，请稍后重试"
