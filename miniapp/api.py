@@ -17,7 +17,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
 from storage import customers, drafts, followups, leads, links, opportunities, tasks
-from storage.errors import DomainError, InvalidInput
+from storage.errors import DomainError, InvalidInput, PermissionDenied
 from storage.models import utcnow
 
 from . import metrics, reads
@@ -360,10 +360,16 @@ def change_stage(opp_id: int):
 # ------------------------------------------------------------------ dashboard
 
 
+def _managers_only(actor) -> None:
+    if actor.role not in metrics.MANAGER_ROLES:
+        raise PermissionDenied("团队看板只对经理和总监开放")
+
+
 @bp.get("/dashboard")
 def dashboard():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
+        _managers_only(actor)
         return jsonify(metrics.build_dashboard(session, actor, _playbook(), utcnow(), days).as_dict())
 
 
@@ -371,6 +377,7 @@ def dashboard():
 def dashboard_list():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
+        _managers_only(actor)
         return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())

@@ -82,7 +82,8 @@ def welcome():
     platform's silent login; in an ordinary browser it says where to open the app."""
     return render_template("miniapp/welcome.html", next=safe_next(request.args.get("next")),
                            dingtalk_corp_id=runtime().settings.dingtalk_corp_id or "",
-                           dingtalk_client_id=runtime().settings.dingtalk_app_key or "")
+                           dingtalk_client_id=runtime().settings.dingtalk_app_key or "",
+                           dev_login=dev_login_enabled())
 
 
 @bp.get("/logout")

@@ -22,6 +22,7 @@ from storage.permissions import visible_user_ids
 from .reads import LEAD_STATUS_LABELS, STATUS_LABELS, local
 
 PERIODS = (1, 7, 30)
+MANAGER_ROLES = ("manager", "director", "admin")  # who gets the dashboard
 
 
 @dataclass

@@ -22,7 +22,6 @@ from .auth import NotLoggedIn, runtime, work
 bp = Blueprint("miniapp_pages", __name__, url_prefix="/app", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-MANAGER_ROLES = ("manager", "director", "admin")
 STATIC_DIR = Path(__file__).parent / "static"
 YEAR_S = 365 * 24 * 3600
 
@@ -94,7 +93,7 @@ def home():
                                customer_choices=choices,
                                statuses=reads.STATUS_LABELS, now=now,
                                draft_views=[reads.draft_dict(d) for d in mine.drafts],
-                               is_manager=me.role in MANAGER_ROLES)
+                               is_manager=me.role in metrics.MANAGER_ROLES)
 
 
 @bp.get("/sidebar")
@@ -162,7 +161,7 @@ def dashboard():
     rt = runtime()
     days = _days()
     with work() as (session, me):
-        if me.role not in MANAGER_ROLES:
+        if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
         board = metrics.build_dashboard(session, me, rt.playbook, utcnow(), days)
@@ -177,7 +176,7 @@ def dashboard_list():
     days = _days()
     rep = request.args.get("rep")
     with work() as (session, me):
-        if me.role not in MANAGER_ROLES:
+        if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
         listing = metrics.drill(session, me, rt.playbook, utcnow(), request.args.get("metric", ""),

@@ -154,3 +154,10 @@ def test_jsapi_config_refuses_foreign_urls_and_anonymous_callers(app, data):
     resp = client.get("/api/wecom/jsapi-config", query_string={"url": "https://evil.example/page"})
     assert resp.status_code == 400
     assert resp.json["field"] == "url"
+
+
+def test_welcome_offers_demo_logins_only_when_dev_login_is_on(database, playbook, redis_conn, data):
+    on = make_app(database, playbook, redis_conn).test_client().get("/app/welcome").get_data(as_text=True)
+    assert "/app/dev-login?user=rep1" in on
+    off = make_app(database, playbook, redis_conn, dev_login=False).test_client().get("/app/welcome")
+    assert "dev-login" not in off.get_data(as_text=True)

@@ -101,6 +101,8 @@ def test_director_sees_the_org_and_other_manager_only_their_team(client, data):
 def test_dashboard_pages(client, data):
     login(client, "rep1")
     assert client.get("/app/dashboard").status_code == 403
+    assert client.get("/api/dashboard").status_code == 403
+    assert client.get("/api/dashboard/list?metric=customers").status_code == 403
     login(client, "manager")
     html = client.get("/app/dashboard").get_data(as_text=True)
     for text in ("新线索", "72小时激活率", "逾期任务", "阶段转化率", "资料完整度", "李明", "王芳", "初步接触"):
