@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def _parts(settings: Settings):
     """The modules that register routes; demo-only ones exist only in demo mode."""
     import bot.http
-    parts = [bot.http]
+    import miniapp.views
+    parts = [bot.http, miniapp.views]
     if settings.crmbot_demo:
         import crmbot.devtools
         parts.append(crmbot.devtools)

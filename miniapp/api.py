@@ -1,0 +1,419 @@
+"""The mini-app's JSON API under /api/. Every call runs as the session's user inside one
+transaction and goes through the storage services, which check permissions: another rep's
+customer, task or draft answers 403 (or 404 across orgs) with a Chinese message, never data.
+
+State-changing calls need the X-Requested-With header: a cross-site form cannot set it, and a
+cross-site fetch that sets it needs a CORS preflight we never answer."""
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import date
+from typing import Any
+from urllib.parse import urldefrag
+
+from flask import Blueprint, jsonify, request
+from wechatpy.utils import WeChatSigner
+
+from bot.errors import PlatformError
+from storage import customers, drafts, followups, leads, links, opportunities, tasks
+from storage.errors import DomainError, InvalidInput, PermissionDenied
+from storage.models import utcnow
+
+from . import metrics, reads
+from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
+
+bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
+
+PLATFORMS = ("wecom", "dingtalk")
+WECOM_JS_APIS = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
+
+
+# ------------------------------------------------------------------ plumbing
+
+
+@bp.before_request
+def _require_csrf_header():
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(CSRF_HEADER):
+        return jsonify(error="请求缺少安全标记，请刷新页面后重试"), 403
+
+
+@bp.errorhandler(NotLoggedIn)
+def _not_logged_in(_exc):
+    return jsonify(error="登录已失效，请从企业微信或钉钉重新打开"), 401
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    body: dict[str, Any] = {"error": exc.message, "field": getattr(exc, "field", None)}
+    body.update({k: v for k, v in exc.details.items() if k != "field"})
+    return jsonify(body), exc.status
+
+
+@bp.errorhandler(500)
+def _server_error(_exc):
+    # the page script shows `error` as it is; a stack trace page would show nothing useful
+    return jsonify(error="服务器出错了，请稍后重试"), 500
+
+
+@bp.app_errorhandler(404)
+def _not_found(exc):
+    # unmatched URLs never reach a blueprint, so this is app-wide: JSON only under /api/
+    if request.path.startswith("/api/"):
+        return jsonify(error="接口不存在"), 404
+    return exc
+
+
+@bp.app_errorhandler(405)
+def _method(exc):
+    if request.path.startswith("/api/"):
+        return jsonify(error="不支持的请求方式"), 405
+    return exc
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "请求格式不正确")
+    return data
+
+
+def _int_arg(name: str, default: int, low: int = 1, high: int = 100) -> int:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(name, f"参数 {name} 应为数字") from None
+    return max(low, min(high, value))
+
+
+def _optional_int(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(name, f"{name} 应为数字") from None
+
+
+def _date(value: Any, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(name, "日期格式应为 年-月-日") from None
+
+
+def _platform(value: Any) -> str:
+    platform = str(value or "wecom")
+    if platform not in PLATFORMS:
+        raise InvalidInput("platform", "平台只能是企业微信或钉钉")
+    return platform
+
+
+def _playbook():
+    return runtime().playbook
+
+
+def _tz():
+    return runtime().playbook.tz
+
+
+# ------------------------------------------------------------------ me
+
+
+@bp.get("/me")
+def me():
+    with work() as (session, actor):
+        return jsonify(id=actor.id, name=actor.name, role=actor.role, org_id=actor.org_id)
+
+
+# ------------------------------------------------------------------ customers
+
+
+@bp.get("/customers")
+def list_customers():
+    page, per_page = _int_arg("page", 1, high=10_000), _int_arg("per_page", 20)
+    status = request.args.get("status") or None
+    if status and status not in reads.STATUS_LABELS:
+        raise InvalidInput("status", "客户状态应为 active / incomplete / lost")
+    with work() as (session, actor):
+        owner = _optional_int(request.args.get("owner_id"), "owner_id")
+        items, total = customers.search_customers(session, actor, request.args.get("q"), status=status,
+                                                  owner_id=owner, limit=per_page,
+                                                  offset=(page - 1) * per_page)
+        return jsonify(items=[reads.customer_summary(c, _tz()) for c in items], total=total, page=page,
+                       per_page=per_page, pages=(total + per_page - 1) // per_page)
+
+
+@bp.post("/customers")
+def create_customer():
+    """Create a customer (the sidebar's 新建客户); with external_userid it is linked at once."""
+    data = _body()
+    contact_name = (data.get("contact_name") or "").strip()
+    contact = [customers.ContactInput(name=contact_name, mobile=data.get("contact_mobile"),
+                                      title=data.get("contact_title"),
+                                      wecom_external_userid=data.get("external_userid"))] if contact_name else []
+    with work() as (session, actor):
+        customer = customers.create_customer(session, actor, customers.CustomerInput(
+            kind=data.get("kind") or "company", name=data.get("name") or "",
+            credit_code=data.get("credit_code"), mobile=data.get("mobile"),
+            source=data.get("source") or "企业微信", industry=data.get("industry"),
+            grade=data.get("grade") or None, contacts=contact), _playbook())
+        if data.get("external_userid"):
+            links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
+                            customer.id)
+        return jsonify(reads.customer_summary(customer, _tz())), 201
+
+
+@bp.get("/customers/<int:customer_id>")
+def get_customer(customer_id: int):
+    with work() as (session, actor):
+        return jsonify(reads.customer_page(session, actor, customer_id, _playbook()).as_dict())
+
+
+@bp.post("/customers/<int:customer_id>/identifier")
+def complete_identifier(customer_id: int):
+    data = _body()
+    with work() as (session, actor):
+        customer = customers.complete_identifier(session, actor, customer_id,
+                                                 credit_code=data.get("credit_code"),
+                                                 mobile=data.get("mobile"))
+        return jsonify(reads.customer_summary(customer, _tz()))
+
+
+@bp.post("/customers/<int:customer_id>/followups")
+def log_followup(customer_id: int):
+    """The one-tap follow-up: tags (+ a short note), next date, 暂缓原因 when 暂缓."""
+    data = _body()
+    tags_in = data.get("tags") or []
+    if not isinstance(tags_in, list) or not all(isinstance(t, str) for t in tags_in):
+        raise InvalidInput("tags", "标签格式不正确")
+    channel = data.get("channel") or "app"
+    if channel not in ("app", "sidebar"):
+        raise InvalidInput("channel", "未知的跟进渠道")
+    with work() as (session, actor):
+        followup = followups.log_followup(session, actor, followups.FollowUpInput(
+            customer_id=customer_id, tags=tags_in, note=data.get("note"), channel=channel,
+            next_followup=_date(data.get("next_followup"), "next_followup"),
+            pause_reason=data.get("pause_reason") or None,
+            opportunity_id=_optional_int(data.get("opportunity_id"), "opportunity_id"),
+            source_event_id=_request_key(actor.id, data)), _playbook())
+        customer = customers.get_customer(session, actor, customer_id)
+        return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
+
+
+def _request_key(user_id: int, data: dict[str, Any]) -> str | None:
+    """A client-made key (one per form render) makes a double tap or a retried POST land once."""
+    key = str(data.get("request_id") or "").strip()
+    return f"app:{user_id}:{key[:64]}" if key else None
+
+
+@bp.post("/customers/<int:customer_id>/opportunities")
+def create_opportunity(customer_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.create_opportunity(session, actor, customer_id, data.get("name") or "",
+                                               _playbook(), amount=data.get("amount"))
+        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict()), 201
+
+
+# ------------------------------------------------------------------ chat links (sidebar)
+
+
+@bp.get("/links")
+def find_link():
+    external_id = (request.args.get("external_userid") or "").strip()
+    platform = _platform(request.args.get("platform"))
+    if not external_id:
+        raise InvalidInput("external_userid", "缺少聊天对象标识")
+    with work() as (session, actor):
+        return jsonify(reads.link_state(session, actor, platform, external_id).as_dict(_tz()))
+
+
+@bp.post("/links")
+def link_chat():
+    data = _body()
+    customer_id = _optional_int(data.get("customer_id"), "customer_id")
+    if customer_id is None:
+        raise InvalidInput("customer_id", "请选择要关联的客户")
+    with work() as (session, actor):
+        link = links.link_chat(session, actor, _platform(data.get("platform")),
+                               str(data.get("external_userid") or ""), customer_id)
+        customer = customers.get_customer(session, actor, link.customer_id)
+        return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
+
+
+# ------------------------------------------------------------------ drafts
+
+
+@bp.get("/drafts")
+def list_drafts():
+    with work() as (session, actor):
+        return jsonify(items=[reads.draft_dict(d) for d in drafts.pending_drafts(session, actor)])
+
+
+@bp.get("/drafts/<int:draft_id>")
+def get_draft(draft_id: int):
+    with work() as (session, actor):
+        return jsonify(reads.draft_dict(drafts.get_draft(session, actor, draft_id)))
+
+
+@bp.post("/drafts/<int:draft_id>")
+def edit_draft(draft_id: int):
+    changes = _body().get("fields")
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput("fields", "没有要修改的内容")
+    with work() as (session, actor):
+        return jsonify(reads.draft_dict(drafts.edit_draft(session, actor, draft_id, changes)))
+
+
+@bp.post("/drafts/<int:draft_id>/confirm")
+def confirm_draft(draft_id: int):
+    with work() as (session, actor):
+        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook())))
+
+
+@bp.post("/drafts/<int:draft_id>/discard")
+def discard_draft(draft_id: int):
+    with work() as (session, actor):
+        return jsonify(reads.draft_dict(drafts.discard_draft(session, actor, draft_id)))
+
+
+# ------------------------------------------------------------------ tasks and leads
+
+
+@bp.get("/tasks")
+def list_tasks():
+    with work() as (session, actor):
+        return jsonify(items=[reads.task_dict(t, utcnow(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int):
+    with work() as (session, actor):
+        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), utcnow(), _tz()))
+
+
+@bp.post("/tasks/<int:task_id>")
+def close_task(task_id: int):
+    """{"action": "done"} closes the task with an optional short result."""
+    data = _body()
+    if data.get("action") != "done":
+        raise InvalidInput("action", "未知的操作")
+    with work() as (session, actor):
+        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"))
+        return jsonify(reads.task_dict(task, utcnow(), _tz()))
+
+
+@bp.post("/leads/<int:lead_id>/claim")
+def claim_lead(lead_id: int):
+    with work() as (session, actor):
+        lead = leads.claim(session, actor, lead_id, _playbook())
+        return jsonify(reads.lead_dict(lead, _tz()))
+
+
+# ------------------------------------------------------------------ opportunities
+
+
+@bp.get("/opportunities/<int:opp_id>")
+def get_opportunity(opp_id: int):
+    with work() as (session, actor):
+        opp = opportunities.get_opportunity(session, actor, opp_id)
+        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+
+
+@bp.post("/opportunities/<int:opp_id>")
+def update_opportunity(opp_id: int):
+    data = _body()
+    changes = {k: data[k] for k in ("name", "amount") if k in data}
+    if not changes:
+        raise InvalidInput("body", "没有要修改的内容")
+    with work() as (session, actor):
+        opp = opportunities.update_opportunity(session, actor, opp_id, changes, _playbook())
+        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+
+
+@bp.post("/opportunities/<int:opp_id>/checklist")
+def tick_checklist(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.set_checklist_item(session, actor, opp_id, str(data.get("stage") or ""),
+                                               str(data.get("item") or ""), bool(data.get("checked")),
+                                               _playbook())
+        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+
+
+@bp.post("/opportunities/<int:opp_id>/stage")
+def change_stage(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook())
+        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def _managers_only(actor) -> None:
+    if actor.role not in metrics.MANAGER_ROLES:
+        raise PermissionDenied("团队看板只对经理和总监开放")
+
+
+@bp.get("/dashboard")
+def dashboard():
+    days = _int_arg("days", 7, high=30)
+    with work() as (session, actor):
+        _managers_only(actor)
+        return jsonify(metrics.build_dashboard(session, actor, _playbook(), utcnow(), days).as_dict())
+
+
+@bp.get("/dashboard/list")
+def dashboard_list():
+    days = _int_arg("days", 7, high=30)
+    with work() as (session, actor):
+        _managers_only(actor)
+        return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
+                                     days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
+                                     stage=request.args.get("stage")).as_dict())
+
+
+# ------------------------------------------------------------------ WeCom JS-SDK
+
+
+def jsapi_signature(ticket: str, noncestr: str, timestamp: int, url: str) -> str:
+    """sha1 of jsapi_ticket=&noncestr=&timestamp=&url= (keys sorted), wechatpy's signer."""
+    signer = WeChatSigner(delimiter=b"&")
+    signer.add_data(f"jsapi_ticket={ticket}", f"noncestr={noncestr}", f"timestamp={timestamp}",
+                    f"url={url}")
+    return signer.signature
+
+
+@bp.get("/wecom/jsapi-config")
+def wecom_jsapi_config():
+    url = urldefrag(request.args.get("url") or "").url  # WeCom signs the URL without #fragment
+    with work():
+        pass  # signatures for logged-in users only
+    if not url or not same_origin_url(url):
+        raise InvalidInput("url", "只能为本应用的页面签名")
+    rt = runtime()
+    client = rt.client("wecom")
+    try:
+        corp_ticket, agent_ticket = client.get_jsapi_ticket(), client.get_agent_ticket()
+    except PlatformError:
+        return jsonify(error="企业微信接口暂时不可用，请稍后重试"), 502
+    timestamp, nonce = int(time.time()), secrets.token_hex(8)
+    settings = rt.settings
+    return jsonify(
+        config={"beta": True, "debug": False, "appId": settings.wecom_corp_id, "timestamp": timestamp,
+                "nonceStr": nonce, "signature": jsapi_signature(corp_ticket, nonce, timestamp, url),
+                "jsApiList": WECOM_JS_APIS},
+        agentConfig={"corpid": settings.wecom_corp_id, "agentid": settings.wecom_agent_id,
+                     "timestamp": timestamp, "nonceStr": nonce,
+                     "signature": jsapi_signature(agent_ticket, nonce, timestamp, url),
+                     "jsApiList": WECOM_JS_APIS})

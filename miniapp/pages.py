@@ -1,0 +1,185 @@
+"""The H5 pages under /app/: server-rendered Jinja, a small CSS and one small script, so a page
+is one round trip on weak 4G. Reads come from miniapp.reads / miniapp.metrics; every button
+posts to the JSON API in miniapp.api."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from bot.errors import PlatformError
+from storage import customers
+from storage.errors import DomainError, InvalidInput
+from storage.models import utcnow
+
+from . import metrics, reads
+from .auth import NotLoggedIn, runtime, work
+
+bp = Blueprint("miniapp_pages", __name__, url_prefix="/app", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+STATIC_DIR = Path(__file__).parent / "static"
+YEAR_S = 365 * 24 * 3600
+
+
+@lru_cache(maxsize=32)
+def _static_version(filename: str) -> str:
+    return hashlib.sha256((STATIC_DIR / filename).read_bytes()).hexdigest()[:10]
+
+
+@bp.app_template_global("static_url")
+def static_url(filename: str) -> str:
+    """The file's URL with its content hash: cached for a year on the phone, and a new release
+    changes the URL. Weak 4G pays for the CSS and script once."""
+    return url_for("miniapp_pages.static", filename=filename, v=_static_version(filename))
+
+
+def _static_max_age(filename: str | None) -> int | None:
+    return YEAR_S if request.args.get("v") else None
+
+
+bp.get_send_file_max_age = _static_max_age
+
+
+@bp.errorhandler(NotLoggedIn)
+def _not_logged_in(_exc):
+    return redirect(url_for("miniapp_auth.welcome", next=request.full_path.rstrip("?")))
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    return render_template("miniapp/message.html", title="无法打开", message=exc.message), exc.status
+
+
+@bp.app_template_filter("hm")
+def _format_time(value: datetime | None) -> str:
+    """Short local time for lists: 今天 14:30 / 11-23 14:30."""
+    if value is None:
+        return "—"
+    tz = runtime().playbook.tz
+    value = value.astimezone(tz)
+    today = utcnow().astimezone(tz).date()
+    if value.date() == today:
+        return "今天 " + value.strftime("%H:%M")
+    return value.strftime("%m-%d %H:%M")
+
+
+def _followup_form(playbook, now: datetime, channel: str) -> dict:
+    """What the one-tap follow-up form needs; request_id makes a double tap land once."""
+    return {"tags": playbook.tags, "note_max": playbook.followup.note_max_chars,
+            "next_default": reads.default_next_followup(playbook, now).isoformat(),
+            "today": now.astimezone(playbook.tz).date().isoformat(), "channel": channel,
+            "request_id": secrets.token_hex(8)}
+
+
+@bp.get("/")
+def home():
+    rt = runtime()
+    now = utcnow()
+    status = request.args.get("status") or ""
+    if status and status not in reads.STATUS_LABELS:
+        raise InvalidInput("status", "未知的客户状态")
+    q = (request.args.get("q") or "").strip()
+    with work() as (session, me):
+        mine = reads.my_work(session, me, now, rt.playbook, q=q, status=status)
+        # a voice note the capture could not pin to a customer: the rep picks one of theirs
+        choices = (customers.search_customers(session, me, owner_id=me.id, limit=100)[0]
+                   if any(d.kind == "followup" for d in mine.drafts) else [])
+        return render_template("miniapp/home.html", me=me, work=mine, q=q, status=status,
+                               customer_choices=choices,
+                               statuses=reads.STATUS_LABELS, now=now,
+                               draft_views=[reads.draft_dict(d) for d in mine.drafts],
+                               is_manager=me.role in metrics.MANAGER_ROLES)
+
+
+@bp.get("/sidebar")
+def sidebar():
+    rt = runtime()
+    now = utcnow()
+    external_id = (request.args.get("external_userid") or "").strip()
+    platform = request.args.get("platform") or "wecom"
+    if platform not in ("wecom", "dingtalk"):
+        raise InvalidInput("platform", "平台只能是企业微信或钉钉")
+    with work() as (session, me):
+        state = reads.link_state(session, me, platform, external_id) if external_id else None
+        page = (reads.customer_page(session, me, state.customer.id, rt.playbook)
+                if state and state.customer else None)
+        prefill = {"name": request.args.get("name") or "", "company": "", "mobile": ""}
+        if state is not None and not state.linked and platform == "wecom":
+            prefill.update(_wecom_contact(external_id, me.wecom_userid))
+        return render_template("miniapp/sidebar.html", me=me, external_id=external_id, platform=platform,
+                               state=state, page=page, c=page.customer if page else None,
+                               form=_followup_form(rt.playbook, now, "sidebar"), prefill=prefill,
+                               wecom_corp_id=rt.settings.wecom_corp_id or "",
+                               wecom_agent_id=rt.settings.wecom_agent_id or "")
+
+
+def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:
+    """The chat's WeCom contact (name, company, the mobile this rep noted) to prefill 新建客户.
+    Best effort: without WeCom, or when WeCom refuses, the rep types them in."""
+    rt = runtime()
+    if not rt.settings.wecom_corp_id:
+        return {}
+    try:
+        data = rt.client("wecom").get_external_contact(external_id)
+    except PlatformError:
+        current_app.logger.info("external contact %s not readable", external_id, exc_info=True)
+        return {}
+    contact = data.get("external_contact") or {}
+    mine = next((f for f in data.get("follow_user") or [] if f.get("userid") == my_userid), {})
+    found = {"name": contact.get("name") or "",
+             "company": contact.get("corp_full_name") or contact.get("corp_name")
+             or mine.get("remark_corp_name") or "",
+             "mobile": next(iter(mine.get("remark_mobiles") or []), "")}
+    return {k: v for k, v in found.items() if v}
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer(customer_id: int):
+    rt = runtime()
+    now = utcnow()
+    with work() as (session, me):
+        page = reads.customer_page(session, me, customer_id, rt.playbook)
+        return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
+                               form=_followup_form(rt.playbook, now, "app"), now=now)
+
+
+def _days() -> int:
+    try:
+        days = int(request.args.get("days") or 7)
+    except ValueError:
+        days = 7
+    return days if days in metrics.PERIODS else 7
+
+
+@bp.get("/dashboard")
+def dashboard():
+    rt = runtime()
+    days = _days()
+    with work() as (session, me):
+        if me.role not in metrics.MANAGER_ROLES:
+            return render_template("miniapp/message.html", title="仅经理可查看",
+                                   message="团队看板只对经理和总监开放"), 403
+        board = metrics.build_dashboard(session, me, rt.playbook, utcnow(), days)
+        widest = max([f.reached for f in board.funnel] + [1])
+        return render_template("miniapp/dashboard.html", me=me, board=board, days=days,
+                               periods=metrics.PERIODS, widest=widest)
+
+
+@bp.get("/dashboard/list")
+def dashboard_list():
+    rt = runtime()
+    days = _days()
+    rep = request.args.get("rep")
+    with work() as (session, me):
+        if me.role not in metrics.MANAGER_ROLES:
+            return render_template("miniapp/message.html", title="仅经理可查看",
+                                   message="团队看板只对经理和总监开放"), 403
+        listing = metrics.drill(session, me, rt.playbook, utcnow(), request.args.get("metric", ""),
+                                days=days, rep_id=int(rep) if rep and rep.isdigit() else None,
+                                stage=request.args.get("stage"))
+        return render_template("miniapp/drill.html", me=me, listing=listing, days=days)

@@ -1,0 +1,310 @@
+/* crmbot mini-app: the few interactions the server-rendered pages need. No framework: each
+   block below wires one kind of element by its data- attribute. Every write is a JSON call to
+   /api/ with the X-Requested-With header the server requires on state-changing calls. */
+(function () {
+  "use strict";
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  var toastTimer;
+  function toast(text) {
+    var box = $("#toast");
+    if (!box) { return; }
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { box.hidden = true; }, 2200);
+  }
+
+  function api(method, url, body) {
+    var opts = { method: method, credentials: "same-origin",
+                 headers: { "X-Requested-With": "crmbot", "Accept": "application/json" } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (!resp.ok) {
+          var err = new Error(data.error || "网络不稳定，请稍后重试");
+          err.data = data; err.status = resp.status;
+          throw err;
+        }
+        return data;
+      });
+    }, function () { throw new Error("网络不稳定，请稍后重试"); });
+  }
+
+  /* Run a call with the button disabled meanwhile, so a double tap sends once. */
+  function busy(button, promise) {
+    if (button) { button.disabled = true; button.classList.add("busy"); }
+    return promise.then(function (data) {
+      if (button) { button.classList.remove("busy"); button.disabled = false; }
+      return data;
+    }, function (err) {
+      if (button) { button.classList.remove("busy"); button.disabled = false; }
+      toast(err.message);
+      throw err;
+    });
+  }
+
+  function customerUrl(id) { return "/app/customers/" + id; }
+  function reloadSoon(text) { if (text) { toast(text); } setTimeout(function () { location.reload(); }, 400); }
+  function removeRow(el) { var row = el.closest(".cell, .card"); if (row) { row.remove(); } }
+
+  /* ---- generic buttons: data-post="/api/..." [data-body] [data-confirm] data-then=... */
+  $$("[data-post]").forEach(function (button) {
+    button.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) { return; }
+      var body = button.dataset.body ? JSON.parse(button.dataset.body) : {};
+      busy(button, api("POST", button.dataset.post, body)).then(function (data) {
+        var then = button.dataset.then;
+        if (then === "remove") { toast("已完成"); removeRow(button); }
+        else if (then === "customer" && data.customer_id) { location.href = customerUrl(data.customer_id); }
+        else if (then === "draft-done") {
+          toast("已确认");
+          if (data.result_customer_id) { location.href = customerUrl(data.result_customer_id); } else { removeRow(button); }
+        } else { reloadSoon("已保存"); }
+      }, function () {});
+    });
+  });
+
+  /* ---- one-tap follow-up */
+  $$("form[data-followup]").forEach(function (form) {
+    var reasonsBox = $("[data-reasons-box]", form);
+    var note = form.elements.note;
+    var counter = $("[data-counter]", form);
+    var max = parseInt(note.getAttribute("maxlength"), 10);
+    var pauseReason = null;
+
+    function showReasons() {
+      var pressed = $$(".chip[data-reasons][aria-pressed=true]", form);
+      $$(".chip", reasonsBox).forEach(function (c) { c.remove(); });
+      pauseReason = null;
+      reasonsBox.hidden = pressed.length === 0;
+      pressed.forEach(function (chip) {
+        chip.dataset.reasons.split("|").forEach(function (reason) {
+          var b = document.createElement("button");
+          b.type = "button"; b.className = "chip"; b.textContent = reason; b.dataset.reason = reason;
+          b.setAttribute("aria-pressed", "false");
+          b.addEventListener("click", function () {
+            $$(".chip", reasonsBox).forEach(function (o) { o.setAttribute("aria-pressed", "false"); });
+            b.setAttribute("aria-pressed", "true");
+            pauseReason = reason;
+          });
+          reasonsBox.appendChild(b);
+        });
+      });
+    }
+    $$(".chip[data-tag]", form).forEach(function (chip) {
+      chip.addEventListener("click", function () {
+        chip.setAttribute("aria-pressed", chip.getAttribute("aria-pressed") === "true" ? "false" : "true");
+        if (chip.dataset.reasons) { showReasons(); }
+      });
+    });
+    function count() {
+      var n = Array.from(note.value).length;
+      counter.textContent = n + "/" + max;
+      counter.classList.toggle("full", n >= max);
+    }
+    note.addEventListener("input", count);
+    count();
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var tags = $$(".chip[data-tag][aria-pressed=true]", form).map(function (c) { return c.dataset.tag; });
+      if (!tags.length && !note.value.trim()) { toast("请至少选择一个标签或写一句备注"); return; }
+      var body = { tags: tags, note: note.value, next_followup: form.elements.next_followup.value,
+                   pause_reason: pauseReason, channel: form.dataset.channel, request_id: form.dataset.request };
+      busy($("[data-save]", form), api("POST", "/api/customers/" + form.dataset.customer + "/followups", body))
+        .then(function () { reloadSoon("跟进已保存"); }, function () {});
+    });
+  });
+
+  /* ---- 待补全: fill in the identifier */
+  $$("form[data-identifier]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = {};
+      $$("input", form).forEach(function (i) { body[i.name] = i.value; });
+      busy($("button", form), api("POST", "/api/customers/" + form.dataset.identifier + "/identifier", body))
+        .then(function () { reloadSoon("资料已补全"); }, function () {});
+    });
+  });
+
+  /* ---- opportunities: checklist gates the 推进 button */
+  $$("[data-checklist]").forEach(function (box) {
+    var oppId = box.dataset.checklist, stage = box.dataset.stage;
+    var advance = $("[data-advance]", box);
+    var saving = 0;  /* ticks still on their way: 推进 waits for the server to have them all */
+    function refresh() {
+      advance.disabled = saving > 0 || $$("input[type=checkbox]", box).some(function (c) { return !c.checked; });
+    }
+    $$("input[type=checkbox]", box).forEach(function (check) {
+      check.addEventListener("change", function () {
+        saving += 1;
+        refresh();
+        api("POST", "/api/opportunities/" + oppId + "/checklist",
+            { stage: stage, item: check.dataset.item, checked: check.checked })
+          .then(function () { saving -= 1; refresh(); },
+                function (err) { saving -= 1; check.checked = !check.checked; refresh(); toast(err.message); });
+      });
+    });
+    advance.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      busy(advance, api("POST", "/api/opportunities/" + oppId + "/stage", { stage: advance.dataset.stage }))
+        .then(function (data) { reloadSoon("已推进到“" + data.stage_label + "”"); }, function () { refresh(); });
+    });
+  });
+  $$("[data-save-amount]").forEach(function (button) {
+    button.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      var input = $("[data-amount='" + button.dataset.saveAmount + "']");
+      busy(button, api("POST", "/api/opportunities/" + button.dataset.saveAmount, { amount: input.value }))
+        .then(function () { toast("金额已保存"); }, function () {});
+    });
+  });
+  $$("form[data-new-opp]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      busy($("button", form), api("POST", "/api/customers/" + form.dataset.newOpp + "/opportunities",
+                                   { name: form.elements.name.value }))
+        .then(function () { reloadSoon("商机已创建"); }, function () {});
+    });
+  });
+
+  /* ---- capture drafts: 编辑 unlocks the fields, a second tap saves them */
+  $$("[data-edit-draft]").forEach(function (button) {
+    var id = button.dataset.editDraft;
+    var form = $("[data-draft-form='" + id + "']");
+    button.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      var inputs = $$("input, select", form);
+      if (button.dataset.editing !== "1") {
+        inputs.forEach(function (i) { i.readOnly = false; i.disabled = false; });
+        form.classList.add("editing");
+        if (inputs[0]) { inputs[0].focus(); }
+        button.dataset.editing = "1"; button.textContent = "保存修改";
+        return;
+      }
+      var fields = {};
+      inputs.forEach(function (i) { fields[i.name] = i.value.trim() || null; });
+      busy(button, api("POST", "/api/drafts/" + id, { fields: fields })).then(function () {
+        inputs.forEach(function (i) { if (i.tagName === "SELECT") { i.disabled = true; } else { i.readOnly = true; } });
+        button.dataset.editing = ""; button.textContent = "编辑";
+        inputs.forEach(function (i) { i.closest(".field").classList.toggle("blank", !i.value.trim()); });
+        form.classList.remove("editing");
+        toast("已保存修改");
+      }, function () {});
+    });
+  });
+
+  /* ---- sidebar: find the chat's customer, link it, or create it */
+  var sidebar = $("#sidebar");
+  if (sidebar) {
+    var external = sidebar.dataset.external, platform = sidebar.dataset.platform;
+    var search = $("#link-search"), results = $("#link-results"), timer;
+    var link = function (customerId, button) {
+      busy(button, api("POST", "/api/links", { external_userid: external, platform: platform, customer_id: customerId }))
+        .then(function () { reloadSoon("已关联"); }, function () {});
+    };
+    var render = function (items) {
+      results.textContent = "";
+      if (!items.length) {
+        var p = document.createElement("p"); p.className = "empty"; p.textContent = "没有找到，可在下方新建";
+        results.appendChild(p); return;
+      }
+      items.forEach(function (c) {
+        var row = document.createElement("div"); row.className = "cell";
+        var bd = document.createElement("div"); bd.className = "cell-bd";
+        var t = document.createElement("div"); t.className = "title"; t.textContent = c.name;
+        var s = document.createElement("div"); s.className = "sub";
+        s.textContent = c.kind_label + " · 负责人 " + c.owner + (c.identifier_missing ? " · 待补全" : "");
+        var b = document.createElement("button"); b.className = "btn btn-mini btn-primary"; b.textContent = "关联";
+        b.addEventListener("click", function () { link(c.id, b); });
+        bd.appendChild(t); bd.appendChild(s); row.appendChild(bd); row.appendChild(b); results.appendChild(row);
+      });
+    };
+    if (search) {
+      search.addEventListener("input", function () {
+        clearTimeout(timer);
+        var q = search.value.trim();
+        if (!q) { results.textContent = ""; return; }
+        timer = setTimeout(function () {
+          api("GET", "/api/customers?per_page=10&q=" + encodeURIComponent(q))
+            .then(function (data) { if (search.value.trim() === q) { render(data.items); } },
+                  function (err) { toast(err.message); });
+        }, 250);
+      });
+    }
+    var create = $("form[data-create-customer]");
+    if (create) {
+      $$("input[name=kind]", create).forEach(function (radio) {
+        radio.addEventListener("change", function () {  /* a person's identifier is the mobile */
+          $$(".company-only", create).forEach(function (f) { f.hidden = radio.value !== "company"; });
+        });
+      });
+      create.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var body = { external_userid: external, platform: platform };
+        $$("input", create).forEach(function (i) { if (i.type !== "radio" || i.checked) { body[i.name] = i.value; } });
+        busy($("button[type=submit]", create), api("POST", "/api/customers", body))
+          .then(function () { reloadSoon("已新建并关联"); }, function () {});
+      });
+    }
+    if (!external && /wxwork/i.test(navigator.userAgent)) { wecomContact(sidebar); }
+  }
+
+  /* Load a vendored SDK on demand (only inside the client that needs it). */
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = src; tag.onload = resolve;
+      tag.onerror = function () { reject(new Error("无法加载企业微信/钉钉组件，请检查网络")); };
+      document.head.appendChild(tag);
+    });
+  }
+
+  /* Inside WeCom: sign this page (@wecom/jssdk asks for both signatures), then ask the client
+     which customer the chat is with and reload with it. */
+  function wecomContact(box) {
+    var status = $("#sidebar-status");
+    var fail = function (err) { if (status) { status.textContent = (err && (err.message || err.errMsg)) || "无法识别聊天对象：请在单聊客户的侧边栏打开"; } };
+    loadScript(box.dataset.wecomSdk).then(function () {
+      var signed = api("GET", "/api/wecom/jsapi-config?url=" + encodeURIComponent(location.href.split("#")[0]));
+      var pick = function (c) { return { timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature }; };
+      window.ww.register({
+        corpId: box.dataset.corp, agentId: Number(box.dataset.agent), jsApiList: ["getCurExternalContact"],
+        getConfigSignature: function () { return signed.then(function (c) { return pick(c.config); }); },
+        getAgentConfigSignature: function () { return signed.then(function (c) { return pick(c.agentConfig); }); }
+      });
+      return window.ww.getCurExternalContact();
+    }).then(function (res) {
+      location.replace("/app/sidebar?external_userid=" + encodeURIComponent(res.userId));
+    }, fail);
+  }
+
+  /* ---- entry page: start the platform's silent login */
+  var welcome = $("#welcome");
+  if (welcome) {
+    var next = welcome.dataset.next, ua = navigator.userAgent, say = $("#welcome-status");
+    if (/wxwork/i.test(ua)) {
+      say.textContent = "正在登录…";
+      location.replace("/app/login/wecom?next=" + encodeURIComponent(next));
+    } else if (/DingTalk/i.test(ua)) {
+      say.textContent = "正在登录…";
+      loadScript(welcome.dataset.ddSdk).then(function () {
+        return window.dd.requestAuthCode({ corpId: welcome.dataset.ddCorp, clientId: welcome.dataset.ddClient });
+      }).then(function (r) {
+        return api("POST", "/app/login/dingtalk", { code: r.code || r.authCode, next: next });
+      }).then(function (data) { location.replace(data.next); },
+              function (err) { say.textContent = (err && err.message) || "钉钉登录失败，请关闭页面后重新打开"; });
+    }
+  }
+
+  /* A marker tests and the page benchmark wait for: everything above is wired. */
+  document.documentElement.setAttribute("data-ready", "1");
+  if (window.performance && performance.mark) { performance.mark("crmbot-ready"); }
+})();

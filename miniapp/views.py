@@ -1,0 +1,12 @@
+"""The mini-app's entry for the app factory: crmbot.app._parts() calls init_app(app)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from . import api, auth, pages
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
