@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Interval, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from cards.builders import task_card as card_builder
@@ -75,7 +75,7 @@ def activation(session: Session, org_id: int, at: datetime, hours: int) -> Activ
     window = timedelta(hours=hours)
     start, end = at - window - timedelta(days=1), at - window
     activated = case((Lead.contacted_at.is_not(None) & Lead.assigned_at.is_not(None)
-                      & (Lead.contacted_at <= Lead.assigned_at + window), 1), else_=0)
+                      & (Lead.contacted_at <= Lead.assigned_at + literal(window, Interval())), 1), else_=0)
     if session.get_bind().dialect.name == "sqlite":  # SQLite has no interval arithmetic on datetimes
         activated = case((Lead.contacted_at.is_not(None) & Lead.assigned_at.is_not(None)
                           & (func.julianday(Lead.contacted_at) - func.julianday(Lead.assigned_at)
