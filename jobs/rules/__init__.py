@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.models import utcnow
 
@@ -43,14 +43,15 @@ RULES: list[Rule] = [
 BY_NAME = {rule.name: rule for rule in RULES}
 
 
-def run_all(runtime: Runtime, now: datetime | None = None,
-            timings: dict[str, float] | None = None) -> dict[str, int]:
-    """Every rule once as of `now`; {rule name: tasks created}. `timings` gets seconds per rule."""
+def run_all(runtime: Runtime, now: datetime | None = None, timings: dict[str, float] | None = None,
+            horizon: timedelta | None = None) -> dict[str, int]:
+    """Every rule once as of `now`; {rule name: tasks created}. `timings` gets seconds per rule.
+    `horizon`: see Scan.horizon (only matters for rules that have never run)."""
     now = now or utcnow()
     results = {}
     for rule in RULES:
         started = time.perf_counter()
-        results[rule.name] = rule.scan(Scan(runtime, now))
+        results[rule.name] = rule.scan(Scan(runtime, now, horizon=horizon))
         if timings is not None:
             timings[rule.name] = time.perf_counter() - started
     return results

@@ -47,6 +47,9 @@ class Scan:
     runtime: Runtime
     now: datetime
     batch_size: int = field(default_factory=lambda: int(os.environ.get("CRMBOT_RULES_BATCH_SIZE", DEFAULT_BATCH)))
+    # A rule with no cursor yet scans its whole history (nothing overdue is ever skipped); a first
+    # deployment on a large store may start `horizon` before the threshold instead (bench, CLI).
+    horizon: timedelta | None = None
     rows_seen: int = 0
 
     @property
@@ -103,6 +106,8 @@ def scan_range(scan: Scan, cursor: str, query: Select, time_col, id_col, upper: 
     batches; returns the sum of what `handle` returned (tasks created)."""
     with scan.runtime.db.transaction() as session:
         position = read_cursor(session, cursor)
+    if position is None and scan.horizon is not None:
+        position = (upper - scan.horizon, 0)
     settled = (upper - SETTLE, 0)
     created = 0
     while True:
