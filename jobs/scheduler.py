@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -39,7 +40,8 @@ class Periodic:
 
     @property
     def id(self) -> str:
-        return "periodic:" + ":".join([self.path, *map(str, self.args)])
+        """Stable and rq-safe ([A-Za-z0-9_-] only), e.g. periodic-jobs_rules_run_rule-silent_customer."""
+        return "-".join(re.sub(r"[^A-Za-z0-9_]", "_", part) for part in ("periodic", self.path, *map(str, self.args)))
 
 
 def periodic_jobs() -> list[Periodic]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import leads
-from storage.models import Lead, Task, User, utcnow
+from storage.models import Lead, Task, User
 from storage.users import manager_of
 
 from ..pacing import Pacer
@@ -57,4 +57,4 @@ def _close_old_task(session: Session, lead: Lead, count: int, rep: User, s: Scan
         Task.status == "open")).first()
     if old is not None:
         old.status, old.result = "closed", f"超时未认领，已改派给{rep.name}"[:200]
-        old.closed_at = s.now or utcnow()
+        old.closed_at = s.now

@@ -42,6 +42,20 @@ def test_enqueue_due_keeps_the_cadence_across_leaders(redis_conn):
     assert q1.jobs[0] == ("jobs.rules.run_rule", ("silent_customer",))
 
 
+def test_periodic_jobs_land_on_rq_once_per_interval(redis_conn):
+    from rq import Queue
+
+    from jobs.queue import RqQueue
+    jobs = periodic_jobs()
+    queue = RqQueue(redis_conn)
+    assert len(enqueue_due(redis_conn, queue, jobs, 5000.0)) == len(jobs)
+    waiting = sum(Queue(name, connection=redis_conn).count for name in ("crmbot-default", "crmbot-high"))
+    assert waiting == len(jobs)
+    assert Queue("crmbot-default", connection=redis_conn).job_ids[0] == "periodic-jobs_rules_run_rule-lead_assignment"
+    enqueue_due(redis_conn, queue, jobs, 5030.0)
+    assert sum(Queue(n, connection=redis_conn).count for n in ("crmbot-default", "crmbot-high")) == waiting
+
+
 class _CrashingLease(Lease):
     """A leader that dies without a clean release."""
 
@@ -68,3 +82,25 @@ def test_second_scheduler_stands_by_then_takes_over(redis_conn):
     stop_b.set()
     b.join(5)
     assert len(qb.jobs) >= 1
+
+
+def test_a_scheduled_scan_runs_on_an_rq_worker(rt, database, world, playbook, redis_conn):
+    """Scheduler → rq → worker → the rule's scan against the store (real Redis and PostgreSQL in CI)."""
+    from datetime import datetime, timedelta
+
+    from rq import Queue, SimpleWorker
+
+    from jobs.queue import RqQueue
+    from storage import customers
+    from storage.customers import CustomerInput
+    from tests.jobs.helpers import tasks_of
+    with database.transaction() as s:
+        c = customers.create_customer(s, s.merge(world.rep1), CustomerInput(
+            kind="person", name="刘女士", mobile="13700001111"), playbook)
+        c.last_interaction_at = datetime.now(playbook.tz) - timedelta(days=playbook.rules.silent_customer.days + 1)
+    enqueue_due(redis_conn, RqQueue(redis_conn), [Periodic("jobs.rules.run_rule", 60, ("silent_customer",))],
+                time.time())
+    SimpleWorker([Queue("crmbot-default", connection=redis_conn)], connection=redis_conn).work(
+        burst=True, with_scheduler=False)
+    [task] = tasks_of(database, "silent_customer")
+    assert task.assignee_id == world.rep1.id
