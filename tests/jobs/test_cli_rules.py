@@ -1,7 +1,6 @@
 """`crmbot rules run` as a person types it: a table by default, JSON with --json, a clear error
 for a bad --now."""
 import json
-from datetime import timedelta
 
 from click.testing import CliRunner
 

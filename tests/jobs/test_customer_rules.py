@@ -1,12 +1,12 @@
 """Rules 4–7 on a controllable clock: follow-up due and overdue, silent customers, stuck deals,
 and the escalation chain rep → manager → director."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from storage import customers, opportunities
 from storage.customers import ContactInput, CustomerInput
-from storage.models import Customer, Task
+from storage.models import Task
 from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
 
 

@@ -2,7 +2,6 @@
 two reps), and a claimed lead with no follow-up reminds the rep and the manager."""
 from datetime import timedelta
 
-from sqlalchemy import select
 
 from storage import leads
 from storage.leads import LeadInput

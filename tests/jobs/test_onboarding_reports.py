@@ -2,13 +2,12 @@
 report to directors and the Monday brief to managers, each sent once per period."""
 from datetime import timedelta
 
-from sqlalchemy import select
 
 from storage import customers, followups, leads
 from storage.customers import ContactInput, CustomerInput
 from storage.followups import FollowUpInput
 from storage.leads import LeadInput
-from storage.models import Lead, Task, User
+from storage.models import User
 from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
 
 
