@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import leads
+from storage.errors import InvalidInput
 from storage.models import Lead, Task, User
 from storage.users import manager_of
 
@@ -29,8 +30,11 @@ def scan(s: Scan) -> int:
 def _reassign(s: Scan, session: Session, pacer: Pacer, lead: Lead) -> int:
     previous = session.get(User, lead.assignee_id)
     count = lead.assignment_count
-    rep = leads.assign(session, lead, s.playbook, s.now, exclude={lead.assignee_id})
     manager = manager_of(session, previous) if previous else None
+    try:
+        rep = leads.assign(session, lead, s.playbook, s.now, exclude={lead.assignee_id})
+    except InvalidInput:  # the playbook no longer routes it anywhere: refused before any write
+        rep = None
     if rep is None:
         session.refresh(lead)
         if lead.assignment_count == count and manager is not None:  # nobody else is free

@@ -3,18 +3,21 @@
 The rep gets a card with the lead, a suggested first message, and 认领 / 转交."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import leads
+from storage.errors import InvalidInput
 from storage.models import Lead, User
 from storage.tasks import TaskSpec
 
 from ..pacing import Pacer
 from .scanning import Scan, create_task, scan_ids
 
+log = logging.getLogger(__name__)
 NAME = "lead_assignment"
 
 
@@ -34,7 +37,11 @@ def assign_lead(lead_id: int, now_iso: str | None = None) -> bool:
 
 
 def _assign(s: Scan, session: Session, pacer: Pacer, lead: Lead) -> int:
-    rep = leads.assign(session, lead, s.playbook, s.now)
+    try:
+        rep = leads.assign(session, lead, s.playbook, s.now)
+    except InvalidInput as exc:  # the playbook routes it nowhere: refused before any write
+        log.warning("lead %s not assigned: %s", lead.id, exc.message)
+        return 0
     if rep is None:
         return 0
     create_assignment_task(s, session, pacer, lead, rep)

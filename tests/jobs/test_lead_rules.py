@@ -97,3 +97,16 @@ def test_claimed_but_silent_lead_reminds_rep_and_copies_manager(rt, database, wo
     manager_card = cards_to(database, world.manager.id)[-1]
     assert manager_card["source"] == "抄送经理" and "李明" in str(manager_card["fields"])
     assert run(rt, claimed_at + timedelta(minutes=within + 5))["first_contact"] == 0
+
+
+def test_a_lead_the_playbook_cannot_route_does_not_block_the_others(rt, database, world, playbook):
+    from config.playbook import AssignmentRule
+    rt.playbook = playbook.model_copy(update={"assignment": (
+        AssignmentRule(source=("百度推广",), team="不存在的组"), AssignmentRule(team="华东一组"))})
+    now = local(playbook, "2026-03-04 10:30")
+    with database.transaction() as s:
+        bad, _ = leads.create_lead(s, world.org.id, LeadInput(source="百度推广", name="赵先生", external_ref="b1"), now=now)
+        bad_id = bad.id
+    good_id = _new_lead(database, world, now, ref="g1")
+    assert run(rt, now)["lead_assignment"] == 1
+    assert _lead(database, bad_id).status == "new" and _lead(database, good_id).status == "assigned"
