@@ -144,9 +144,12 @@ def rules() -> None:
 @rules.command("run")
 @click.option("--now", "now_text", default=None, help="Run as of this ISO-8601 time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print {rule_name: tasks_created} as JSON.")
-def rules_run(now_text: str | None, as_json: bool) -> None:
+@click.option("--first-run-horizon-hours", "horizon_hours", type=float, default=None,
+              help="For rules that never ran: look back only this far past their threshold "
+                   "(a first deployment on a large store). Default: the whole history.")
+def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) -> None:
     """Run every rule scan once and print the tasks each created."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from jobs.rules import run_all
     from jobs.runtime import Runtime, set_runtime
@@ -165,7 +168,8 @@ def rules_run(now_text: str | None, as_json: bool) -> None:
         runtime.queue = _LeaveToSweep()
     set_runtime(runtime)
     timings: dict[str, float] = {}
-    results = run_all(runtime, now, timings)
+    horizon = timedelta(hours=horizon_hours) if horizon_hours is not None else None
+    results = run_all(runtime, now, timings, horizon=horizon)
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False))
         return

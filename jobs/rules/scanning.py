@@ -166,12 +166,13 @@ def task_card(settings, playbook, task: Task, fields: list[tuple[str, str]] | No
                               actions=task_actions(task.kind, playbook) if actions is None else actions)
 
 
-def create_task(scan_or_ctx, session: Session, pacer: Pacer, spec: tasks.TaskSpec, assignee: User,
+def create_task(source, session: Session, pacer: Pacer, spec: tasks.TaskSpec, assignee: User,
                 fields: list[tuple[str, str]] | None = None) -> tuple[Task, bool]:
-    """ensure_task + the assignee's card, once per dedupe key."""
+    """ensure_task + the assignee's card, once per dedupe key. `source` is anything with
+    .settings and .playbook: a Scan, or a handler's Context."""
     task, created = tasks.ensure_task(session, spec, pacer.now)
     if created:
-        card = task_card(scan_or_ctx.settings, scan_or_ctx.playbook, task, fields)
+        card = task_card(source.settings, source.playbook, task, fields)
         pacer.card(assignee, card, subject_type="task", subject_id=task.id,
                    dedupe_key=f"{spec.dedupe_key}:card")
     return task, created

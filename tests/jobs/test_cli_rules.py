@@ -1,6 +1,7 @@
 """`crmbot rules run` as a person types it: a table by default, JSON with --json, a clear error
 for a bad --now."""
 import json
+from datetime import timedelta
 
 from click.testing import CliRunner
 
@@ -37,3 +38,17 @@ def test_rules_run_prints_each_rule_and_is_idempotent(rt, database, world, playb
 def test_rules_run_refuses_a_bad_time(rt, database):
     out = CliRunner().invoke(main, ["rules", "run", "--now", "昨天"], env=_env(database))
     assert out.exit_code != 0 and "ISO-8601" in out.output
+
+
+def test_first_run_horizon_bounds_a_first_scan(rt, database, world, playbook):
+    days = playbook.rules.silent_customer.days
+    with database.transaction() as s:
+        rep = s.merge(world.rep1)
+        for i, extra_days in enumerate((1, 10)):  # silent for days+1 and days+10
+            c = customers.create_customer(s, rep, CustomerInput(kind="person", name=f"客户{i}",
+                                                                mobile=f"1370000111{i}"), playbook)
+            c.last_interaction_at = local(playbook, "2026-03-04 10:30") - timedelta(days=days + extra_days)
+    out = CliRunner().invoke(main, ["rules", "run", "--now", "2026-03-04T10:30:00", "--json",
+                                    "--first-run-horizon-hours", "48"], env=_env(database))
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output.strip().splitlines()[-1])["silent_customer"] == 1
