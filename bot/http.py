@@ -5,7 +5,7 @@ import logging
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from . import inbox
+from . import inbox, lead_webhook
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -71,3 +71,4 @@ def dingtalk_card_callback():
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    lead_webhook.init_app(app)  # POST /api/leads

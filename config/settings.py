@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     crmbot_funasr_punc_dir: Path | None = None
     crmbot_max_audio_s: int = Field(default=60, gt=0)
     crmbot_max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # lead forms posting to POST /api/leads, by source key (JSON in the environment):
+    # {"website": {"secret": "…", "label": "官网表单", "org_id": 1}} — see jobs/README.md
+    crmbot_lead_sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None

@@ -143,6 +143,72 @@ def stream_to_inbox(runtime):
     return on_event
 
 
+class _LeaveToSweep:
+    """Without Redis there is no worker to hand deliveries to: the outbox rows stay pending and
+    the sweep of the next running process (worker or demo) delivers them."""
+
+    def enqueue(self, path, *args, **kwargs) -> None:
+        pass
+
+
+@main.command()
+def scheduler() -> None:
+    """The one active process that enqueues the periodic rule scans (a Redis lease; start two)."""
+    from jobs.runtime import Runtime, set_runtime
+    from jobs.scheduler import run_scheduler
+    settings = _settings()
+    if not settings.crmbot_redis_url:
+        raise click.ClickException("CRMBOT_REDIS_URL is not set: the scheduler needs Redis and rq workers "
+                                   "(crmbot rules run runs the scans once without them)")
+    runtime = Runtime.build(settings, queue="rq")
+    set_runtime(runtime)
+    click.echo("scheduler started; the leader enqueues the periodic jobs every minute")
+    run_scheduler(runtime.redis, runtime.queue)
+
+
+@main.group()
+def rules() -> None:
+    """The reminder and escalation rules."""
+
+
+@rules.command("run")
+@click.option("--now", "now_text", default=None, help="Run as of this ISO-8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print {rule_name: tasks_created} as JSON.")
+@click.option("--first-run-horizon-hours", "horizon_hours", type=float, default=None,
+              help="For rules that never ran: look back only this far past their threshold "
+                   "(a first deployment on a large store). Default: the whole history.")
+def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) -> None:
+    """Run every rule scan once and print the tasks each created."""
+    from datetime import datetime, timedelta
+
+    from jobs.rules import run_all
+    from jobs.runtime import Runtime, set_runtime
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(f"not an ISO-8601 time: {now_text!r}", param_hint="--now") from None
+        if now.tzinfo is None:
+            from config.playbook import load_playbook
+            now = now.replace(tzinfo=load_playbook(_settings().crmbot_playbook).tz)
+    settings = _settings()
+    runtime = Runtime.build(settings, queue="rq" if settings.crmbot_redis_url else "inline")
+    if not settings.crmbot_redis_url:
+        runtime.queue = _LeaveToSweep()
+    set_runtime(runtime)
+    timings: dict[str, float] = {}
+    horizon = timedelta(hours=horizon_hours) if horizon_hours is not None else None
+    results = run_all(runtime, now, timings, horizon=horizon)
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False))
+        return
+    width = max(len(name) for name in results)
+    for name, created in results.items():
+        click.echo(f"{name:<{width}}  {created:>6}  {timings[name] * 1000:8.1f} ms")
+    click.echo(f"{'total':<{width}}  {sum(results.values()):>6}  {sum(timings.values()) * 1000:8.1f} ms")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -215,7 +215,7 @@ class Lead(Base):
 
 class Opportunity(Base):
     __tablename__ = "opportunity"
-    __table_args__ = (Index("ix_opportunity_status_stage_entered", "status", "stage_entered_at"),
+    __table_args__ = (Index("ix_opportunity_status_stage_entered", "status", "stage", "stage_entered_at"),
                       Index("ix_opportunity_org_owner", "org_id", "owner_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
@@ -237,6 +237,7 @@ class Opportunity(Base):
 
 class StageChange(Base):
     __tablename__ = "stage_change"
+    __table_args__ = (Index("ix_stage_change_by_changed", "changed_by_id", "changed_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id"), index=True)
     from_stage: Mapped[str | None] = mapped_column(String(32))
@@ -271,7 +272,9 @@ class Task(Base):
     __tablename__ = "task"
     __table_args__ = (UniqueConstraint("org_id", "dedupe_key"),
                       Index("ix_task_status_created", "status", "created_at"),
-                      Index("ix_task_assignee_status", "assignee_id", "status"))
+                      Index("ix_task_assignee_status", "assignee_id", "status"),
+                      # the escalation scan: open tasks at a level, by how long they are overdue
+                      Index("ix_task_status_level_due", "status", "escalation_level", "due_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
     kind: Mapped[str] = mapped_column(String(32))     # rule name: first_contact, silent_customer, …
@@ -292,6 +295,17 @@ class Task(Base):
     result: Mapped[str | None] = mapped_column(String(200))
 
     assignee: Mapped[User] = relationship(foreign_keys=[assignee_id])
+
+
+class RuleCursor(Base):
+    """How far a periodic rule has scanned its time column, so each scan reads only the rows that
+    crossed its threshold since the last one (a steady scan stays small on a large store).
+    The position is (time, id) of the last row handled; it only moves forward."""
+    __tablename__ = "rule_cursor"
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # rule + org + slice
+    position_at: Mapped[datetime] = mapped_column()
+    position_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ------------------------------------------------------------------ messaging

@@ -15,7 +15,28 @@ STATUS_LABELS = {"active": "正常", "incomplete": "待补全", "lost": "已流�
 TASK_ACTIONS: dict[str, list[tuple[str, str]]] = {
     "default": [("done", "已处理"), ("snooze", "明天提醒")],
     "data_completion": [("snooze", "明天提醒")],
+    # reminder rules (jobs/rules); handlers in bot/handlers/reminders.py
+    "lead_assignment": [("claim", "认领"), ("pass", "转交")],
+    "first_contact": [("contacted", "已联系"), ("later:1", "明天提醒")],
+    "followup_due": [("contacted", "已跟进"), ("later:1", "明天提醒")],
+    "silent_customer": [("contacted", "已联系"), ("later", "{snooze_days}天后提醒"),
+                        ("handover", "转交同事"), ("lost", "标记流失")],
+    "stage_stuck": [("advance", "推进阶段")],   # + one button per playbook stuck reason
+    "onboarding": [("done", "知道了")],
+    "daily_report": [],
+    "weekly_brief": [],
 }
+# What a manager or director can do on an escalated task.
+ESCALATION_ACTIONS: list[tuple[str, str]] = [("nudge", "催办"), ("reassign", "转交"), ("close", "关闭")]
+
+
+def task_actions(kind: str, playbook) -> list[tuple[str, str]]:
+    """The buttons of a task's card, with the playbook's numbers and reasons filled in."""
+    actions = [(key, label.format(snooze_days=playbook.rules.silent_customer.snooze_days))
+               for key, label in TASK_ACTIONS.get(kind, TASK_ACTIONS["default"])]
+    if kind == "stage_stuck":
+        actions += [(f"stuck:{i}", reason) for i, reason in enumerate(playbook.stuck_reasons)]
+    return actions
 
 
 def app_link(settings, path: str) -> str:
@@ -38,7 +59,7 @@ def customer_card(ctx: Context, customer: Customer) -> Card:
 
 
 def task_to_card(ctx: Context, task: Task) -> Card:
-    actions = TASK_ACTIONS.get(task.kind, TASK_ACTIONS["default"])
+    actions = task_actions(task.kind, ctx.playbook)
     fields = [("截止", builders.when(task.due_at, ctx.playbook.tz))]
     if task.escalation_level:
         fields.append(("状态", "已升级给经理" if task.escalation_level == 1 else "已升级给总监"))

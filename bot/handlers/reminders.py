@@ -1,0 +1,216 @@
+"""Card actions on the reminder rules' tasks (jobs/rules): each tap changes the task (and what it
+is about: the lead, the customer, the opportunity) and updates the same card in place."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from jobs.pacing import Pacer
+from jobs.rules.lead_assignment import create_assignment_task
+from jobs.rules.scanning import task_card
+from storage import audit, customers, followups, leads, opportunities, tasks
+from storage.errors import Conflict, InvalidInput
+from storage.followups import FollowUpInput
+from storage.models import Task, Team, User
+
+from ..context import Context
+from ..router import router
+from .actions import _already_done, _finish
+
+
+def _open_task(ctx: Context) -> Task:
+    task = tasks.get_task(ctx.session, ctx.user, ctx.card_record.subject_id)
+    if task.status != "open":
+        raise Conflict(f"该任务已处理（{task.result or task.status}）")
+    return task
+
+
+def _pacer(ctx: Context) -> Pacer:
+    return Pacer(ctx.session, ctx.playbook, ctx.now, ctx.outbox_ids)
+
+
+def _close(ctx: Context, task: Task, result: str, status: str = "done") -> None:
+    tasks.close_task(ctx.session, ctx.user, task.id, result, status=status, now=ctx.now)
+
+
+# ------------------------------------------------------------------ leads
+
+
+@router.action("task:claim")
+def claim_lead(ctx: Context, _arg: str) -> None:
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)
+    _close(ctx, task, "已认领")
+    _finish(ctx, "已认领")
+
+
+@router.action("task:pass")
+def pass_lead(ctx: Context, _arg: str) -> None:
+    """转交 on a new lead: the next rep of the team gets it (compare-and-set, never two reps)."""
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    lead = leads.get_lead(ctx.session, ctx.user, task.subject_id)
+    if lead.status != "assigned" or lead.assignee_id != ctx.user.id:
+        raise Conflict("该线索已不在你名下或已被认领")
+    rep = leads.assign(ctx.session, lead, ctx.playbook, ctx.now, exclude={ctx.user.id})
+    if rep is None:
+        raise Conflict("团队里暂时没有可以转交的同事")
+    _close(ctx, task, f"已转交给{rep.name}")
+    create_assignment_task(ctx, ctx.session, _pacer(ctx), lead, rep)
+    _finish(ctx, f"已转交给{rep.name}")
+
+
+# ------------------------------------------------------------------ customers
+
+
+@router.action("task:contacted")
+def contacted(ctx: Context, _arg: str) -> None:
+    """已联系 / 已跟进: one follow-up on the customer, which closes the reminders it answers."""
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    if task.customer_id is not None:
+        followups.log_followup(ctx.session, ctx.user, FollowUpInput(
+            customer_id=task.customer_id, note="已联系", channel="card",
+            source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}"), ctx.playbook, now=ctx.now)
+        ctx.session.refresh(task)
+    if task.status == "open":
+        _close(ctx, task, "已联系")
+    _finish(ctx, "已联系")
+
+
+@router.action("task:later")
+def remind_later(ctx: Context, arg: str) -> None:
+    """N天后提醒: the task waits until that day at the playbook's follow-up time, then its card
+    comes back (held in the outbox until then; the escalation clock restarts from that time)."""
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    days = int(arg) if arg.isdigit() else ctx.playbook.rules.silent_customer.snooze_days
+    day = ctx.now.astimezone(ctx.playbook.tz).date() + timedelta(days=days)
+    due = datetime.combine(day, ctx.playbook.followup.default_time, tzinfo=ctx.playbook.tz)
+    before = audit.snapshot(task, ("due_at",))
+    task.due_at = due
+    audit.record(ctx.session, ctx.user, "task.snooze", task, before)
+    _pacer(ctx).card(ctx.user, task_card(ctx.settings, ctx.playbook, task), subject_type="task",
+                     subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
+    _finish(ctx, f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
+
+
+def _colleague(session: Session, user: User, playbook) -> User:
+    team = session.get(Team, user.team_id) if user.team_id else None
+    rep = leads.pick_rep(session, team, "least_load", exclude={user.id}) if team else None
+    if rep is None:
+        raise Conflict("团队里暂时没有可以转交的同事")
+    return rep
+
+
+def _move(ctx: Context, task: Task, to: User) -> None:
+    """Hand the task, and the customer it is about, to `to`, who gets the card."""
+    if task.customer_id is not None:
+        customer = customers.get_customer(ctx.session, ctx.user, task.customer_id)
+        if customer.owner_id == task.assignee_id:
+            before = audit.snapshot(customer, ("owner_id",))
+            customer.owner_id = to.id
+            audit.record(ctx.session, ctx.user, "customer.transfer", customer, before)
+    before = audit.snapshot(task, ("assignee_id",))
+    task.assignee_id = to.id
+    audit.record(ctx.session, ctx.user, "task.transfer", task, before)
+    card = task_card(ctx.settings, ctx.playbook, task, [("转交人", ctx.user.name)], source="同事转交")
+    _pacer(ctx).card(to, card, subject_type="task", subject_id=task.id,
+                     dedupe_key=f"{task.dedupe_key}:to:{to.id}:{ctx.event.event_id}")
+
+
+@router.action("task:handover")
+def hand_over(ctx: Context, _arg: str) -> None:
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    rep = _colleague(ctx.session, ctx.user, ctx.playbook)
+    _move(ctx, task, rep)
+    _finish(ctx, f"已转交给{rep.name}")
+
+
+@router.action("task:lost")
+def mark_lost(ctx: Context, _arg: str) -> None:
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    if task.customer_id is None:
+        raise InvalidInput("customer", "这个待办没有关联客户")
+    customer = customers.get_customer(ctx.session, ctx.user, task.customer_id)
+    before = audit.snapshot(customer, ("status",))
+    customer.status = "lost"
+    audit.record(ctx.session, ctx.user, "customer.lost", customer, before)
+    _close(ctx, task, "已标记流失")
+    _finish(ctx, "已标记流失")
+
+
+# ------------------------------------------------------------------ opportunities
+
+
+@router.action("task:advance")
+def advance_stage(ctx: Context, _arg: str) -> None:
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    opportunity = opportunities.get_opportunity(ctx.session, ctx.user, task.subject_id)
+    upcoming = ctx.playbook.next_stage(opportunity.stage)
+    if upcoming is None:
+        raise Conflict("已经是最后一个阶段，请选择停滞原因")
+    opportunities.change_stage(ctx.session, ctx.user, opportunity.id, upcoming.key, ctx.playbook, now=ctx.now)
+    _close(ctx, task, f"已推进到{upcoming.label}")
+    _finish(ctx, f"已推进到「{upcoming.label}」")
+
+
+@router.action("task:stuck")
+def stuck_reason(ctx: Context, arg: str) -> None:
+    if _already_done(ctx):
+        return
+    reasons = ctx.playbook.stuck_reasons
+    if not arg.isdigit() or int(arg) >= len(reasons):
+        raise InvalidInput("reason", "这个原因已从剧本中移除，请在小程序里填写")
+    task = _open_task(ctx)
+    _close(ctx, task, f"停滞原因：{reasons[int(arg)]}")
+    _finish(ctx, f"停滞原因：{reasons[int(arg)]}")
+
+
+# ------------------------------------------------------------------ escalations (manager, director)
+
+
+@router.action("task:nudge")
+def nudge(ctx: Context, _arg: str) -> None:
+    """催办: the rep gets the task's card again, saying who is asking."""
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    rep = ctx.session.get(User, task.assignee_id)
+    card = task_card(ctx.settings, ctx.playbook, task, [("催办人", ctx.user.name)], source="催办")
+    _pacer(ctx).card(rep, card, subject_type="task", subject_id=task.id,
+                     dedupe_key=f"{task.dedupe_key}:nudge:{ctx.event.event_id}")
+    _finish(ctx, f"已催办{rep.name}")
+
+
+@router.action("task:reassign")
+def reassign(ctx: Context, _arg: str) -> None:
+    """转交 on an escalation: the task (and its customer) go to a colleague of the rep."""
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    rep = ctx.session.get(User, task.assignee_id)
+    colleague = _colleague(ctx.session, rep, ctx.playbook)
+    _move(ctx, task, colleague)
+    _finish(ctx, f"已转交给{colleague.name}")
+
+
+@router.action("task:close")
+def close(ctx: Context, _arg: str) -> None:
+    if _already_done(ctx):
+        return
+    task = _open_task(ctx)
+    _close(ctx, task, f"{ctx.user.name}关闭", status="closed")
+    _finish(ctx, "已关闭")
