@@ -54,6 +54,12 @@ def run_demo(host: str, port: int, db_path: Path | None) -> None:
     runtime = app.extensions["crmbot"]
     with runtime.db.transaction() as session:
         seed_demo(session, runtime.playbook)
+    # the periodic rule scans, as `crmbot scheduler` runs them in production
+    import threading
+
+    from jobs.scheduler import run_scheduler
+    threading.Thread(target=run_scheduler, args=(runtime.redis, runtime.queue), name="crmbot-scheduler",
+                     daemon=True).start()
     base = settings.crmbot_public_url
     click.echo(f"crmbot demo running at {base}/\n"
                f"  health:     {base}/healthz\n"

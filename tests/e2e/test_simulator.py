@@ -59,7 +59,9 @@ def test_rep_looks_up_a_customer_and_taps_a_tag(demo, page):
 
     page.fill("#text", "查 华东机电")
     page.click("#send")
-    card = page.locator(".msg.bot .card").first
+    # the demo's scheduler may have pushed reminder cards too: take the lookup's answer
+    card = page.locator(".msg.bot .card").filter(
+        has=page.locator(".title", has_text="上海华东机电设备有限公司（")).last
     card.wait_for()
     assert card.locator(".title").inner_text().startswith("上海华东机电设备有限公司")
     first_tag = card.locator(".buttons button").first
@@ -69,8 +71,8 @@ def test_rep_looks_up_a_customer_and_taps_a_tag(demo, page):
     page.screenshot(path=str(ARTIFACTS / "simulator-card.png"), full_page=True)
 
     first_tag.click()
-    page.locator(".msg.bot .card .updated").wait_for()
-    updated = page.locator(".msg.bot .card").first
+    card.locator(".updated").wait_for()
+    updated = card
     assert "已记跟进：已报价" in updated.locator(".desc").inner_text()
     assert updated.locator(".buttons button").count() == 0   # the tags are gone: no second tap
     assert page.locator(".msg.me").last.inner_text() == "点击了「已报价」"
@@ -83,7 +85,9 @@ def test_dingtalk_action_card_in_the_browser(demo, page):
     page.click(".tab[data-platform=dingtalk]")
     page.select_option("#user", "rep1")
     page.click(".chip:has-text('查 华东机电')")
-    card = page.locator(".msg.bot .card").first
+    # the demo's scheduler may have pushed reminder cards too: take the lookup's answer
+    card = page.locator(".msg.bot .card").filter(
+        has=page.locator(".title", has_text="上海华东机电设备有限公司（")).last
     card.wait_for()
     assert "华东机电" in card.locator(".title").inner_text()
     card.locator(".buttons button").first.click()
