@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import io
 import random
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -417,3 +418,18 @@ def scan_bytes(card: Image.Image, fmt: str = "PNG") -> bytes:
     out = io.BytesIO()
     card.save(out, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
     return out.getvalue()
+
+
+def same_field(name: str, got: str | None, want: str | None) -> bool:
+    """Scoring rule for tests and the benchmark: equal after width folding (NFKC) and, for Chinese
+    text, ignoring whitespace. A field the card does not print must come back as None."""
+    if want is None or got is None:
+        return got is None and want is None
+
+    def fold(value: str) -> str:
+        value = unicodedata.normalize("NFKC", value).strip()
+        if name in ("name", "company", "address", "title"):
+            value = "".join(value.split())
+        return value.lower() if name in ("email", "website") else value
+
+    return fold(got) == fold(want)
