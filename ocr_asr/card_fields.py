@@ -143,10 +143,18 @@ _TITLE_WORDS = re.compile(
     r"specialist|officer|representative|founder|partner|chairman|assistant|executive|sales|head|lead)(?![A-Za-z])",
     re.IGNORECASE)
 # How a title printed right after the name usually begins (used to split "张伟销售总监").
-_TITLE_START = re.compile(
-    r"^(?:销售|市场|技术|总|副|区域|大客户|客户|项目|采购|运营|商务|首席|高级|资深|董事|财务|人力|行政|产品|"
-    r"研发|业务|华东|华南|华北|华中|西南|西北|东北|部门|执行|创始|合伙|主任|主管|经理|工程|设计|顾问|"
-    r"销售部|市场部|事业部|CEO|CTO|COO|CFO|VP)")
+_TITLE_STARTS = (
+    "销售", "市场", "技术", "总经理", "总监", "总裁", "总工", "副总经理", "副总裁", "副总", "副", "区域", "大客户", "客户",
+    "项目", "采购", "运营", "商务", "首席", "高级", "资深", "董事", "财务", "人力", "行政", "产品", "研发", "业务",
+    "华东", "华南", "华北", "华中", "西南", "西北", "东北", "部门", "执行", "创始", "合伙", "主任", "主管", "经理",
+    "工程", "设计", "顾问", "销售部", "市场部", "事业部", "CEO", "CTO", "COO", "CFO", "VP")
+
+
+def _title_start(text: str) -> int:
+    """Length of the longest usual title beginning `text` starts with (0: none)."""
+    return max((len(start) for start in _TITLE_STARTS if text.startswith(start)), default=0)
+
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SURNAMES_2 = ("欧阳", "司马", "诸葛", "上官", "司徒", "东方", "独孤", "南宫", "夏侯", "慕容", "尉迟", "长孙", "皇甫", "令狐",
                "宇文", "公孙", "轩辕", "端木", "申屠", "澹台")
@@ -163,7 +171,9 @@ def _nfkc(text: str) -> str:
 
 
 def _squeeze_cjk_spaces(text: str) -> str:
-    """OCR keeps the spaces of letter-spaced Chinese (王  伟); English needs its spaces."""
+    """OCR keeps the spaces of letter-spaced Chinese (王  伟); English needs its spaces. A lone
+    l, I or | between two Chinese characters is a stroke OCR read twice (四川l省), not a letter."""
+    text = re.sub(r"(?<=[\u4e00-\u9fff])[lI|](?=[\u4e00-\u9fff])", "", text)
     return re.sub(r"(?<=[\u4e00-\u9fff（）()])\s+(?=[\u4e00-\u9fff（）()\d])|(?<=[\d])\s+(?=[\u4e00-\u9fff])",
                   "", text).strip()
 
@@ -316,6 +326,9 @@ def _reading_order(lines: list[OcrLine]) -> list[OcrLine]:
 
 
 def _glue(first: OcrLine, second: OcrLine) -> OcrLine:
+    if second.left < first.right and first.text[-1:] == second.text[:1]:
+        # Overlapping boxes both read the character where they overlap: 装备 + 备（南京）.
+        second = OcrLine(second.text[1:], second.box, second.score)
     text = first.text + (" " if re.search(r"[A-Za-z0-9]$", first.text) and re.match(r"[A-Za-z0-9]", second.text)
                          else "") + second.text
     box = [first.box[0], second.box[1], second.box[2], first.box[3]]
@@ -373,6 +386,9 @@ def _has_leftover(text: str) -> bool:
 def _clean_email(text: str) -> str:
     text = re.sub(r"\s", "", text).strip(".")
     local, _, domain = text.partition("@")
+    # OCR glues the label on when the space is narrow: "E-mailhuang96@...".
+    unlabelled = re.sub(r"^(?:e-mail|email)[:.]?", "", local, flags=re.IGNORECASE)
+    local = unlabelled or local
     # OCR reads a 1 after a digit as l or I (huang6l@): numbers in an address are digits.
     local = re.sub(r"(?<=\d)[lI|](?=\d|$)", "1", local)
     local = re.sub(r"(?<=\d)[oO](?=\d|$)", "0", local)
@@ -387,6 +403,7 @@ def _looks_like_web(text: str) -> bool:
 
 def _clean_url(text: str) -> str:
     text = re.sub(r"\s", "", text).lower()
+    text = re.sub(r"^(?:website|web|url|w)[:.]?(?=www\.|http)", "", text)  # a glued-on label
     text = re.sub(r"^https?:/*", "", text)
     return text.rstrip("/.")
 
@@ -518,9 +535,10 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
 def _title_text(text: str) -> str:
     """The Chinese part of a bilingual title, or the English title when that is all there is."""
     if _CJK.search(text):
-        # Drop English words (they have lower-case letters); keep acronyms such as CEO or VP.
-        chinese = re.sub(r"[A-Za-z]*[a-z][A-Za-z .,&/-]*", " ", text)
-        chinese = re.sub(r"\s*[|/]\s*$|^\s*[|/]\s*", "", chinese)
+        # English after the Chinese is its translation ("首席执行官 CEO", "运营总监OperationsDirector"),
+        # and so is English before it when set apart ("Sales Manager / 销售经理"); "IT经理" keeps its IT.
+        chinese = re.sub(r"[\s/|]*[A-Za-z][A-Za-z .,&/()|-]*$", "", text)
+        chinese = re.sub(r"^[A-Za-z][A-Za-z .,&()-]*?\s*[\s/|]\s*(?=[\u4e00-\u9fff])", "", chinese)
         return re.sub(r"\s+", " ", chinese).strip(" /|")
     return text.strip()
 
@@ -531,16 +549,22 @@ def _split_name_title(text: str) -> tuple[str | None, str]:
     if spaced and _starts_with_surname(spaced.group(1)) and not _TITLE_WORDS.search(spaced.group(1)):
         return spaced.group(1), spaced.group(2)
     text = _squeeze_cjk_spaces(text)
-    if not _starts_with_surname(text) or _TITLE_START.match(text):  # 高级工程师 is not Mr 高
+    if not _starts_with_surname(text) or _title_start(text):  # 高级工程师 is not Mr 高
         return None, text
     surname = 2 if text[:2] in _SURNAMES_2 else 1
+    # Try a given name of two characters, then one; the cut after which the longest usual title
+    # begins wins (侯红|大客户部总监 over 侯红大|客户部总监, 李明|总经理 over 李明总|经理).
+    best: tuple[int, int] | None = None
     for given in (2, 1):
         cut = surname + given
         rest = text[cut:]
-        if len(rest) >= 2 and _TITLE_START.match(rest) and _CJK.match(text[cut - 1]) \
-                and not _TITLE_WORDS.search(text[:cut]):
-            return text[:cut], rest
-    return None, text
+        length = _title_start(rest)
+        if len(rest) >= 2 and length and _CJK.match(text[cut - 1]) and not _TITLE_WORDS.search(text[:cut]):
+            if best is None or length > best[1]:
+                best = (cut, length)
+    if best is None:
+        return None, text
+    return text[:best[0]], text[best[0]:]
 
 
 def _starts_with_surname(text: str) -> bool:
