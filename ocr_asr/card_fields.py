@@ -68,9 +68,17 @@ _LABELS: list[tuple[str, str, str]] = [
 ]
 # A bare letter (M, T, E ...) is a label only when a colon or a dot follows, or a space and then
 # what the label announces; English words need a word boundary before them.
+def _label_words(words: str) -> str:
+    """Chinese labels may touch the value (官网www...); English ones need a word boundary."""
+    chinese = [w for w in words.split("|") if _CJK_CHAR.search(w)]
+    english = [w for w in words.split("|") if not _CJK_CHAR.search(w)]
+    return "|".join(chinese + [rf"(?<![A-Za-z])(?:{'|'.join(english)})(?![A-Za-z])"])
+
+
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _LABEL_RE = re.compile(
     "|".join(
-        rf"(?P<{kind}{i}>(?<![A-Za-z])(?:{words})(?![A-Za-z])(?:\s*[/|]\s*(?:{words}))?\s*[:：.]?\s*){ahead}"
+        rf"(?P<{kind}{i}>(?:{_label_words(words)})(?:\s*[/|]\s*(?:{_label_words(words)}))?\s*[:：.]?\s*){ahead}"
         for i, (kind, words, ahead) in enumerate(_LABELS)),
     re.IGNORECASE)
 _COLON = re.compile(r"[:：]")
@@ -482,6 +490,8 @@ def _take_company(card: BusinessCard, rows: list[_Line]) -> None:
         if row.used:
             continue
         text = row.text
+        if _EMAIL_RE.search(text) or re.search(r"www\.|https?:", text, re.IGNORECASE) or parse_numbers(text):
+            continue  # "官网 www.x-group.com" is not the company
         strong = _COMPANY_STRONG.search(text)
         weak = _COMPANY_WEAK.search(text)
         if not (strong or weak) or _TITLE_WORDS.search(text) and not strong:
@@ -499,6 +509,7 @@ def _take_company(card: BusinessCard, rows: list[_Line]) -> None:
         text = re.sub(r"\s+[A-Za-z][A-Za-z .,&()-]*$", "", text)
         # Registered Chinese company names use full-width brackets: 华信科技（上海）有限公司.
         text = text.replace("(", "（").replace(")", "）")
+        text = re.sub(r"[,，.、·]+(?=（)|(?<=）)[,，.、·]+", "", text)  # OCR specks beside brackets
     _set(card, "company", text.strip(), row.ocr.score * (1.0 if score >= 3 else 0.7))
 
 

@@ -100,6 +100,10 @@ class CardTruth:
     english_title: str | None = None
     english_name: str | None = None
     fax: str | None = None
+    # Lines a real card carries that are none of the fields; the extractor must not take them.
+    extras: list[str] = field(default_factory=list)
+    english_company: str | None = None
+    department: str | None = None
 
     def fields(self) -> dict[str, str | None]:
         return {"name": self.name, "company": self.company, "title": self.title, "mobile": self.mobile,
@@ -150,11 +154,23 @@ def random_truth(rng: random.Random) -> CardTruth:
     fax = None
     if phone and rng.random() < 0.3:
         fax = phone.split("-")[0] + "-" + str(int(phone.split("-")[1]) + 1)
+    extras = []
+    if rng.random() < 0.25:
+        extras.append(rng.choice(["微信：", "WeChat: ", "QQ："]) +
+                      rng.choice([f"{PINYIN_SURNAME[s % len(PINYIN_SURNAME)]}{rng.randint(1000, 99999999)}",
+                                  str(rng.randint(10**7, 10**10))]))
+    if rng.random() < 0.2:
+        extras.append(f"邮编：{rng.randint(100000, 850000)}")
+    english_company = None
+    if rng.random() < 0.25:
+        english_company = f"{BRAND_LATIN[b].upper()} {rng.choice(['TECHNOLOGY', 'TRADING', 'ELECTRONICS', 'GROUP'])} CO., LTD."
+    department = rng.choice(["销售部", "华东大区", "市场部", "大客户事业部"]) if rng.random() < 0.15 else None
     return CardTruth(name=surname + given, company=company, title=title if has_title else None,
                      mobile=mobile if rng.random() < 0.95 or not phone else None, phone=phone, email=email,
                      address=address, website=website,
                      english_title=english_title if has_title and rng.random() < 0.4 else None,
-                     english_name=english_name, fax=fax)
+                     english_name=english_name, fax=fax, extras=extras, english_company=english_company,
+                     department=department)
 
 
 # ---------------------------------------------------------------- how numbers are printed
@@ -220,6 +236,8 @@ def contact_lines(rng: random.Random, truth: CardTruth, labels: str) -> list[tup
         out.append(("email", lab["email"] + truth.email))
     if truth.website:
         out.append(("website", lab["website"] + rng.choice(["", "http://", "https://"]) + truth.website))
+    for extra in truth.extras:
+        out.append(("extra", extra))
     if labels == "none" and rng.random() < 0.5:
         rng.shuffle(out)
     return out
@@ -300,6 +318,10 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
         y0 += company_size + 45
         style_left = True
 
+    if truth.english_company and style != "band":
+        y0 -= 30
+        text((x0, y0), truth.english_company, font("sans", 20), accent, "la" if style_left else "ma")
+        y0 += 40
     name_font = font("sans_bold" if not serif else "serif", name_size)
     title_font = font(body_kind, title_size)
     body_font = font(body_kind, body_size)
@@ -318,6 +340,9 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
             if truth.english_name:
                 text((x0, y0), truth.english_name, font("sans", title_size - 4), ink)
                 y0 += title_size + 8
+            if truth.department:
+                text((x0, y0), truth.department, font(body_kind, title_size - 4), ink)
+                y0 += title_size + 6
             if truth.title:
                 text((x0, y0), truth.title, title_font, ink)
                 if truth.english_title:

@@ -274,3 +274,14 @@ def test_title_keeps_the_chinese(printed, title):
 def test_ocr_stroke_noise_between_chinese_characters_is_dropped():
     card = extract_card([line("林静", 60, 60, 64), line("地址：四川l省成都市武侯区天府大道1542号4楼", 60, 140)])
     assert card.address == "四川省成都市武侯区天府大道1542号4楼"
+
+
+def test_chinese_label_touching_a_web_address():
+    card = extract_card([line("东方物流有限公司", 60, 40, 34), line("宋红", 60, 100, 70),
+                         line("官网www.dongfang-group.net", 60, 200)])
+    assert card.company == "东方物流有限公司" and card.website == "www.dongfang-group.net"
+
+
+def test_company_loses_ocr_specks_beside_brackets():
+    card = extract_card([line("鼎盛贸易,(北京)有限公司", 60, 40, 34), line("宋红", 60, 100, 70)])
+    assert card.company == "鼎盛贸易（北京）有限公司"
