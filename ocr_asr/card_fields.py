@@ -66,8 +66,9 @@ _LABELS: list[tuple[str, str, str]] = [
     ("address", r"公司地址|联系地址|办公地址|地址|address|addr|add|a", r""),
     ("other", r"邮政编码|邮编|qq|微信号|微信|wechat|税号|开户行|开户银行|银行账号|账号|帐号|p\.?\s?c|zip|post\s*code", r""),
 ]
-# A bare letter (M, T, E ...) is a label only when a colon or a dot follows, or a space and then
-# what the label announces; English words need a word boundary before them.
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _label_words(words: str) -> str:
     """Chinese labels may touch the value (官网www...); English ones need a word boundary."""
     chinese = [w for w in words.split("|") if _CJK_CHAR.search(w)]
@@ -75,7 +76,8 @@ def _label_words(words: str) -> str:
     return "|".join(chinese + [rf"(?<![A-Za-z])(?:{'|'.join(english)})(?![A-Za-z])"])
 
 
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+# Label, optionally a second one after "/" (电话/Tel), optionally a colon; then what it announces.
+# _split_by_labels below decides when a bare letter (M, T, E ...) is really a label.
 _LABEL_RE = re.compile(
     "|".join(
         rf"(?P<{kind}{i}>(?:{_label_words(words)})(?:\s*[/|]\s*(?:{_label_words(words)}))?\s*[:：.]?\s*){ahead}"
@@ -529,8 +531,13 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
             if name:
                 names.append((row.ocr.height, row, name))
             titles.append((1.0 if _CJK.search(title) else 0.5, row, title))
-        elif _is_name_like(text):
-            names.append((row.ocr.height * (1.0 if _starts_with_surname(text) else 0.7), row, text))
+        else:
+            # "王伟 David Wang" on one line: the Chinese name is the name.
+            both = re.fullmatch(r"([\u4e00-\u9fff]{2,4})\s*([A-Z][a-z]+(?:[ .-][A-Z][a-z]+){0,2})", text)
+            if both:
+                text = both.group(1)
+            if _is_name_like(text):
+                names.append((row.ocr.height * (1.0 if _starts_with_surname(text) else 0.7), row, text))
     if titles:
         weight, row, text = max(titles, key=lambda t: (t[0], -t[1].no))
         _set(card, "title", _title_text(text), row.ocr.score * (0.9 if weight == 1.0 else 0.7))

@@ -285,3 +285,20 @@ def test_chinese_label_touching_a_web_address():
 def test_company_loses_ocr_specks_beside_brackets():
     card = extract_card([line("鼎盛贸易,(北京)有限公司", 60, 40, 34), line("宋红", 60, 100, 70)])
     assert card.company == "鼎盛贸易（北京）有限公司"
+
+
+def test_chinese_and_english_name_on_one_line():
+    card = extract_card([line("王伟 David Wang", 60, 60, 60), line("M 138 1234 5678", 60, 150)])
+    assert card.name == "王伟" and card.mobile == "13812345678"
+
+
+@pytest.mark.parametrize("printed, mobile, phone", [
+    ("Tel：+86 (21) 6234-5678", None, "021-62345678"),
+    ("手机：138-1234-5678 / 139-8765-4321", "13812345678", None),
+    ("T.021-62345678", None, "021-62345678"),
+    ("电话：021-62345678  手机：13912345678", "13912345678", "021-62345678"),
+    ("服务热线：400-820-8820", None, "400-820-8820"),
+])
+def test_more_number_shapes_on_cards(printed, mobile, phone):
+    card = extract_card([line("赵敏", 60, 60, 60), line(printed, 60, 150)])
+    assert (card.mobile, card.phone) == (mobile, phone)
