@@ -194,7 +194,7 @@ class PaddleOcrEngine:
     def __init__(self, model_dir: Path | None) -> None:
         self.model_dir = self.check_model_dir(model_dir)
         try:
-            import paddleocr  # noqa: F401  (heavy: imported only when this engine is chosen)
+            import paddleocr  # heavy: imported only when this engine is chosen
         except ImportError as exc:
             raise CaptureError(
                 _ENGINE_NOT_READY_ZH,
