@@ -152,6 +152,9 @@ _TITLE_WORDS = re.compile(
     r"(?<![A-Za-z])(?:ceo|cto|cfo|coo|cmo|vp|manager|director|president|engineer|consultant|supervisor|"
     r"specialist|officer|representative|founder|partner|chairman|assistant|executive|sales|head|lead)(?![A-Za-z])",
     re.IGNORECASE)
+# Words that appear in titles but also alone in department names (销售部, Sales Dept.).
+_TITLE_WEAK = re.compile(r"销售|业务|(?<![A-Za-z])(?:sales|head|lead)(?![A-Za-z])", re.IGNORECASE)
+_DEPARTMENT_END = re.compile(r"(?:部|处|科|事业部|中心|大区|区|分公司|办事处|dept\.?|department)$", re.IGNORECASE)
 # How a title printed right after the name usually begins (used to split "张伟销售总监").
 _TITLE_STARTS = (
     "销售", "市场", "技术", "总经理", "总监", "总裁", "总工", "副总经理", "副总裁", "副总", "副", "区域", "大客户", "客户",
@@ -238,14 +241,19 @@ def _normalize_number(candidate: str, after: str) -> _Number | None:
         # "021-62345678-8001": the last dash group is the extension.
         head, _, tail = candidate.strip().rpartition("-")
         if tail.strip().isdigit() and len(tail.strip()) <= 5:
-            parsed = _parse_cn(re.sub(r"[^\d+]", "", head))
-            extension = extension or tail.strip()
+            head_digits = re.sub(r"[^\d+]", "", head)
+            parsed = _parse_cn(head_digits)
+            if parsed is not None or _landline_by_plan(head_digits):
+                digits, extension = head_digits, extension or tail.strip()
     if parsed is None:
         bare = re.sub(r"^\+?86", "", digits) if len(digits.lstrip("+")) == 13 else digits
         if _MOBILE_RE.match(bare):
             # A mobile range newer than the phonenumbers metadata is still a mobile.
             return _Number("mobile", bare)
-        return None
+        landline = _landline_by_plan(digits)
+        if landline is None:
+            return None
+        return _Number("phone", landline + (f"-{extension}" if extension else ""))
     national = str(parsed.national_number)
     kind = phonenumbers.number_type(parsed)
     if kind == PhoneNumberType.MOBILE or _MOBILE_RE.match(national):
@@ -260,6 +268,21 @@ def _normalize_number(candidate: str, after: str) -> _Number | None:
     if extension:
         value += f"-{extension}"
     return _Number("phone", value)
+
+
+def _landline_by_plan(digits: str) -> str | None:
+    """A landline printed with its area code that phonenumbers calls possible but not valid (its
+    metadata does not list every allocated block). China's plan: area code 10 or 2x (two digits)
+    or three digits, then a 7-8 digit subscriber number not starting with 0 or 1."""
+    match = re.fullmatch(r"(?:\+?86|0)(10|2\d|[3-9]\d{2})([2-9]\d{6,7})", digits)
+    if not match:
+        return None
+    try:
+        if not phonenumbers.is_possible_number(phonenumbers.parse(digits, "CN")):
+            return None
+    except NumberParseException:
+        return None
+    return f"0{match.group(1)}-{match.group(2)}"
 
 
 def _parse_cn(digits: str) -> phonenumbers.PhoneNumber | None:
@@ -445,6 +468,9 @@ def _take_address(card: BusinessCard, rows: list[_Line]) -> None:
         current = below
     joiner = "" if _CJK.search(text) else " "
     address = joiner.join(p.strip() for p in parts)
+    if _CJK.search(address):
+        # Block letters are capitals (A座, C区); OCR cannot tell c from C.
+        address = re.sub(r"(?<![A-Za-z])[a-z](?![A-Za-z])", lambda m: m.group(0).upper(), address)
     _set(card, "address", address, row.ocr.score * min(1.0, weight / 2 + 0.3))
 
 
@@ -530,7 +556,10 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
             title = _squeeze_cjk_spaces(title)
             if name:
                 names.append((row.ocr.height, row, name))
-            titles.append((1.0 if _CJK.search(title) else 0.5, row, title))
+            position = bool(_TITLE_WORDS.search(_TITLE_WEAK.sub(" ", title)))
+            if not position and _DEPARTMENT_END.search(title):
+                continue  # 销售部 / 大客户事业部 is where the person works, not the title
+            titles.append(((1.0 if _CJK.search(title) else 0.5) + (1.0 if position else 0.0), row, title))
         else:
             # "王伟 David Wang" on one line: the Chinese name is the name.
             both = re.fullmatch(r"([\u4e00-\u9fff]{2,4})\s*([A-Z][a-z]+(?:[ .-][A-Z][a-z]+){0,2})", text)
@@ -540,7 +569,7 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
                 names.append((row.ocr.height * (1.0 if _starts_with_surname(text) else 0.7), row, text))
     if titles:
         weight, row, text = max(titles, key=lambda t: (t[0], -t[1].no))
-        _set(card, "title", _title_text(text), row.ocr.score * (0.9 if weight == 1.0 else 0.7))
+        _set(card, "title", _title_text(text), row.ocr.score * (0.9 if weight == 2.0 else 0.7))
     chinese = [n for n in names if _CJK.search(n[2]) and not (card.company and n[2] in card.company)]
     pool = chinese or [n for n in names if not _CJK.search(n[2])]
     if pool:

@@ -205,6 +205,8 @@ LABEL_STYLES = {
     "bi": {"mobile": "手机/Mobile：", "phone": "电话/Tel：", "fax": "传真/Fax：", "email": "邮箱/Email：",
            "address": "地址/Add：", "website": "网址/Web："},
     "none": {"mobile": "", "phone": "", "fax": "", "email": "", "address": "", "website": ""},
+    # Small pictograms instead of words; OCR may read them as a stray character or not at all.
+    "icon": {"mobile": "", "phone": "", "fax": "传真 ", "email": "", "address": "", "website": ""},
 }
 
 
@@ -378,15 +380,31 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
             line_gap = body_size + 3
             address_lines = _wrap(address_label + truth.address, body_font, width) if truth.address else []
         for item in items:
-            text((x0, y0), item, body_font, ink)
+            text((x0 + _icon(draw, labels, x0, y0, line_gap, accent), y0), item, body_font, ink)
             y0 += line_gap
-    for line in address_lines:
-        text((x0, y0), line, body_font, ink)
+    indent = 0
+    for i, line in enumerate(address_lines):
+        if i == 0:
+            indent = _icon(draw, labels, x0, y0, line_gap, accent)
+        text((x0 + indent, y0), line, body_font, ink)
         y0 += line_gap
     if y0 > CARD_H - 5:
         # Too much for this layout: draw it again smaller rather than cut a field off.
         return make_card(seed + 100_000, style=style, labels=labels, dark=dark)
     return Card(truth=truth, image=image, style=style, labels=labels, dark=dark)
+
+
+def _icon(draw: ImageDraw.ImageDraw, labels: str, x: int, y: int, size: int, color) -> int:
+    """Draw a pictogram (a dot in a ring, or a rounded square) where a label would be; return the indent."""
+    if labels != "icon":
+        return 0
+    d = size - 14
+    if (x + y) % 2:
+        draw.ellipse((x, y + 4, x + d, y + 4 + d), outline=color, width=3)
+        draw.ellipse((x + d // 3, y + 4 + d // 3, x + 2 * d // 3, y + 4 + 2 * d // 3), fill=color)
+    else:
+        draw.rounded_rectangle((x, y + 4, x + d, y + 4 + d), radius=4, fill=color)
+    return d + 12
 
 
 # ---------------------------------------------------------------- phone-photo degradations

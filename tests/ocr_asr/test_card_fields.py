@@ -302,3 +302,22 @@ def test_chinese_and_english_name_on_one_line():
 def test_more_number_shapes_on_cards(printed, mobile, phone):
     card = extract_card([line("赵敏", 60, 60, 60), line(printed, 60, 150)])
     assert (card.mobile, card.phone) == (mobile, phone)
+
+
+def test_department_line_is_not_the_title():
+    card = extract_card([line("郭杰", 60, 40, 64), line("销售部", 60, 120, 30), line("总经理", 60, 160, 30),
+                         line("大客户事业部", 60, 200, 30)])
+    assert card.title == "总经理"
+    assert extract_card([line("郭杰", 60, 40, 64), line("华东大区", 60, 120, 30)]).title is None
+
+
+def test_landline_in_a_block_phonenumbers_does_not_list():
+    # 021-8005xxxx is shaped right but not in the metadata's valid ranges.
+    assert [(n.kind, n.value) for n in parse_numbers("021-80050105-9822")] == [("phone", "021-80050105-9822")]
+    assert [(n.kind, n.value) for n in parse_numbers("+86 21 8005 0105")] == [("phone", "021-80050105")]
+    assert parse_numbers("123456789") == []
+
+
+def test_block_letter_in_address_is_upper_case():
+    card = extract_card([line("郭杰", 60, 40, 64), line("地址：成都市高新区天府大道372号软件园c区3栋", 60, 120)])
+    assert card.address == "成都市高新区天府大道372号软件园C区3栋"

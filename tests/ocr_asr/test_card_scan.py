@@ -81,6 +81,8 @@ PHOTO_CASES = [
     (104, "band", "none", True, 180, -8.0),
     (105, "left", "en2", True, 0, -6.5),
     (106, "center", "zh2", False, 0, 5.0),
+    (107, "split", "icon", False, 0, -7.0),
+    (108, "left", "icon", True, 90, 6.5),
 ]
 
 
