@@ -108,9 +108,9 @@ def _split_by_labels(text: str, line_no: int) -> list[_Piece]:
         at_start = not text[:match.start()].strip()
         if single_letter and not _COLON.search(label) and not at_start:
             continue  # "Sales Manager E" is not a label; "... E: x@y.com" is
-        if not at_start and not _COLON.search(label) and re.search(r"[\u4e00-\u9fff]", text[match.start() - 1:match.start()] or ""):
-            # 办公 in the middle of Chinese text (科技园办公楼...) is a word, not a label.
-            continue
+        after_chinese = bool(_CJK_CHAR.match(text[match.start() - 1:match.start()]))
+        if not at_start and not _COLON.search(label) and after_chinese:
+            continue  # 办公 in the middle of Chinese text (科技园办公楼...) is a word, not a label.
         if single_letter and label.strip().lower() == "a" and not _COLON.search(label):
             continue  # "A座3楼" is an address, not "Address:"
         starts.append(match)

@@ -98,11 +98,12 @@ class RapidOcrEngine:
         turn = self._page_turn(image, lines)
         if turn:
             # A card photographed sideways or upside down, its EXIF orientation lost on the way
-            # (re-encoded, forwarded, screenshotted). Its lines may already read right, since each crop is laid flat and the
-            # direction classifier flips it, but detection misses more lines on turned text and the
-            # layout is turned too. Read the upright page again: the field rules rely on "above",
-            # "beside" and "wrapped onto the next line". Measured: moving the boxes instead of
-            # reading again saves ~40% on such photos but loses e-mail and web lines.
+            # (re-encoded, forwarded, screenshotted). Its lines may already read right, since each
+            # crop is laid flat and the direction classifier flips it, but detection misses more
+            # lines on turned text and the layout is turned too. Read the upright page again: the
+            # field rules rely on "above", "beside" and "wrapped onto the next line". Measured:
+            # moving the boxes instead of reading again saves ~40% on such photos but loses
+            # e-mail and web lines.
             lines = self._run(image.rotate(turn, expand=True))
         return lines
 
