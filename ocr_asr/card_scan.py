@@ -1,0 +1,89 @@
+"""Photo of a business card in, fields out: for the capture job (bytes) and `crmbot scan-card` (files)."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ocr_asr.card_fields import FIELDS, BusinessCard, extract_card
+from ocr_asr.errors import CaptureError
+from ocr_asr.images import decode_image
+from ocr_asr.ocr import OcrEngine, get_ocr_engine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_TEXT_ZH = "这张图片里没有识别到文字：请把名片放平、对准、光线充足时重拍"
+
+
+def _settings(settings: "Settings | None") -> "Settings":
+    if settings is not None:
+        return settings
+    from config.settings import settings_from_env
+    return settings_from_env()
+
+
+def scan_card_bytes(data: bytes, engine: OcrEngine | None = None, *,
+                    settings: "Settings | None" = None) -> BusinessCard:
+    """Read one card photo. Raises CaptureError (Chinese `user_message`) for a file we refuse or a
+    photo without any text; the engine comes from settings unless one is passed."""
+    settings = _settings(settings)
+    _check_size(len(data), settings.crmbot_max_upload_bytes)
+    image = decode_image(data)
+    engine = engine or get_ocr_engine(settings)
+    lines = engine.recognize(image)
+    if not any(line.text.strip() for line in lines):
+        raise CaptureError(NO_TEXT_ZH, "OCR found no text in the image")
+    return extract_card(lines)
+
+
+def scan_card_files(paths: Iterable[str], engine: OcrEngine | None = None, *,
+                    settings: "Settings | None" = None) -> Iterator[dict]:
+    """One dict per file, in order, with the keys of the `crmbot scan-card --json` contract:
+    file, name, company, title, mobile, phone, email, address, website (None when absent), lines,
+    elapsed_ms; a file that cannot be read also has `error` (Chinese) and the batch goes on.
+    The engine is built once, at the first readable image, and reused for the rest."""
+    settings = _settings(settings)
+    for path in paths:
+        started = time.perf_counter()
+        result: dict = {"file": str(path), **{name: None for name in FIELDS}, "lines": []}
+        try:
+            data = _read(Path(path), settings.crmbot_max_upload_bytes)
+            if engine is None:
+                decode_image(data)  # refuse a bad file before paying for the model load
+                engine = get_ocr_engine(settings)
+            card = scan_card_bytes(data, engine, settings=settings)
+            result.update(card.fields(), lines=card.lines)
+        except CaptureError as exc:
+            result["error"] = exc.user_message
+        except Exception:  # one broken file must not stop a batch of fifty
+            log.exception("scan-card failed on %s", path)
+            result["error"] = "这张图片识别失败：程序内部错误，请把图片发给管理员排查"
+        result["elapsed_ms"] = round((time.perf_counter() - started) * 1000)
+        yield result
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        _check_size(size, max_bytes)
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CaptureError("找不到这个文件", f"no such file: {path}") from exc
+    except IsADirectoryError as exc:
+        raise CaptureError("这是一个文件夹，不是图片", f"is a directory: {path}") from exc
+    except PermissionError as exc:
+        raise CaptureError("没有权限读取这个文件", f"permission denied: {path}") from exc
+    except OSError as exc:
+        raise CaptureError("这个文件无法读取", f"cannot read {path}: {exc}") from exc
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise CaptureError(f"这张图片无法识别：文件太大（{size / 1024 / 1024:.1f} MB，上限 "
+                           f"{max_bytes / 1024 / 1024:.0f} MB），请压缩后再发",
+                           f"image of {size} bytes exceeds CRMBOT_MAX_UPLOAD_BYTES={max_bytes}")

@@ -1,0 +1,273 @@
+"""OCR behind a small interface: an engine turns an upright-or-not RGB image into text lines with boxes.
+
+Default: PaddleOCR's PP-OCRv4 detection/recognition models (and the PP-OCR direction classifier)
+run with ONNX Runtime through rapidocr_onnxruntime. The .onnx files ship inside that wheel, so it
+works offline and in CI with nothing to download. `paddleocr` is the alternative for a site that
+installs PaddlePaddle and keeps its own model folders (CRMBOT_PADDLEOCR_MODEL_DIR); it never downloads.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from PIL import Image
+
+from ocr_asr.errors import CaptureError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Point = tuple[float, float]
+
+_ENGINE_NOT_READY_ZH = "名片识别暂时不可用：识别引擎未配置好，请联系管理员"
+
+
+@dataclass
+class OcrLine:
+    """One detected text line. `box` is the 4 corners (top-left, top-right, bottom-right,
+    bottom-left) in pixels of the recognized image once turned upright (a photo taken sideways
+    or upside down is turned by a multiple of 90°)."""
+
+    text: str
+    box: list[Point]
+    score: float
+
+    @property
+    def left(self) -> float:
+        return min(x for x, _ in self.box)
+
+    @property
+    def right(self) -> float:
+        return max(x for x, _ in self.box)
+
+    @property
+    def top(self) -> float:
+        return min(y for _, y in self.box)
+
+    @property
+    def bottom(self) -> float:
+        return max(y for _, y in self.box)
+
+    @property
+    def center_y(self) -> float:
+        return sum(y for _, y in self.box) / len(self.box)
+
+    @property
+    def height(self) -> float:
+        """Type size, measured along the box's own sides so a tilted photo does not inflate it."""
+        return min(self._side_lengths())
+
+    @property
+    def width(self) -> float:
+        return max(self._side_lengths())
+
+    def _side_lengths(self) -> tuple[float, float]:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.box[:4]
+        across = (math.dist((x0, y0), (x1, y1)) + math.dist((x3, y3), (x2, y2))) / 2
+        down = (math.dist((x0, y0), (x3, y3)) + math.dist((x1, y1), (x2, y2))) / 2
+        return (across, down)
+
+
+class OcrEngine(Protocol):
+    def recognize(self, image: Image.Image) -> list[OcrLine]:
+        """Text lines of an RGB image, any of the four page orientations."""
+        ...
+
+
+class RapidOcrEngine:
+    """PP-OCRv4 det + rec and the PP-OCR direction classifier on ONNX Runtime (rapidocr_onnxruntime)."""
+
+    def __init__(self) -> None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:  # the package is a hard dependency; this is a broken install
+            raise CaptureError(_ENGINE_NOT_READY_ZH, f"rapidocr_onnxruntime is not installed: {exc}") from exc
+        # use_cls: each line crop is turned 180° when the classifier says so (photos taken upside down).
+        self._ocr = RapidOCR(use_cls=True, print_verbose=False)
+        # onnxruntime sessions are not documented as safe to share across threads while running.
+        self._lock = threading.Lock()
+
+    def recognize(self, image: Image.Image) -> list[OcrLine]:
+        lines = self._run(image)
+        turn = self._page_turn(image, lines)
+        if turn:
+            # A card photographed sideways or upside down, its EXIF orientation lost on the way
+            # (re-encoded, forwarded, screenshotted). Its lines may already read right, since each
+            # crop is laid flat and the direction classifier flips it, but detection misses more
+            # lines on turned text and the layout is turned too. Read the upright page again: the
+            # field rules rely on "above", "beside" and "wrapped onto the next line". Measured:
+            # moving the boxes instead of reading again saves ~40% on such photos but loses
+            # e-mail and web lines.
+            lines = self._run(image.rotate(turn, expand=True))
+        return lines
+
+    def _run(self, image: Image.Image) -> list[OcrLine]:
+        with self._lock:
+            result, _elapsed = self._ocr(image)
+        lines = []
+        for box, text, score in result or []:
+            points = corners_in_reading_order([(float(x), float(y)) for x, y in box])
+            lines.append(OcrLine(text=str(text), box=points, score=float(score)))
+        return lines
+
+    def _page_turn(self, image: Image.Image, lines: list[OcrLine]) -> int:
+        """Degrees to rotate the page counter-clockwise so its text reads left to right: 0/90/180/270."""
+        readable = [line for line in lines if len(line.text.strip()) >= 2]
+        if not readable:
+            return 0
+        tall = sum(len(l.text) for l in readable if _is_tall(l))
+        sideways = tall > sum(len(l.text) for l in readable) / 2
+        turn = 90 if sideways else 0
+        # Cut out the longest lines as they would read after `turn` and ask the direction
+        # classifier whether they are upright or upside down; the longer lines weigh more.
+        samples = sorted((l for l in readable if _is_tall(l) == sideways), key=lambda l: -len(l.text))[:6]
+        flipped = upright = 0.0
+        for line in samples:
+            label, score = self._direction(_cut_out(image, line.box, turn))
+            if label == "180":
+                flipped += len(line.text) * score
+            else:
+                upright += len(line.text) * score
+        return turn + 180 if flipped > upright else turn
+
+    def _direction(self, crop: Image.Image) -> tuple[str, float]:
+        with self._lock:
+            result, _ = self._ocr(crop, use_det=False, use_cls=True, use_rec=False)
+        label, score = result[0]
+        return str(label), float(score)
+
+
+def _turned(x: float, y: float, turn: int, width: float, height: float) -> Point:
+    """Where (x, y) lands when the page is rotated `turn` degrees counter-clockwise (PIL, expand=True)."""
+    if turn == 90:
+        return (y, width - x)
+    if turn == 180:
+        return (width - x, height - y)
+    if turn == 270:
+        return (height - y, x)
+    return (x, y)
+
+
+def corners_in_reading_order(box: list[Point], turn: int = 0, size: tuple[int, int] = (0, 0)) -> list[Point]:
+    """The box's corners ordered upper-left, upper-right, lower-right, lower-left as seen after
+    turning the page `turn` degrees counter-clockwise. Detectors order a tilted box's corners by
+    x, which for a steep box starts on the wrong side; this goes by angle around the centre."""
+    turned = [_turned(x, y, turn, *size) for x, y in box]
+    cx = sum(x for x, _ in turned) / len(turned)
+    cy = sum(y for _, y in turned) / len(turned)
+    # With y pointing down, increasing atan2 runs clockwise on screen: left, top, right, bottom.
+    order = sorted(range(len(turned)), key=lambda i: math.atan2(turned[i][1] - cy, turned[i][0] - cx))
+    start = min(range(len(order)), key=lambda k: turned[order[k]][0] + turned[order[k]][1])
+    order = order[start:] + order[:start]
+    return [box[i] for i in order]
+
+
+def _cut_out(image: Image.Image, box: list[Point], turn: int) -> Image.Image:
+    """The line's quadrilateral warped flat as it would read after turning the page `turn` degrees
+    (a tilted photo's bounding rectangle would also catch the neighbouring lines)."""
+    p0, p1, p2, p3 = corners_in_reading_order(box, turn, image.size)
+    across = max(1, round(math.dist(p0, p1)))
+    down = max(1, round(math.dist(p0, p3)))
+    # QUAD wants the source's upper-left, lower-left, lower-right, upper-right.
+    return image.transform((across, down), Image.Transform.QUAD, (*p0, *p3, *p2, *p1),
+                           resample=Image.Resampling.BILINEAR)
+
+
+def _is_tall(line: OcrLine) -> bool:
+    return (line.bottom - line.top) >= 1.5 * (line.right - line.left)
+
+
+class PaddleOcrEngine:
+    """PaddleOCR itself, for sites that install paddlepaddle + paddleocr and keep the models locally.
+
+    CRMBOT_PADDLEOCR_MODEL_DIR must hold det/, rec/ and cls/ inference model folders. Nothing is
+    downloaded: a missing folder is an error that names the setting.
+    """
+
+    SUBDIRS = ("det", "rec", "cls")
+
+    def __init__(self, model_dir: Path | None) -> None:
+        self.model_dir = self.check_model_dir(model_dir)
+        try:
+            import paddleocr  # heavy: imported only when this engine is chosen
+        except ImportError as exc:
+            raise CaptureError(
+                _ENGINE_NOT_READY_ZH,
+                "CRMBOT_OCR_ENGINE=paddleocr but the paddleocr package is not installed "
+                "(pip install paddlepaddle paddleocr), or set CRMBOT_OCR_ENGINE=rapidocr") from exc
+        self._ocr, self._v3 = self._build(paddleocr)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def check_model_dir(cls, model_dir: Path | None) -> Path:
+        if model_dir is None:
+            raise CaptureError(
+                _ENGINE_NOT_READY_ZH,
+                "CRMBOT_OCR_ENGINE=paddleocr needs CRMBOT_PADDLEOCR_MODEL_DIR: a folder with det/, rec/ "
+                "and cls/ PaddleOCR inference models (models are never downloaded at run time)")
+        model_dir = Path(model_dir)
+        missing = [name for name in cls.SUBDIRS if not (model_dir / name).is_dir()]
+        if missing:
+            raise CaptureError(
+                _ENGINE_NOT_READY_ZH,
+                f"CRMBOT_PADDLEOCR_MODEL_DIR={model_dir} is missing the model folder(s) "
+                f"{', '.join(missing)}/ (expected det/, rec/ and cls/ PaddleOCR inference models)")
+        return model_dir
+
+    def _build(self, paddleocr):
+        det, rec, cls = (str(self.model_dir / name) for name in self.SUBDIRS)
+        major = str(getattr(paddleocr, "__version__", "2")).split(".")[0]
+        if major.isdigit() and int(major) >= 3:
+            # paddleocr 3.x (PaddleX pipeline): document unwarping/orientation are extra models; off.
+            ocr = paddleocr.PaddleOCR(
+                text_detection_model_dir=det, text_recognition_model_dir=rec,
+                textline_orientation_model_dir=cls, use_textline_orientation=True,
+                use_doc_orientation_classify=False, use_doc_unwarping=False)
+            return ocr, True
+        ocr = paddleocr.PaddleOCR(det_model_dir=det, rec_model_dir=rec, cls_model_dir=cls,
+                                  use_angle_cls=True, lang="ch", show_log=False)
+        return ocr, False
+
+    def recognize(self, image: Image.Image) -> list[OcrLine]:
+        import numpy as np
+
+        bgr = np.asarray(image.convert("RGB"))[:, :, ::-1].copy()
+        with self._lock:
+            if self._v3:
+                pages = self._ocr.predict(bgr)
+            else:
+                pages = self._ocr.ocr(bgr, cls=True)
+        lines: list[OcrLine] = []
+        for page in pages or []:
+            if self._v3:
+                found = zip(page["rec_polys"], page["rec_texts"], page["rec_scores"])
+            else:
+                found = ((box, text, score) for box, (text, score) in (page or []))
+            for box, text, score in found:
+                points = [(float(x), float(y)) for x, y in box]
+                lines.append(OcrLine(text=str(text), box=points, score=float(score)))
+        return lines
+
+
+_engines: dict[tuple, OcrEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_ocr_engine(settings: "Settings") -> OcrEngine:
+    """The engine chosen by CRMBOT_OCR_ENGINE, built once per process (model loading takes seconds)."""
+    name = settings.crmbot_ocr_engine
+    key = (name, str(settings.crmbot_paddleocr_model_dir) if name == "paddleocr" else None)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            log.info("loading OCR engine %s", name)
+            engine = PaddleOcrEngine(settings.crmbot_paddleocr_model_dir) if name == "paddleocr" \
+                else RapidOcrEngine()
+            _engines[key] = engine
+        return engine
