@@ -82,3 +82,61 @@ def test_expired_media_is_reported(stack, database):
     assert any("过期" in t for t in _texts(stack.wecom))
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0
+
+
+# ------------------------------------------------------------------ business-card photos
+
+@pytest.fixture(scope="module")
+def cardgen():
+    from tests.ocr_asr.cardgen import FONT_PACKAGE, find_font
+    import tests.ocr_asr.cardgen as module
+    if find_font("sans") is None:
+        pytest.skip(f"no CJK font to draw test cards: apt-get install -y {FONT_PACKAGE}")
+    return module
+
+
+def _send_photo(stack, data: bytes, msg_id: int):
+    media_id = stack.wecom.add_media(data, "image/jpeg")
+    stack.wecom_post(wc_fake.image_xml(stack.settings.wecom_corp_id, "rep1", media_id, msg_id=msg_id))
+    stack.drain()
+
+
+def test_card_photo_becomes_a_customer_with_one_tap(stack, database, cardgen):
+    card = cardgen.make_card(4242)
+    _send_photo(stack, cardgen.photograph(card.image, 4242, turn=0), 990001)
+    draft_card = _cards(stack.wecom)[-1]
+    assert draft_card["main_title"]["title"] == "名片识别结果"
+    confirm = next(b for b in draft_card["button_list"] if b.get("key") == "confirm")
+    stack.wecom_click("rep1", draft_card["task_id"], confirm["key"])
+    stack.drain()
+    with database.transaction() as s:
+        created = s.scalars(select(customers.Customer).where(customers.Customer.id != 1)).one()
+        assert created.owner_id == 4 and created.status == "incomplete"  # no credit code on a card
+        assert created.contacts[0].mobile == card.truth.mobile
+    update = [m for m in stack.wecom.sent if m["path"].endswith("/update_template_card")][-1]
+    assert "已创建客户" in update["body"]["template_card"]["main_title"]["desc"]
+
+
+def test_card_of_an_existing_customer_says_who_owns_it(stack, database, cardgen):
+    card = cardgen.make_card(4343)
+    with database.transaction() as s:
+        from storage.models import User
+        rep2 = s.scalars(select(User).where(User.wecom_userid == "rep2")).one()
+        customers.create_customer(s, rep2, CustomerInput(
+            kind="company", name=card.truth.company,
+            contacts=[ContactInput(name=card.truth.name, mobile=card.truth.mobile)]), stack.runtime.playbook)
+    _send_photo(stack, cardgen.scan_bytes(card.image, "JPEG"), 990002)
+    draft_card = _cards(stack.wecom)[-1]
+    assert draft_card["main_title"]["title"] == "名片识别结果：客户已存在"
+    assert "王芳" in draft_card["sub_title_text"] and "confirm" not in {b.get("key") for b in draft_card["button_list"]}
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(customers.Customer)) == 2
+
+
+@pytest.mark.parametrize("data", [b"hello, I am a text file named card.jpg", b""])
+def test_not_an_image_gets_a_chinese_answer(stack, database, data):
+    _send_photo(stack, data, 990100 + len(data))
+    answers = [t for t in _texts(stack.wecom) if "正在识别" not in t]
+    assert len(answers) == 1 and any("\u4e00" <= ch <= "\u9fff" for ch in answers[0])
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0
