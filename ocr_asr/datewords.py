@@ -7,7 +7,7 @@ Reps use a small, stable set of forms, so a table of regexes — each with a res
 the calendar arithmetic with `dateutil.relativedelta` — stays short and readable. Chinese
 numerals go through `cn2an`.
 
-Rules worth knowing (README.notes.md has the full list):
+Rules worth knowing (README.md has the full list):
 - A bare weekday ("周五") is the next such day strictly after today: "周五" said on a Friday
   is next Friday. "这周五"/"本周五" is the Friday of the current Monday–Sunday week.
 - A month/day without a year that has already passed this year ("12月10号" on Dec 20) is next year.

@@ -7,7 +7,7 @@
 Tags come from the playbook (labels, synonyms, `#标签`) plus a few built-in phrasings for the
 default tag keys (`EXTRA_PHRASES`); dates from `datewords`; amounts are numbers with a money
 unit or a money word in front, converted with `cn2an`; the customer is the longest unambiguous
-mention of one of the rep's own customers. README.notes.md lists every rule and choice.
+mention of one of the rep's own customers. README.md lists every rule and choice.
 """
 from __future__ import annotations
 

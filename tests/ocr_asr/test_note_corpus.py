@@ -2,7 +2,7 @@
 
 notes_corpus.jsonl is the development set (the parser was tuned on it) and must meet the targets.
 notes_corpus_heldout*.jsonl were never tuned against; their floors only catch regressions, and the
-real figures are printed by bench/bench_parse_note.py and reported in ocr_asr/README.notes.md.
+real figures are printed by bench/bench_parse_note.py and reported in ocr_asr/README.md.
 """
 from __future__ import annotations
 
