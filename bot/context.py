@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cards import builders
 from cards.model import Card
 from config.playbook import Playbook
 from config.settings import Settings
@@ -83,6 +84,20 @@ class Context:
             card_id=card.card_id, org_id=record.org_id, recipient_user_id=record.recipient_user_id,
             context={"response_code": self.event.payload.get("response_code")})
         self.outbox_ids.append(outbox_id)
+
+    def finish_card(self, what: str) -> None:
+        """The clicked card, updated to say what was done, by whom and when; its buttons go."""
+        stamp = f"{what} · {self.user.name} {self.now.astimezone(self.playbook.tz):%m-%d %H:%M}"
+        self.update_card(builders.done(Card.from_dict(self.card_record.card), stamp))
+
+    def card_is_done(self) -> bool:
+        """True (and the rep is told) when the clicked card was already acted upon: a DingTalk
+        ActionCard cannot be greyed out, so a second tap must not do the work again."""
+        if self.card_record.status != "done":
+            return False
+        note = Card.from_dict(self.card_record.card).done_note or "已处理"
+        self.say(f"这张卡片已经处理过了：{note}")
+        return True
 
     def defer(self, job_path: str, *args: Any, queue: str = "crmbot-default") -> None:
         """Slow work (media download, OCR, ASR) runs as its own job after this transaction commits."""

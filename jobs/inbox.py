@@ -18,7 +18,7 @@ from bot.events import Event, Kind
 from bot.router import router
 from storage import messaging, users
 from storage.errors import DomainError
-from storage.models import CardRecord, InboxEvent, User, utcnow
+from storage.models import CardRecord, InboxEvent, utcnow
 
 from .outbound import enqueue_delivery
 from .runtime import current_runtime

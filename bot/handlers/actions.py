@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from cards import builders
-from cards.model import Card
 from storage import audit, followups, tasks
 from storage.errors import Conflict
 from storage.followups import FollowUpInput
@@ -14,28 +12,11 @@ from ..context import Context
 from ..router import router
 
 
-def _stamp(ctx: Context, what: str) -> str:
-    return f"{what} · {ctx.user.name} {ctx.now.astimezone(ctx.playbook.tz):%m-%d %H:%M}"
-
-
-def _finish(ctx: Context, what: str) -> None:
-    card = Card.from_dict(ctx.card_record.card)
-    ctx.update_card(builders.done(card, _stamp(ctx, what)))
-
-
-def _already_done(ctx: Context) -> bool:
-    if ctx.card_record.status == "done":
-        note = Card.from_dict(ctx.card_record.card).done_note or "已处理"
-        ctx.say(f"这张卡片已经处理过了：{note}")
-        return True
-    return False
-
-
 @router.action("customer:tag")
 def tag_customer(ctx: Context, tag_key: str) -> None:
     """One tap on a tag = one follow-up on that customer (a DingTalk ActionCard cannot be greyed
     out, so a second tap on the same card is answered, not recorded again)."""
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     tag = ctx.playbook.tag(tag_key)
     if tag is None:
@@ -43,20 +24,20 @@ def tag_customer(ctx: Context, tag_key: str) -> None:
     followups.log_followup(ctx.session, ctx.user, FollowUpInput(
         customer_id=ctx.card_record.subject_id, tags=[tag.key], channel="card",
         source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}"), ctx.playbook, now=ctx.now)
-    _finish(ctx, f"已记跟进：{tag.label}")
+    ctx.finish_card(f"已记跟进：{tag.label}")
 
 
 @router.action("task:done")
 def task_done(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     tasks.close_task(ctx.session, ctx.user, ctx.card_record.subject_id, "已处理", now=ctx.now)
-    _finish(ctx, "已处理")
+    ctx.finish_card("已处理")
 
 
 @router.action("task:snooze")
 def task_snooze(ctx: Context, arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     days = int(arg) if arg.isdigit() else 1
     task = tasks.get_task(ctx.session, ctx.user, ctx.card_record.subject_id)
@@ -66,4 +47,4 @@ def task_snooze(ctx: Context, arg: str) -> None:
     local_day = ctx.now.astimezone(ctx.playbook.tz).date() + timedelta(days=days)
     task.due_at = datetime.combine(local_day, time(9), tzinfo=ctx.playbook.tz)
     audit.record(ctx.session, ctx.user, "task.snooze", task, before)
-    _finish(ctx, f"已推迟到 {local_day:%m-%d} 09:00")
+    ctx.finish_card(f"已推迟到 {local_day:%m-%d} 09:00")

@@ -8,7 +8,6 @@ from storage.customers import ContactInput, CustomerInput
 from ..context import Context
 from ..events import Kind
 from ..router import router
-from .actions import _already_done, _finish
 
 
 @router.event(Kind.CONTACT_ADDED)
@@ -27,17 +26,17 @@ def _contact(ctx: Context) -> dict:
 
 @router.action("contact:link")
 def link_existing(ctx: Context, customer_id: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     info = _contact(ctx)
     link = links.link_chat(ctx.session, ctx.user, "wecom", info["external_userid"], int(customer_id), now=ctx.now)
     customer = customers.get_customer(ctx.session, ctx.user, link.customer_id)
-    _finish(ctx, f"已关联到 {customer.name}")
+    ctx.finish_card(f"已关联到 {customer.name}")
 
 
 @router.action("contact:create")
 def create_from_contact(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     info = _contact(ctx)
     name = info.get("corp_name") or info.get("name") or "新客户"
@@ -48,11 +47,11 @@ def create_from_contact(ctx: Context, _arg: str) -> None:
                                wecom_external_userid=info["external_userid"])]), ctx.playbook, now=ctx.now)
     links.link_chat(ctx.session, ctx.user, "wecom", info["external_userid"], customer.id, now=ctx.now)
     suffix = "（待补全）" if customer.status == "incomplete" else ""
-    _finish(ctx, f"已新建客户 {customer.name}{suffix}")
+    ctx.finish_card(f"已新建客户 {customer.name}{suffix}")
 
 
 @router.action("contact:ignore")
 def ignore_contact(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
-    _finish(ctx, "已忽略")
+    ctx.finish_card("已忽略")

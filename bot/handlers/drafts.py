@@ -6,33 +6,32 @@ from storage import customers, drafts
 
 from ..context import Context
 from ..router import router
-from .actions import _already_done, _finish
 
 
 @router.action("draft:confirm")
 def confirm(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     draft = drafts.confirm_draft(ctx.session, ctx.user, ctx.card_record.subject_id, ctx.playbook, now=ctx.now)
     customer = customers.get_customer(ctx.session, ctx.user, draft.result_customer_id)
     if draft.kind == "customer":
         suffix = "（待补全）" if customer.status == "incomplete" else ""
-        _finish(ctx, f"已创建客户 {customer.name}{suffix}")
+        ctx.finish_card(f"已创建客户 {customer.name}{suffix}")
     else:
-        _finish(ctx, f"已记录跟进：{customer.name}")
+        ctx.finish_card(f"已记录跟进：{customer.name}")
 
 
 @router.action("draft:add_contact")
 def add_contact(ctx: Context, customer_id: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     contact = drafts.add_as_contact(ctx.session, ctx.user, ctx.card_record.subject_id, int(customer_id))
-    _finish(ctx, f"已添加联系人 {contact.name}")
+    ctx.finish_card(f"已添加联系人 {contact.name}")
 
 
 @router.action("draft:discard")
 def discard(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     drafts.discard_draft(ctx.session, ctx.user, ctx.card_record.subject_id)
-    _finish(ctx, "已放弃")
+    ctx.finish_card("已放弃")

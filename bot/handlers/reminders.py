@@ -16,7 +16,6 @@ from storage.models import Task, Team, User
 
 from ..context import Context
 from ..router import router
-from .actions import _already_done, _finish
 
 
 def _open_task(ctx: Context) -> Task:
@@ -39,18 +38,18 @@ def _close(ctx: Context, task: Task, result: str, status: str = "done") -> None:
 
 @router.action("task:claim")
 def claim_lead(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)
     _close(ctx, task, "已认领")
-    _finish(ctx, "已认领")
+    ctx.finish_card("已认领")
 
 
 @router.action("task:pass")
 def pass_lead(ctx: Context, _arg: str) -> None:
     """转交 on a new lead: the next rep of the team gets it (compare-and-set, never two reps)."""
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     lead = leads.get_lead(ctx.session, ctx.user, task.subject_id)
@@ -61,7 +60,7 @@ def pass_lead(ctx: Context, _arg: str) -> None:
         raise Conflict("团队里暂时没有可以转交的同事")
     _close(ctx, task, f"已转交给{rep.name}")
     create_assignment_task(ctx, ctx.session, _pacer(ctx), lead, rep)
-    _finish(ctx, f"已转交给{rep.name}")
+    ctx.finish_card(f"已转交给{rep.name}")
 
 
 # ------------------------------------------------------------------ customers
@@ -70,7 +69,7 @@ def pass_lead(ctx: Context, _arg: str) -> None:
 @router.action("task:contacted")
 def contacted(ctx: Context, _arg: str) -> None:
     """已联系 / 已跟进: one follow-up on the customer, which closes the reminders it answers."""
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     if task.customer_id is not None:
@@ -80,14 +79,14 @@ def contacted(ctx: Context, _arg: str) -> None:
         ctx.session.refresh(task)
     if task.status == "open":
         _close(ctx, task, "已联系")
-    _finish(ctx, "已联系")
+    ctx.finish_card("已联系")
 
 
 @router.action("task:later")
 def remind_later(ctx: Context, arg: str) -> None:
     """N天后提醒: the task waits until that day at the playbook's follow-up time, then its card
     comes back (held in the outbox until then; the escalation clock restarts from that time)."""
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     days = int(arg) if arg.isdigit() else ctx.playbook.rules.silent_customer.snooze_days
@@ -98,7 +97,7 @@ def remind_later(ctx: Context, arg: str) -> None:
     audit.record(ctx.session, ctx.user, "task.snooze", task, before)
     _pacer(ctx).card(ctx.user, task_card(ctx.settings, ctx.playbook, task), subject_type="task",
                      subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
-    _finish(ctx, f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
+    ctx.finish_card(f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
 
 
 def _colleague(session: Session, user: User, playbook) -> User:
@@ -127,17 +126,17 @@ def _move(ctx: Context, task: Task, to: User) -> None:
 
 @router.action("task:handover")
 def hand_over(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     rep = _colleague(ctx.session, ctx.user, ctx.playbook)
     _move(ctx, task, rep)
-    _finish(ctx, f"已转交给{rep.name}")
+    ctx.finish_card(f"已转交给{rep.name}")
 
 
 @router.action("task:lost")
 def mark_lost(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     if task.customer_id is None:
@@ -147,7 +146,7 @@ def mark_lost(ctx: Context, _arg: str) -> None:
     customer.status = "lost"
     audit.record(ctx.session, ctx.user, "customer.lost", customer, before)
     _close(ctx, task, "已标记流失")
-    _finish(ctx, "已标记流失")
+    ctx.finish_card("已标记流失")
 
 
 # ------------------------------------------------------------------ opportunities
@@ -155,7 +154,7 @@ def mark_lost(ctx: Context, _arg: str) -> None:
 
 @router.action("task:advance")
 def advance_stage(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     opportunity = opportunities.get_opportunity(ctx.session, ctx.user, task.subject_id)
@@ -164,19 +163,19 @@ def advance_stage(ctx: Context, _arg: str) -> None:
         raise Conflict("已经是最后一个阶段，请选择停滞原因")
     opportunities.change_stage(ctx.session, ctx.user, opportunity.id, upcoming.key, ctx.playbook, now=ctx.now)
     _close(ctx, task, f"已推进到{upcoming.label}")
-    _finish(ctx, f"已推进到「{upcoming.label}」")
+    ctx.finish_card(f"已推进到「{upcoming.label}」")
 
 
 @router.action("task:stuck")
 def stuck_reason(ctx: Context, arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     reasons = ctx.playbook.stuck_reasons
     if not arg.isdigit() or int(arg) >= len(reasons):
         raise InvalidInput("reason", "这个原因已从剧本中移除，请在小程序里填写")
     task = _open_task(ctx)
     _close(ctx, task, f"停滞原因：{reasons[int(arg)]}")
-    _finish(ctx, f"停滞原因：{reasons[int(arg)]}")
+    ctx.finish_card(f"停滞原因：{reasons[int(arg)]}")
 
 
 # ------------------------------------------------------------------ escalations (manager, director)
@@ -185,32 +184,32 @@ def stuck_reason(ctx: Context, arg: str) -> None:
 @router.action("task:nudge")
 def nudge(ctx: Context, _arg: str) -> None:
     """催办: the rep gets the task's card again, saying who is asking."""
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     rep = ctx.session.get(User, task.assignee_id)
     card = task_card(ctx.settings, ctx.playbook, task, [("催办人", ctx.user.name)], source="催办")
     _pacer(ctx).card(rep, card, subject_type="task", subject_id=task.id,
                      dedupe_key=f"{task.dedupe_key}:nudge:{ctx.event.event_id}")
-    _finish(ctx, f"已催办{rep.name}")
+    ctx.finish_card(f"已催办{rep.name}")
 
 
 @router.action("task:reassign")
 def reassign(ctx: Context, _arg: str) -> None:
     """转交 on an escalation: the task (and its customer) go to a colleague of the rep."""
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     rep = ctx.session.get(User, task.assignee_id)
     colleague = _colleague(ctx.session, rep, ctx.playbook)
     _move(ctx, task, colleague)
-    _finish(ctx, f"已转交给{colleague.name}")
+    ctx.finish_card(f"已转交给{colleague.name}")
 
 
 @router.action("task:close")
 def close(ctx: Context, _arg: str) -> None:
-    if _already_done(ctx):
+    if ctx.card_is_done():
         return
     task = _open_task(ctx)
     _close(ctx, task, f"{ctx.user.name}关闭", status="closed")
-    _finish(ctx, "已关闭")
+    ctx.finish_card("已关闭")

@@ -96,7 +96,7 @@ def test_delivery_survives_expired_token_and_rate_limit(stack, database):
         # the rate-limit answer put the message back with a backoff; the sweep delivers it
         assert row.status == "pending" and row.attempts == 1 and "45009" in (row.last_error or "")
         row.next_attempt_at = row.created_at  # time passes
-    from jobs.outbound import deliver, sweep
+    from jobs.outbound import deliver
     assert deliver(row.id) == "sent"
     with database.transaction() as s:
         assert s.get(OutboxMessage, row.id).status == "sent"

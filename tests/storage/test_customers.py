@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from storage import customers, tasks
 from storage.customers import ContactInput, CustomerInput
-from storage.errors import DuplicateCustomer, InvalidInput, NotFound, PermissionDenied
+from storage.errors import DuplicateCustomer, InvalidInput
 from storage.models import AuditLog, Customer, Task
 from tests.factories import build_world
 

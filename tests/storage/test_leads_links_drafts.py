@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from storage import customers, drafts, leads, links
 from storage.customers import CustomerInput
-from storage.errors import Conflict, DuplicateCustomer, InvalidInput, PermissionDenied
+from storage.errors import Conflict, InvalidInput, PermissionDenied
 from storage.models import Customer
 from tests.factories import build_world
 
