@@ -6,6 +6,8 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from . import inbox, lead_webhook
+from .dingtalk import adapter as dingtalk_adapter
+from .wecom import adapter as wecom_adapter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -22,51 +24,40 @@ def _refuse(exc) -> Response:
 
 @bp.get("/wecom/callback")
 def wecom_verify():
-    from .wecom import adapter
     try:
-        plaintext = adapter.verify_url(request.args, _runtime().settings)
-    except adapter.CallbackRejected as exc:
+        plaintext = wecom_adapter.verify_url(request.args, _runtime().settings)
+    except wecom_adapter.CallbackRejected as exc:
         return _refuse(exc)
     return Response(plaintext, mimetype="text/plain")  # the plaintext only: no quotes, no newline
 
 
-@bp.post("/wecom/callback")
-def wecom_receive():
-    from .wecom import adapter
+def _receive(parse, *args) -> Response | None:
+    """Verify and parse with the adapter, store in the inbox; a Response only for a refusal."""
     rt = _runtime()
     try:
-        event, raw = adapter.receive(request.args, request.get_data(cache=False), rt.settings)
-    except adapter.CallbackRejected as exc:
+        event, raw = parse(*args, request.get_data(cache=False), rt.settings)
+    except (wecom_adapter.CallbackRejected, dingtalk_adapter.CallbackRejected) as exc:
         return _refuse(exc)
-    inbox.accept(rt, event, raw)
-    return Response("", status=200)
+    if event is not None:  # None: a group message not addressed to the robot
+        inbox.accept(rt, event, raw)
+    return None
+
+
+@bp.post("/wecom/callback")
+def wecom_receive():
+    return _receive(wecom_adapter.receive, request.args) or Response("", status=200)
 
 
 @bp.post("/dingtalk/callback")
 def dingtalk_receive():
-    from .dingtalk import adapter
-    rt = _runtime()
-    try:
-        event, raw = adapter.receive_robot_message(request.headers, request.get_data(cache=False), rt.settings)
-    except adapter.CallbackRejected as exc:
-        return _refuse(exc)
-    if event is not None:
-        inbox.accept(rt, event, raw)
-    return jsonify({})
+    return _receive(dingtalk_adapter.receive_robot_message, request.headers) or jsonify({})
 
 
 @bp.post("/dingtalk/card-callback")
 def dingtalk_card_callback():
-    from .dingtalk import adapter
-    rt = _runtime()
-    try:
-        event, raw = adapter.receive_card_callback(request.headers, request.get_data(cache=False), rt.settings)
-    except adapter.CallbackRejected as exc:
-        return _refuse(exc)
-    inbox.accept(rt, event, raw)
     # DingTalk allows 2 s and forbids calling the update API from inside the callback:
     # answer empty now, the click's job updates the card through the outbox.
-    return jsonify({})
+    return _receive(dingtalk_adapter.receive_card_callback, request.headers) or jsonify({})
 
 
 def init_app(app: Flask) -> None:

@@ -37,44 +37,27 @@ CARD_CALLBACK_TOPIC = "/v1.0/card/instances/callback"
 OnEvent = Callable[[Event | None, dict], dict | None]
 
 
-class RobotMessageHandler(CallbackHandler):
-    def __init__(self, on_event: OnEvent):
+class FrameHandler(CallbackHandler):
+    """One topic's frames: parse with the HTTP adapter's parser, hand to `on_event`, then ack.
+    For a card click, what `on_event` returns is DingTalk's answer to the callback."""
+
+    def __init__(self, parse: Callable[[dict], Event | None], on_event: OnEvent, what: str):
         super().__init__()
-        self.on_event = on_event
+        self.parse, self.on_event, self.what = parse, on_event, what
 
     async def process(self, message: CallbackMessage):
         data = message.data if isinstance(message.data, dict) else {}
         try:
-            event = parse_robot_message(data)
+            event = self.parse(data)
         except CallbackRejected as exc:
             # The socket is authenticated, so keep the odd frame as "store but ignore".
-            log.warning("unparseable robot message %s: %s", message.headers.message_id, exc.reason)
-            event = None
-        try:
-            await asyncio.to_thread(self.on_event, event, data)
-        except Exception:
-            log.exception("robot message %s LOST: on_event failed and DingTalk will not redeliver it",
-                          data.get("msgId"))
-            return AckMessage.STATUS_SYSTEM_EXCEPTION, "error"
-        return AckMessage.STATUS_OK, "OK"
-
-
-class CardCallbackHandler(CallbackHandler):
-    def __init__(self, on_event: OnEvent):
-        super().__init__()
-        self.on_event = on_event
-
-    async def process(self, message: CallbackMessage):
-        data = message.data if isinstance(message.data, dict) else {}
-        try:
-            event = parse_card_callback(data)
-        except CallbackRejected as exc:
-            log.warning("unparseable card callback %s: %s", message.headers.message_id, exc.reason)
+            log.warning("unparseable %s %s: %s", self.what, message.headers.message_id, exc.reason)
             event = None
         try:
             answer = await asyncio.to_thread(self.on_event, event, data)
         except Exception:
-            log.exception("card callback %s failed in on_event", message.headers.message_id)
+            # robot messages are never redelivered: say loudly that this one is lost
+            log.exception("%s %s LOST: on_event failed", self.what, message.headers.message_id)
             return AckMessage.STATUS_SYSTEM_EXCEPTION, {}
         return AckMessage.STATUS_OK, answer or {}
 
@@ -112,8 +95,10 @@ def build_stream_client(settings, on_event: OnEvent) -> CrmbotStreamClient:
         raise ValueError("DINGTALK_APP_KEY and DINGTALK_APP_SECRET must be set for stream mode")
     client = CrmbotStreamClient(Credential(settings.dingtalk_app_key, settings.dingtalk_app_secret),
                                 settings.dingtalk_api_base)
-    client.register_callback_handler(ROBOT_MESSAGE_TOPIC, RobotMessageHandler(on_event))
-    client.register_callback_handler(CARD_CALLBACK_TOPIC, CardCallbackHandler(on_event))
+    client.register_callback_handler(ROBOT_MESSAGE_TOPIC,
+                                     FrameHandler(parse_robot_message, on_event, "robot message"))
+    client.register_callback_handler(CARD_CALLBACK_TOPIC,
+                                     FrameHandler(parse_card_callback, on_event, "card callback"))
     return client
 
 

@@ -9,21 +9,10 @@ from bot.wecom import fake as wc_fake
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
 from storage.models import CaptureDraft, FollowUp
-from tests.factories import build_world
-from tests.stack import running_stack
 
 AUDIO = Path(__file__).resolve().parents[1] / "ocr_asr" / "fixtures" / "audio"
 
 
-@pytest.fixture
-def stack(database, redis_conn, playbook):
-    with database.transaction() as s:
-        w = build_world(s)
-        customers.create_customer(s, w.rep1, CustomerInput(
-            kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
-    with running_stack(database, redis_conn) as st:
-        yield st
 
 
 def _cards(state):

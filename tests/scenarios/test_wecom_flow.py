@@ -1,25 +1,12 @@
 """A rep's day on WeCom, end to end over loopback HTTP: encrypted callback → inbox → worker →
 outbox → the real client → the fake WeCom; a click comes back and the same card is updated."""
-import pytest
 from sqlalchemy import func, select
 
 from bot.wecom import fake as wc_fake
 from storage import customers
-from storage.customers import ContactInput, CustomerInput
 from storage.models import FollowUp, InboxEvent, OutboxMessage
-from tests.factories import build_world
-from tests.stack import running_stack
 
 
-@pytest.fixture
-def stack(database, redis_conn, playbook):
-    with database.transaction() as s:
-        w = build_world(s)
-        customers.create_customer(s, w.rep1, CustomerInput(
-            kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
-    with running_stack(database, redis_conn) as st:
-        yield st
 
 
 def _cards(state):
