@@ -45,8 +45,11 @@ class RqQueue:
                        result_ttl=600, failure_ttl=7 * 86400, job_timeout=300)
         if delay_s > 0:
             q.enqueue_in(timedelta(seconds=delay_s), path, *args, **options)
-        else:
-            q.enqueue(path, *args, **options)
+            return
+        # one round trip instead of several: this runs inside the callback's ack path
+        with self.connection.pipeline() as pipe:
+            q.enqueue(path, *args, pipeline=pipe, **options)
+            pipe.execute()
 
 
 class InlineQueue:

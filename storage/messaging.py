@@ -7,30 +7,34 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .models import CardRecord, InboxEvent, OutboxMessage, utcnow
 
 
-def _insert(session: Session, model):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+def _insert(bind, model):
+    """INSERT … ON CONFLICT for the bind's dialect, on the table (the Core path: the callback's
+    hot path pays no ORM unit-of-work for a row it never reads back)."""
+    dialect = bind.dialect.name if hasattr(bind, "dialect") else bind.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
 
 
-def record_inbox(session: Session, platform: str, event_id: str, kind: str,
+def record_inbox(bind: Session | Connection, platform: str, event_id: str, kind: str,
                  event: dict[str, Any], raw: dict[str, Any], status: str = "received") -> tuple[int, bool]:
     """Store an event; a platform retry of the same event is recognised here and changes nothing.
-    Returns (inbox id, created)."""
-    result = session.execute(
-        _insert(session, InboxEvent).values(platform=platform, event_id=event_id, kind=kind,
-                                            event=event, raw=raw, status=status, attempts=0,
-                                            received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"]).returning(InboxEvent.id))
+    Takes a Session or a Core Connection. Returns (inbox id, created)."""
+    table = InboxEvent.__table__
+    result = bind.execute(
+        _insert(bind, InboxEvent).values(platform=platform, event_id=event_id, kind=kind,
+                                         event=event, raw=raw, status=status, attempts=0,
+                                         received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"]).returning(table.c.id))
     new_id = result.scalar()
     if new_id is not None:
         return new_id, True
-    existing = session.scalar(select(InboxEvent.id).where(InboxEvent.platform == platform,
-                                                          InboxEvent.event_id == event_id))
+    existing = bind.execute(select(table.c.id).where(table.c.platform == platform,
+                                                     table.c.event_id == event_id)).scalar()
     return existing, False
 
 
@@ -61,7 +65,7 @@ def enqueue_outbox(session: Session, *, dedupe_key: str, platform: str, recipien
             recipient_user_id=recipient_user_id, action=action, card_id=card_id, payload=payload,
             context=context or {}, status=status, attempts=0,
             next_attempt_at=not_before or utcnow(), result={}, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id))
+        .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.__table__.c.id))
     new_id = result.scalar()
     if new_id is not None:
         return new_id, True
