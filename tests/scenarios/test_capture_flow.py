@@ -129,3 +129,21 @@ def test_not_an_image_gets_a_chinese_answer(stack, database, data):
     assert len(answers) == 1 and any("\u4e00" <= ch <= "\u9fff" for ch in answers[0])
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0
+
+
+def test_hundred_megapixel_photo_is_refused_in_chinese(stack, database):
+    from tests.ocr_asr.test_images import _png_header_only
+    _send_photo(stack, _png_header_only(10_000, 10_000), 990300)
+    answers = [t for t in _texts(stack.wecom) if "正在识别" not in t]
+    assert len(answers) == 1 and "图片尺寸过大" in answers[0]
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0
+
+
+def test_five_minute_recording_is_refused_in_chinese(stack, database):
+    from tests.ocr_asr.test_audio_decode import encode, tone
+    _send_voice(stack, encode(tone(300.0), "libopencore_amrnb", "amr", 8000), 990400)
+    answers = [t for t in _texts(stack.wecom) if "正在转写" not in t]
+    assert len(answers) == 1 and "60秒" in answers[0]
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(CaptureDraft)) == 0

@@ -1,5 +1,6 @@
 """A rep's day on WeCom, end to end over loopback HTTP: encrypted callback → inbox → worker →
 outbox → the real client → the fake WeCom; a click comes back and the same card is updated."""
+import pytest
 from sqlalchemy import func, select
 
 from bot.wecom import fake as wc_fake
@@ -106,3 +107,83 @@ def test_add_external_contact_offers_matching_customer(stack, database):
         from storage.links import find_link
         link = find_link(s, 1, "wecom", "wmEXT001")
         assert link is not None
+
+
+# ------------------------------------------------------------------ refusals over HTTP
+
+def _inbox_count(database) -> int:
+    with database.transaction() as s:
+        return s.scalar(select(func.count()).select_from(InboxEvent))
+
+
+def _refusals(stack):
+    import time
+    corp = stack.settings.wecom_corp_id
+    good_params, good_body = wc_fake.build_callback(stack.settings, wc_fake.text_xml(corp, "rep1", "帮助"))
+    stale_params, stale_body = wc_fake.build_callback(stack.settings, wc_fake.text_xml(corp, "rep1", "帮助"),
+                                                      timestamp=int(time.time()) - 3600)
+    entity = (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x "boom">]>'
+              b'<xml><ToUserName>&x;</ToUserName><Encrypt>abc</Encrypt></xml>')
+    return {
+        "bad signature": (dict(good_params, msg_signature="0" * 40), good_body, 403),
+        "stale timestamp": (stale_params, stale_body, 403),
+        "not XML": (good_params, b"{\"not\": \"xml\"}", 400),
+        "entity declaration": (good_params, entity, 400),
+        "oversized body": (good_params, b"<xml>" + b"a" * (300 * 1024) + b"</xml>", 413),
+    }
+
+
+def test_every_refusal_has_its_status_and_writes_nothing(stack, database):
+    import requests
+    for name, (params, body, status) in _refusals(stack).items():
+        r = requests.post(f"{stack.base_url}/wecom/callback", params=params, data=body, timeout=10)
+        assert r.status_code == status, name
+    stack.drain()
+    assert _inbox_count(database) == 0
+    assert stack.wecom.sent == []
+
+
+def test_url_verification_answers_the_plaintext(stack):
+    import requests
+    params, expected = wc_fake.build_verify_request(stack.settings)
+    r = requests.get(f"{stack.base_url}/wecom/callback", params=params, timeout=10)
+    assert r.status_code == 200 and r.text == expected
+    r = requests.get(f"{stack.base_url}/wecom/callback", params=dict(params, msg_signature="x" * 40), timeout=10)
+    assert r.status_code == 403
+
+
+# ------------------------------------------------------------------ a worker killed mid-delivery
+
+class WorkerKilled(BaseException):
+    """What a SIGKILL looks like from inside: nothing after this line runs."""
+
+
+def test_worker_killed_after_sending_delivers_the_card_once(stack, database, monkeypatch):
+    import jobs.inbox
+    import jobs.outbound as outbound
+    # the handler queues the card; delivery is left to the worker we are about to kill
+    monkeypatch.setattr(jobs.inbox, "enqueue_delivery", lambda rt, ids, delay_s=0: None)
+    stack.wecom_text("rep1", "查 华东机电")
+    stack.drain()
+    with database.transaction() as s:
+        outbox_id = s.scalars(select(OutboxMessage.id).where(OutboxMessage.card_id.is_not(None))).one()
+
+    def killed(*args, **kwargs):
+        raise WorkerKilled()
+
+    with monkeypatch.context() as m:
+        m.setattr(outbound, "_finish", killed)  # dies between WeCom's answer and our commit
+        with pytest.raises(WorkerKilled):
+            outbound.deliver(outbox_id)
+    assert len(_cards(stack.wecom)) == 1  # WeCom has the card; our record still says "sending"
+    with database.transaction() as s:
+        row = s.get(OutboxMessage, outbox_id)
+        assert row.status == "sending"
+        row.next_attempt_at = row.created_at  # the lease expires; the restarted worker's sweep finds it
+    assert outbound.deliver(outbox_id) == "sent"
+    # the retry did reach WeCom, which refused the reused task_id: the rep has exactly one card
+    assert stack.wecom.call_count("/message/send") == 2
+    assert len(_cards(stack.wecom)) == 1
+    with database.transaction() as s:
+        done = s.get(OutboxMessage, outbox_id)
+        assert done.status == "sent" and "already delivered" in done.result["note"]
