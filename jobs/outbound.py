@@ -148,6 +148,8 @@ def _send_wecom(rt: Runtime, message: OutboxMessage) -> dict:
     from cards import wecom as render
     client = rt.client("wecom")
     payload = message.payload
+    if message.action == "notice":
+        return {"note": "a WeCom app message is already a notice"}
     if message.action == "update":
         card = Card.from_dict(payload["card"])
         code = message.context.get("response_code")
@@ -174,6 +176,9 @@ def _send_dingtalk(rt: Runtime, message: OutboxMessage) -> dict:
     payload = message.payload
     interactive = bool(rt.settings.dingtalk_card_template_id)
     is_group = bool(message.context.get("is_group"))
+    if message.action == "notice":  # 工作通知: shows up under 工作通知, not in the robot chat
+        task_id = client.send_work_notice([message.recipient], render.render_markdown(Card.from_dict(payload["card"])))
+        return {"work_notice_task_id": task_id}
     if "card" in payload:
         card = Card.from_dict(payload["card"])
         if interactive:

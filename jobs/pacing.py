@@ -102,7 +102,10 @@ class Pacer:
     _recent: dict[int, list] = field(default_factory=dict)
 
     def card(self, user: User, card: Card, *, subject_type: str, subject_id: int, dedupe_key: str,
-             not_before: datetime | None = None) -> int | None:
+             not_before: datetime | None = None, work_notice: bool = False) -> int | None:
+        """`work_notice`: also raise it where a manager cannot miss it. On DingTalk that is a
+        工作通知 beside the robot's card (a WeCom app message already is one); held cards get none,
+        their digest arrives at the end of quiet hours."""
         platform = user_platform(user)
         if platform is None:
             log.warning("user %s has no platform id: card %s not sent", user.id, card.card_id)
@@ -110,7 +113,15 @@ class Pacer:
         messaging.save_card(self.session, card_id=card.card_id, org_id=user.org_id, platform=platform,
                             recipient_user_id=user.id, subject_type=subject_type, subject_id=subject_id,
                             card=card.to_dict())
-        return self._queue(user, platform, {"card": card.to_dict()}, dedupe_key, card.card_id, not_before)
+        outbox_id = self._queue(user, platform, {"card": card.to_dict()}, dedupe_key, card.card_id, not_before)
+        if work_notice and outbox_id and platform == "dingtalk":
+            notice_id, created = messaging.enqueue_outbox(
+                self.session, dedupe_key=f"{RULE_PREFIX}{dedupe_key}:notice", platform=platform,
+                recipient=platform_userid(user, platform), payload={"card": card.to_dict()},
+                action="notice", org_id=user.org_id, recipient_user_id=user.id)
+            if created:
+                self.outbox_ids.append(notice_id)
+        return outbox_id
 
     def text(self, user: User, text: str, *, dedupe_key: str) -> int | None:
         platform = user_platform(user)

@@ -92,7 +92,8 @@ def running_stack(database, redis_conn, real_worker: bool | None = None, **overr
         wc_fake.FakeWeComState(corp_id=WECOM_KEYS["wecom_corp_id"], secret=WECOM_KEYS["wecom_secret"],
                                agent_id=WECOM_KEYS["wecom_agent_id"]))
     dt_url, dt_state, stop_dt = dt_fake.start_fake_dingtalk(dt_fake.FakeDingTalkState(
-        app_key=DINGTALK_KEYS["dingtalk_app_key"], app_secret=DINGTALK_KEYS["dingtalk_app_secret"]))
+        app_key=DINGTALK_KEYS["dingtalk_app_key"], app_secret=DINGTALK_KEYS["dingtalk_app_secret"],
+        agent_id=DINGTALK_KEYS["dingtalk_agent_id"], corp_id=DINGTALK_KEYS["dingtalk_corp_id"]))
     settings = load_settings(crmbot_database_url=database.url, wecom_api_base=wecom_url,
                              dingtalk_api_base=dt_url, dingtalk_oapi_base=dt_url,
                              crmbot_public_url="http://crmbot.test", **WECOM_KEYS, **DINGTALK_KEYS,

@@ -58,7 +58,7 @@ def escalate(s, session: Session, pacer: Pacer, task: Task, level: int, reason: 
         ("负责人", rep.name), ("原因", reason), ("截止", builders.when(task.due_at, s.playbook.tz))],
         actions=ESCALATION_ACTIONS, source=f"升级给{LEVEL_NAMES[level]}")
     pacer.card(boss, card, subject_type="task", subject_id=task.id,
-               dedupe_key=f"{task.dedupe_key}:escalate:{level}")
+               dedupe_key=f"{task.dedupe_key}:escalate:{level}", work_notice=True)
     pacer.text(rep, f"你的待办「{task.title}」{reason}，已升级给{LEVEL_NAMES[level]}{boss.name}。",
                dedupe_key=f"{task.dedupe_key}:escalated:{level}")
     return True

@@ -136,3 +136,22 @@ def test_closed_tasks_are_not_escalated(rt, database, world, playbook):
         task.status = "done"
     assert run(rt, created_at + timedelta(days=3))["escalation"] == 0
     assert escalation_cards(database, world.manager.id) == []
+
+
+def test_escalation_to_a_dingtalk_manager_also_raises_a_work_notice(rt, database, world, playbook):
+    from storage.models import OutboxMessage, User
+    with database.transaction() as s:
+        s.get(User, world.manager.id).preferred_platform = "dingtalk"
+    _customer(database, world, playbook, last_interaction_at=local(playbook, "2026-01-01 10:00"))
+    created_at = local(playbook, "2026-03-04 10:30")
+    run(rt, created_at)
+    run(rt, created_at + timedelta(hours=playbook.rules.escalation.manager_after_hours, minutes=1))
+    with database.transaction() as s:
+        rows = [r for r in s.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_user_id == world.manager.id))
+            if r.payload.get("card", {}).get("source") == "升级给经理"]
+        assert sorted(r.action for r in rows) == ["notice", "send"]
+        assert all(r.platform == "dingtalk" for r in rows)
+        # the rep, on WeCom, gets no notice row: a WeCom app message already is one
+        rep_rows = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient_user_id == world.rep1.id)).all()
+        assert "notice" not in {r.action for r in rep_rows}

@@ -286,3 +286,19 @@ def test_stream_command_refuses_without_dingtalk_keys(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     result = CliRunner().invoke(main, ["dingtalk-stream"])
     assert result.exit_code != 0 and "DINGTALK_APP_KEY" in result.output
+
+
+def test_escalation_notice_is_delivered_as_a_work_notice(stack, database):
+    from cards.builders import task_card
+    from jobs.outbound import deliver
+    from storage import messaging
+    card = task_card("task-1-abcd", title="唤醒沉默客户：上海华东机电", detail="30天未联系",
+                     fields=[("负责人", "李明")], actions=[("nudge", "催办")], link="http://crmbot.test/app/")
+    with database.transaction() as s:
+        outbox_id, _ = messaging.enqueue_outbox(s, dedupe_key="rule:test:notice", platform="dingtalk",
+                                                recipient="manager", payload={"card": card.to_dict()},
+                                                action="notice", org_id=1)
+    assert deliver(outbox_id) == "sent"
+    [notice] = stack.dingtalk.sent_to("workNotice")
+    assert notice["users"] == ["manager"]
+    assert "唤醒沉默客户" in notice["body"]["msg"]["markdown"]["title"]
