@@ -8,7 +8,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +28,6 @@ class Settings(BaseSettings):
     crmbot_redis_url: str | None = None
     crmbot_playbook: Path = DEFAULT_PLAYBOOK
     crmbot_secret_key: str | None = None
-    crmbot_timezone: str = "Asia/Shanghai"
     crmbot_public_url: str = "http://127.0.0.1:8000"
     crmbot_demo: bool = False
     crmbot_callback_max_bytes: int = Field(default=256 * 1024, gt=0)
@@ -86,15 +84,6 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis://host:port/db URL")
         return value or None
 
-    @field_validator("crmbot_timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone such as Asia/Shanghai") from None
-        return value
-
     @field_validator("wecom_encoding_aes_key")
     @classmethod
     def _aes_key(cls, value: str | None) -> str | None:
@@ -108,10 +97,6 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http(s):// base URL")
         return value.rstrip("/")
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.crmbot_timezone)
 
     @property
     def wecom_configured(self) -> bool:

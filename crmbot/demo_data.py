@@ -41,7 +41,7 @@ def seed_demo(session: Session, playbook: Playbook, now: datetime | None = None)
         return existing
     now = now or datetime.now(timezone.utc)
     org = Org(name="演示公司·华东工业品", wecom_corp_id=DEMO_WECOM_CORP_ID,
-              dingtalk_corp_id=DEMO_DINGTALK_CORP_ID, timezone=playbook.timezone)
+              dingtalk_corp_id=DEMO_DINGTALK_CORP_ID)
     session.add(org)
     session.flush()
     region = Team(org_id=org.id, name="华东大区", kind="region")

@@ -64,7 +64,6 @@ class Org(Base):
     name: Mapped[str] = mapped_column(String(100))
     wecom_corp_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     dingtalk_corp_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

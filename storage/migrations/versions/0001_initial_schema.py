@@ -46,7 +46,6 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('wecom_corp_id', sa.String(length=64), nullable=True),
     sa.Column('dingtalk_corp_id', sa.String(length=64), nullable=True),
-    sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_org')),
     sa.UniqueConstraint('dingtalk_corp_id', name=op.f('uq_org_dingtalk_corp_id')),
