@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -64,3 +65,13 @@ def stop_demo(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+@contextmanager
+def running_demo(tmp_path: Path):
+    """`crmbot demo` for the length of a test; yields its base URL."""
+    proc, base = start_demo(tmp_path)
+    try:
+        yield base
+    finally:
+        stop_demo(proc)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_process import start_demo, stop_demo
+from tests.demo_process import running_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -26,11 +26,8 @@ if not CHROMIUM.exists():
 
 @pytest.fixture
 def demo(tmp_path):
-    proc, base = start_demo(tmp_path)
-    try:
+    with running_demo(tmp_path) as base:
         yield base
-    finally:
-        stop_demo(proc)
 
 
 @pytest.fixture

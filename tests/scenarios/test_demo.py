@@ -6,15 +6,12 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.demo_process import start_demo, stop_demo, wait_for
+from tests.demo_process import running_demo, wait_for
 
 @pytest.fixture
 def demo(tmp_path):
-    proc, base = start_demo(tmp_path)
-    try:
+    with running_demo(tmp_path) as base:
         yield base
-    finally:
-        stop_demo(proc)
     assert (tmp_path / "demo.db").exists()
 
 
