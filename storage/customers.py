@@ -196,6 +196,26 @@ def update_customer(session: Session, actor: User, customer_id: int, changes: di
     return customer
 
 
+def transfer_customer(session: Session, actor: User, customer_id: int, to: User) -> Customer:
+    """Hand a customer to another rep of the org (the actor must see the customer)."""
+    customer = get_customer(session, actor, customer_id)
+    if to.org_id != customer.org_id or not to.active:
+        raise InvalidInput("owner", "只能转交给本公司在职的同事")
+    before = audit.snapshot(customer, ("owner_id",))
+    customer.owner_id, customer.owner = to.id, to
+    audit.record(session, actor, "customer.transfer", customer, before)
+    return customer
+
+
+def mark_lost(session: Session, actor: User, customer_id: int, reason: str | None = None) -> Customer:
+    """流失: kept in the store (a later follow-up revives it), out of the silent-customer scans."""
+    customer = get_customer(session, actor, customer_id)
+    before = audit.snapshot(customer, ("status", "lost_reason"))
+    customer.status, customer.lost_reason = "lost", (reason or "")[:100] or None
+    audit.record(session, actor, "customer.lost", customer, before)
+    return customer
+
+
 def add_contact(session: Session, actor: User, customer_id: int, data: ContactInput) -> Contact:
     customer = get_customer(session, actor, customer_id)
     contact = Contact(org_id=customer.org_id, customer_id=customer.id, **_validated_contact(data))

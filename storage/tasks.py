@@ -92,3 +92,26 @@ def open_tasks_for(session: Session, actor: User, limit: int = 20) -> list[Task]
     return list(session.scalars(
         select(Task).where(Task.assignee_id == actor.id, Task.status == "open")
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)))
+
+
+def reschedule(session: Session, actor: User, task_id: int, due_at: datetime) -> Task:
+    """Move an open task's due time (a "remind me later" tap); the escalation clock restarts."""
+    task = get_task(session, actor, task_id)
+    if task.status != "open":
+        raise Conflict(f"该任务已处理（{task.result or task.status}）")
+    before = audit.snapshot(task, ("due_at",))
+    task.due_at = due_at
+    audit.record(session, actor, "task.snooze", task, before)
+    return task
+
+
+def reassign(session: Session, actor: User, task_id: int, to: User) -> Task:
+    task = get_task(session, actor, task_id)
+    if task.status != "open":
+        raise Conflict(f"该任务已处理（{task.result or task.status}）")
+    if to.org_id != task.org_id or not to.active:
+        raise Conflict("只能转交给本公司在职的同事")
+    before = audit.snapshot(task, ("assignee_id",))
+    task.assignee_id = to.id
+    audit.record(session, actor, "task.transfer", task, before)
+    return task

@@ -2,9 +2,7 @@
 updated in place to show what was done and by whom."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
-from storage import audit, followups, tasks
+from storage import followups, tasks
 from storage.errors import Conflict
 from storage.followups import FollowUpInput
 
@@ -33,18 +31,3 @@ def task_done(ctx: Context, _arg: str) -> None:
         return
     tasks.close_task(ctx.session, ctx.user, ctx.card_record.subject_id, "已处理", now=ctx.now)
     ctx.finish_card("已处理")
-
-
-@router.action("task:snooze")
-def task_snooze(ctx: Context, arg: str) -> None:
-    if ctx.card_is_done():
-        return
-    days = int(arg) if arg.isdigit() else 1
-    task = tasks.get_task(ctx.session, ctx.user, ctx.card_record.subject_id)
-    if task.status != "open":
-        raise Conflict("该任务已处理")
-    before = audit.snapshot(task, ("due_at",))
-    local_day = ctx.now.astimezone(ctx.playbook.tz).date() + timedelta(days=days)
-    task.due_at = datetime.combine(local_day, time(9), tzinfo=ctx.playbook.tz)
-    audit.record(ctx.session, ctx.user, "task.snooze", task, before)
-    ctx.finish_card(f"已推迟到 {local_day:%m-%d} 09:00")

@@ -13,8 +13,8 @@ STATUS_LABELS = {"active": "正常", "incomplete": "待补全", "lost": "已流�
 
 # One-tap actions per task kind; the default fits any task. Keys come back as "task:<key>".
 TASK_ACTIONS: dict[str, list[tuple[str, str]]] = {
-    "default": [("done", "已处理"), ("snooze", "明天提醒")],
-    "data_completion": [("snooze", "明天提醒")],
+    "default": [("done", "已处理"), ("later:1", "明天提醒")],
+    "data_completion": [("later:1", "明天提醒")],
     # reminder rules (jobs/rules); handlers in bot/handlers/reminders.py
     "lead_assignment": [("claim", "认领"), ("pass", "转交")],
     "first_contact": [("contacted", "已联系"), ("later:1", "明天提醒")],

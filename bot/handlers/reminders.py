@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from jobs.pacing import Pacer
 from jobs.rules.lead_assignment import create_assignment_task
 from jobs.rules.scanning import task_card
-from storage import audit, customers, followups, leads, opportunities, tasks
+from storage import customers, followups, leads, opportunities, tasks
 from storage.errors import Conflict, InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Task, Team, User
@@ -92,9 +92,7 @@ def remind_later(ctx: Context, arg: str) -> None:
     days = int(arg) if arg.isdigit() else ctx.playbook.rules.silent_customer.snooze_days
     day = ctx.now.astimezone(ctx.playbook.tz).date() + timedelta(days=days)
     due = datetime.combine(day, ctx.playbook.followup.default_time, tzinfo=ctx.playbook.tz)
-    before = audit.snapshot(task, ("due_at",))
-    task.due_at = due
-    audit.record(ctx.session, ctx.user, "task.snooze", task, before)
+    tasks.reschedule(ctx.session, ctx.user, task.id, due)
     _pacer(ctx).card(ctx.user, task_card(ctx.settings, ctx.playbook, task), subject_type="task",
                      subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
     ctx.finish_card(f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
@@ -113,12 +111,8 @@ def _move(ctx: Context, task: Task, to: User) -> None:
     if task.customer_id is not None:
         customer = customers.get_customer(ctx.session, ctx.user, task.customer_id)
         if customer.owner_id == task.assignee_id:
-            before = audit.snapshot(customer, ("owner_id",))
-            customer.owner_id = to.id
-            audit.record(ctx.session, ctx.user, "customer.transfer", customer, before)
-    before = audit.snapshot(task, ("assignee_id",))
-    task.assignee_id = to.id
-    audit.record(ctx.session, ctx.user, "task.transfer", task, before)
+            customers.transfer_customer(ctx.session, ctx.user, customer.id, to)
+    tasks.reassign(ctx.session, ctx.user, task.id, to)
     card = task_card(ctx.settings, ctx.playbook, task, [("转交人", ctx.user.name)], source="同事转交")
     _pacer(ctx).card(to, card, subject_type="task", subject_id=task.id,
                      dedupe_key=f"{task.dedupe_key}:to:{to.id}:{ctx.event.event_id}")
@@ -141,10 +135,7 @@ def mark_lost(ctx: Context, _arg: str) -> None:
     task = _open_task(ctx)
     if task.customer_id is None:
         raise InvalidInput("customer", "这个待办没有关联客户")
-    customer = customers.get_customer(ctx.session, ctx.user, task.customer_id)
-    before = audit.snapshot(customer, ("status",))
-    customer.status = "lost"
-    audit.record(ctx.session, ctx.user, "customer.lost", customer, before)
+    customers.mark_lost(ctx.session, ctx.user, task.customer_id, "沉默客户卡片标记")
     _close(ctx, task, "已标记流失")
     ctx.finish_card("已标记流失")
 

@@ -103,3 +103,38 @@ def test_tasks_are_created_once_per_dedupe_key(database, world):
     assert (created1, created2) == (True, False)
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Task)) == 1
+
+
+def test_transfer_and_mark_lost_are_audited_and_permission_checked(database, world, playbook):
+    from storage.errors import PermissionDenied
+    with database.transaction() as s:
+        cid = customers.create_customer(s, world.rep1, company(), playbook).id
+    with pytest.raises(PermissionDenied):
+        with database.transaction() as s:
+            customers.transfer_customer(s, world.rep2, cid, s.merge(world.rep2))
+    with database.transaction() as s:
+        customers.transfer_customer(s, world.manager, cid, s.merge(world.rep2))
+        customers.mark_lost(s, world.manager, cid, "选择了竞品")
+    with database.transaction() as s:
+        c = s.get(Customer, cid)
+        assert (c.owner_id, c.status, c.lost_reason) == (world.rep2.id, "lost", "选择了竞品")
+        actions = [a.action for a in s.scalars(select(AuditLog).where(AuditLog.entity_id == cid,
+                                                                       AuditLog.entity == "customer"))]
+        assert actions == ["customer.create", "customer.transfer", "customer.lost"]
+
+
+def test_reschedule_and_reassign_open_tasks_only(database, world):
+    from datetime import datetime, timezone
+    from storage.errors import Conflict
+    spec = tasks.TaskSpec(org_id=world.org.id, kind="followup_due", subject_type="customer", subject_id=1,
+                          assignee_id=world.rep1.id, title="t", dedupe_key="followup_due:1:x")
+    with database.transaction() as s:
+        tid = tasks.ensure_task(s, spec)[0].id
+    due = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    with database.transaction() as s:
+        assert tasks.reschedule(s, world.rep1, tid, due).due_at == due
+        assert tasks.reassign(s, world.manager, tid, s.merge(world.rep2)).assignee_id == world.rep2.id
+        tasks.close_task(s, world.rep2, tid, "已处理")
+    with pytest.raises(Conflict):
+        with database.transaction() as s:
+            tasks.reschedule(s, world.rep2, tid, due)
