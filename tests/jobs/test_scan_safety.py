@@ -72,17 +72,37 @@ def test_two_workers_scanning_at_once_create_each_task_once(rt, database, world,
     assert run_all(rt, now + timedelta(minutes=1))["silent_customer"] == 0
 
 
-def _rules_run(database, now, **env):
+# `crmbot rules run` in a process that SIGKILLs itself after KILL_AFTER rows, mid-batch: a worker
+# killed by the OOM killer or a deploy looks exactly like this from the database's side.
+KILLED_RULES_RUN = """
+import os, signal, sys
+from jobs.rules import scanning
+counted = scanning.Scan.seen
+def seen(self):
+    counted(self)
+    if self.rows_seen >= int(os.environ["KILL_AFTER"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+scanning.Scan.seen = seen
+from crmbot.cli import main
+main()
+"""
+
+
+def _rules_run(database, now, kill_after: int | None = None):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CRMBOT_")}
-    environ.update(CRMBOT_DATABASE_URL=database.url, CRMBOT_RULES_BATCH_SIZE="10", **env)
-    return subprocess.run([sys.executable, "-m", "crmbot.cli", "rules", "run", "--now", now.isoformat(), "--json"],
+    environ.update(CRMBOT_DATABASE_URL=database.url, CRMBOT_RULES_BATCH_SIZE="10")
+    program = ["-m", "crmbot.cli"]
+    if kill_after is not None:
+        environ["KILL_AFTER"] = str(kill_after)
+        program = ["-c", KILLED_RULES_RUN]
+    return subprocess.run([sys.executable, *program, "rules", "run", "--now", now.isoformat(), "--json"],
                           cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
 
 
 def test_a_worker_killed_mid_scan_loses_and_duplicates_nothing(rt, database, world, playbook):
     now = local(playbook, "2026-03-04 10:30")
     _load(database, world, playbook, 45, 0, now)
-    killed = _rules_run(database, now, CRMBOT_TEST_KILL_SCAN_AFTER="25")
+    killed = _rules_run(database, now, kill_after=25)
     assert killed.returncode == -9, killed.stderr[-2000:]
     tasks, keys, cards, _ = _counts(database)
     assert tasks == keys == cards == 20  # two committed batches of ten; the third rolled back
