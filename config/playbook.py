@@ -5,6 +5,7 @@ and the reason (`PlaybookError`), instead of a KeyError in a job at 3 a.m.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import time
 from functools import lru_cache
@@ -25,11 +26,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc}): {value!r}") from None
+    return value
+
+
 class Tag(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str = Field(min_length=1, max_length=10)
     synonyms: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()  # e.g. 暂缓原因; empty for most tags
+    # How reps say it beyond the synonyms: regular expressions over the note with spaces removed
+    # (ocr_asr/note_parser.py). A company's own phrasing goes here, not into code.
+    phrases: tuple[str, ...] = ()
+    reported_fact: bool = False    # "已拜访": after a date still ahead it is a plan, not a fact
+    customer_side: bool = False    # "老板未拍板" means the customer's boss, never ours
+    reason_phrases: dict[str, str] = Field(default_factory=dict)  # reason → regex
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_regex(v) for v in values)
+
+    @model_validator(mode="after")
+    def _reason_phrases(self):
+        for reason, phrase in self.reason_phrases.items():
+            if reason not in self.reasons:
+                raise ValueError(f"reason_phrases: {reason!r} is not one of this tag's reasons")
+            _regex(phrase)
+        return self
 
 
 class FollowupPolicy(_Strict):

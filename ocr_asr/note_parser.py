@@ -4,8 +4,7 @@
     -> ParsedNote(tags=["已报价", "老板未拍板"], next_followup_at=date(2026, 12, 2), amount=300000,
                   customer_hint="华东机电", customer_id=1, note="华东机电 报价30万 老板没拍板 下周三再约")
 
-Tags come from the playbook (labels, synonyms, `#标签`) plus a few built-in phrasings for the
-default tag keys (`EXTRA_PHRASES`); dates from `datewords`; amounts are numbers with a money
+Tags come from the playbook (labels, synonyms, `phrases` regexes, `#标签`); dates from `datewords`; amounts are numbers with a money
 unit or a money word in front, converted with `cn2an`; the customer is the longest unambiguous
 mention of one of the rep's own customers. README.md lists every rule and choice.
 """
@@ -95,63 +94,8 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
 
 
 # ============================================================================ tags
-# How reps say the default tags beyond the playbook's synonyms (regexes over squeezed text).
-# Keyed by tag key: a playbook that renames keys simply does not get these.
-# The customer's decision makers, as reps call them.
-_BOSS = r"(?:老板|领导|老总|董事长|总经理|一把手|大老板|老大|决策人)"
-
-EXTRA_PHRASES: dict[str, tuple[str, ...]] = {
-    "quoted": (r"报价(?:单)?(?:发|给|报)", r"报价(?=\s*[¥￥0-9零一二两三四五六七八九十])", r"报了个?价",
-               r"报过去", r"我们报", r"报的(?:是|价)", r"报了(?=\s*[0-9零一二两三四五六七八九十])",
-               r"(?:发|给)了?(?:个|份)?价格", r"价格(?:表|单)?(?:发|给|报)", r"出了?报价", r"报价(?:已|给)",
-               r"报价(?:单)?(?:收到|已收到|看了|看过|确认|认可|通过)", r"收到(?:了)?(?:我们的)?报价",
-               r"我们的(?:报价|价格)", r"报价函", r"投标价", r"价格报"),
-    "comparing": (r"比价", r"对比", r"竞品", r"竞争对手", r"友商", r"别家", r"别的(?:厂家|供应商|公司)",
-                  r"其他(?:家|厂家|供应商|公司)", r"另外(?:几|两|一)家", r"几家(?:在)?比", r"货比",
-                  r"比较(?:一下|下|比较|中)", r"在比较", r"比了.{0,2}家", r"隔壁(?:家|厂家|厂|公司)", r"别人家",
-                  r"[两三四五几多]家(?:的)?(?:方案|报价|产品)", r"选型", r"比(?:一下|一比|比看)",
-                  r"(?:在)?看[^，,。\s]{1,6}的(?:产品|方案|系统|设备)"),
-    "boss_undecided": (r"(?:等|问|请示|汇报给?|跟|和|找)(?:一下)?(?:他们|客户|对方)?(?:的)?" + _BOSS +
-                       r"(?:商量|讨论|沟通|汇报|请示|确认)?(?:一下|下)?",
-                       r"董事会(?:定|决定|讨论|批)", r"(?:没|未)表态", r"那关(?:没|未)过",
-                       _BOSS + r"[^。！？!?]{0,10}?再(?:定|决定|拍板)",
-                       _BOSS + r"[^。！？!?]{0,8}?(?:没|未)(?:给)?(?:准话|表态|拍板|点头|松口|批|签字)",
-                       _BOSS + r"(?:会|要|得|在)(?:看|审|过目|研究)",
-                       _BOSS + r"(?:没|未|不)(?:拍板|定|决定|点头|同意|松口)",
-                       _BOSS + r"(?:在)?(?:考虑|犹豫|纠结|拿不定)",
-                       _BOSS + r"(?:说)?再(?:看看|想想|考虑)",
-                       _BOSS + r"(?:在)?(?:不在|出差)"),
-    "need_tech": (r"工程师", r"技术(?:方案|人员|过去|去|对接|评估|交流|支持|问题|答疑|同事|上门|那边|部|团队|"
-                  r"出|评审|一起|白皮书|文档|资料|参数|培训|这边)", r"(?:跟|和|带|叫|约|让|把)(?:上)?(?:我们)?(?:的)?技术",
-                  r"我们技术", r"现场(?:测试|勘察|勘测|调试)", r"调试", r"售前", r"要技术",
-                  r"[pP][oO][cC]", r"产品经理", r"派(?:个)?实施|实施(?:人员|工程师|过去)", r"研发", r"接口问题"),
-    "awaiting_decision": (r"等(?:他们|客户|对方)?(?:的)?(?:答复|回复|回音|消息|结果|通知|决定|审批|批复)",
-                          r"给(?:我们|你|我|个)*(?:答复|回复|回话|结果|反馈)", r"回复我们",
-                          r"等(?:客户|他们|对方)(?:的)?(?:法务|采购|财务)?(?:看|审|批|回|确认|决定|定|反馈)",
-                          r"等[^，,。\s]{0,6}(?:批复|审批|答复|回复|通知|结果|反馈)",
-                          r"等(?:他们|客户|对方)?(?:开完会|开会|商量|讨论|评估)",
-                          r"(?:采购|审批|招标|内部|合同|签约)流程", r"(?:招标|审批|评审|投标|评估)结果", r"结果出来",
-                          r"出结果", r"开标|评标|定标", r"(?:没|未)想好",
-                          r"再等等", r"等等看", r"没(?:给)?(?:准话|结论|说法)",
-                          r"(?:客户|他们|对方)(?:在)?(?:犹豫|纠结)",
-                          r"不会(?:定|决定)", r"考虑(?:考虑|一下|下)", r"再考虑",
-                          r"走(?:流程|审批|采购流程|招标)", r"内部(?:讨论|商量|评估|开会|走流程)",
-                          r"开会(?:讨论|研究|商量)", r"研究(?:一下|研究)", r"商量(?:一下|商量)",
-                          r"(?<!老板)(?<!领导)(?:没|未)(?:决定|定下来|确定)", r"等(?:采购|财务)",
-                          r"(?:没|未)(?:回|回复|回音|答复|回消息)(?![来去款])"),
-    "demo_booked": (r"演示", r"[dD][eE][mM][oO]", r"试用", r"样机", r"产品展示", r"参观", r"样板",
-                    r"(?:讲解|介绍|宣讲)会"),
-    "paused": (r"暂缓", r"先不(?:做|上|买|考虑|推)", r"暂时不(?:做|上|买|考虑|需要)", r"(?<![还也])不考虑",
-               r"(?:明年|年后|以后|下个?月|[0-9一二三四五六七八九十]+月份?)再(?:说|看|议|谈|启动|做|上|考虑)",
-               r"先等等", r"先缓缓", r"延期", r"延后", r"往后推", r"推到(?:明年|年后)",
-               r"放一放", r"冻结", r"先停", r"[hH][oO][lL][dD]", r"(?:今年|这次|暂时)不做了", r"等明年",
-               r"项目(?:停|黄)了", r"等忙完"),
-    "visited": (r"拜访", r"上门", r"见面", r"见了", r"面谈", r"当面", r"登门", r"跑了.{0,3}家",
-                r"去了?(?:一趟|趟)?(?:客户|他们|对方)(?:那|公司|厂)", r"(?:到|去)了(?:现场|工厂|厂里)",
-                r"在客户(?:办公室|公司|那|厂里)[^，,。\s]{0,3}了", r"到客户(?:现场|公司|那|厂里)"),
-    "wechat_added": (r"加(?:上)?了?[^\s，,。#]{0,6}?微信", r"微信(?:加|通过)", r"加(?:了)?(?:好友|V信|vx|VX|wx)",
-                     r"互加", r"微信好友", r"好友申请", r"企业微信", r"微信群", r"扫了?[^，,。\s]{0,4}码"),
-}
+# How reps say each tag beyond its synonyms lives in the playbook (`phrases`, regexes over squeezed
+# text), so a company teaches crmbot its own phrasing without touching code.
 
 # Words right before a phrase that deny it ("还没报价" -> squeezed "没报价"), and right after.
 _NEG_BEFORE = ("没有", "没能", "没", "未", "尚未", "不想", "不愿", "不肯", "不用", "不要", "不会",
@@ -178,7 +122,7 @@ def _tag_patterns(playbook: Playbook) -> list[_TagPattern]:
             squeezed = _squeeze(phrase)[0]
             patterns.append(_TagPattern(tag, re.compile(re.escape(squeezed), re.IGNORECASE),
                                         _says_not(squeezed)))
-        for extra in EXTRA_PHRASES.get(tag.key, ()):
+        for extra in tag.phrases:
             patterns.append(_TagPattern(tag, re.compile(extra), _says_not(extra)))
     return patterns
 
@@ -215,12 +159,11 @@ def _hashtag_tag(word: str, playbook: Playbook, patterns: list[_TagPattern]) -> 
     return None
 
 
-# Tags that report something done. Written after a date still ahead in the same clause
-# ("下周二去拜访", "月底前要把报价单发过去") they are a plan, not a fact. (#hashtags always count.)
-PAST_ONLY_KEYS = frozenset({"quoted", "visited", "wechat_added"})
+# Tags that report something done (playbook `reported_fact`). Written after a date still ahead in
+# the same clause ("下周二去拜访", "月底前要把报价单发过去") they are a plan, not a fact.
+# (#hashtags always count.)
 _PLAN_BEFORE = re.compile(r"(?:准备|打算|计划|要去|想|要把|要给|需要|要)$")
-# "我说要请示领导": our own boss, not the customer's.
-OUR_SIDE_KEYS = frozenset({"boss_undecided"})
+# "我说要请示领导": our own boss, not the customer's (playbook `customer_side`).
 _OUR_SIDE = re.compile(r"我(?:们)?(?:说)?(?:要|得|去|先|回去)?$")
 _CLAUSE_BREAK = re.compile(r"[\s，,。；;！!？?]")
 
@@ -237,7 +180,7 @@ def find_tags(text: str, playbook: Playbook, future_spans: Sequence[tuple[int, i
               ) -> tuple[list[Tag], list[Tag], list[tuple[int, int]]]:
     """(tags in order of appearance, tags the note denies, spans of the recognised #hashtags).
 
-    `future_spans` are the date phrases still ahead (see PAST_ONLY_KEYS).
+    `future_spans` are the date phrases still ahead (see `reported_fact`).
     """
     patterns = _cached_patterns(playbook)
     hits: list[tuple[int, int, Tag, bool]] = []   # (start, end, tag, negated) in original indices
@@ -259,9 +202,9 @@ def find_tags(text: str, playbook: Playbook, future_spans: Sequence[tuple[int, i
     # Of overlapping phrases the longest says most ("跟老板商量一下" is the boss, not "商量一下").
     for start, end, tag, negated in keep_longest(found):
         start, end = index[start], index[end - 1] + 1
-        if tag.key in PAST_ONLY_KEYS and _planned(text, start, future_spans):
+        if tag.reported_fact and _planned(text, start, future_spans):
             continue
-        if tag.key in OUR_SIDE_KEYS and _OUR_SIDE.search(text[max(0, start - 5):start]):
+        if tag.customer_side and _OUR_SIDE.search(text[max(0, start - 5):start]):
             continue
         hits.append((start, end, tag, negated))
 
@@ -276,20 +219,10 @@ def find_tags(text: str, playbook: Playbook, future_spans: Sequence[tuple[int, i
     return tags, denied, hashtag_spans
 
 
-# 暂缓 reasons: how reps say the default ones. Other playbook reasons match by their own text.
-REASON_PHRASES: dict[str, str] = {
-    "客户预算未批复": r"预算.{0,6}(?:批|下来|到位|不够|冻结|卡)|没(?:有)?预算|资金(?:没|未|不)",
-    "需等法务审核": r"法务|审合同|合同审核",
-    "客户组织调整": (r"组织.{0,3}调整|架构调整|人事.{0,2}(?:变动|调整)|换(?:了)?(?:新的)?(?:领导|老板|负责人|对接人)|"
-               r"重组|换人|离职|调走"),
-    "项目延期": r"延期|推迟|延后|往后推|推到",
-}
-
-
 def find_pause_reason(text: str, tag: Tag) -> str | None:
     """The first of the tag's reasons (in playbook order) the note mentions."""
     for reason in tag.reasons:
-        phrase = REASON_PHRASES.get(reason)
+        phrase = tag.reason_phrases.get(reason)
         if reason in text or (phrase and re.search(phrase, text)):
             return reason
     return None

@@ -35,6 +35,8 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
     ('label = "已报价"', 'label = "暂缓"', "tags"),
     ("[rules.claim_timeout]\nminutes = 10", "[rules.claim_timeout]\nminutes = 10\nmnutes = 3",
      "rules.claim_timeout.mnutes"),
+    ("  '报过去',", "  '报过去(',", "tags.0.phrases"),
+    ("'需等法务审核' = ", "'需等法务' = ", "tags.6"),
 ])
 def test_broken_playbook_names_file_and_key(tmp_path, old, new, key):
     path = _broken(tmp_path, old, new)

@@ -373,3 +373,13 @@ def test_traditional_characters_from_asr_are_understood():
     assert parsed.tags == ["已报价", "老板未拍板"]
     assert (parsed.amount, parsed.next_followup_at, parsed.customer_id) == (200000, date(2026, 12, 2), 1)
     assert parsed.note == "华东机电 报价二十万 老板还没拍板 下周三再联系"
+
+
+def test_a_company_teaches_its_own_phrasing_in_the_playbook(playbook):
+    from datetime import datetime
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=playbook.tz)
+    assert parse_note("客户说要走比稿", now, playbook).tags == []
+    tags = tuple(t.model_copy(update={"phrases": t.phrases + ("走比稿",)}) if t.key == "comparing" else t
+                 for t in playbook.tags)
+    taught = playbook.model_copy(update={"tags": tags})
+    assert parse_note("客户说要走比稿", now, taught).tags == ["竞品对比中"]
