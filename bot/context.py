@@ -45,34 +45,27 @@ class Context:
     def _dedupe(self) -> str:
         return f"reply:{self.inbox_id}:{len(self.outbox_ids)}"
 
-    def _recipient(self) -> tuple[str, dict[str, Any]]:
+    def _queue(self, payload: dict[str, Any], card_id: str | None = None) -> None:
+        """An answer to the person who wrote, or to the group they wrote in."""
         chat = self.event.chat
-        context = {"reply_webhook": chat.reply_webhook,
-                   "reply_webhook_expires_ms": chat.reply_webhook_expires_ms}
-        return (chat.conversation_id if chat.is_group else self.event.sender), context
-
-    def say(self, text: str) -> None:
-        recipient, context = self._recipient()
-        context["is_group"] = self.event.chat.is_group
         outbox_id, _ = messaging.enqueue_outbox(
             self.session, dedupe_key=self._dedupe(), platform=str(self.event.platform),
-            recipient=recipient, payload={"text": text}, context=context,
+            recipient=chat.conversation_id if chat.is_group else self.event.sender,
+            payload=payload, card_id=card_id,
+            context={"reply_webhook": chat.reply_webhook, "is_group": chat.is_group,
+                     "reply_webhook_expires_ms": chat.reply_webhook_expires_ms},
             org_id=self.user.org_id if self.user else None,
             recipient_user_id=self.user.id if self.user else None)
         self.outbox_ids.append(outbox_id)
 
+    def say(self, text: str) -> None:
+        self._queue({"text": text})
+
     def send_card(self, card: Card, subject_type: str, subject_id: int) -> None:
-        """Send a card to the person who wrote (or to the group they wrote in)."""
-        recipient, context = self._recipient()
-        context["is_group"] = self.event.chat.is_group
         messaging.save_card(self.session, card_id=card.card_id, org_id=self.user.org_id,
                             platform=str(self.event.platform), recipient_user_id=self.user.id,
                             subject_type=subject_type, subject_id=subject_id, card=card.to_dict())
-        outbox_id, _ = messaging.enqueue_outbox(
-            self.session, dedupe_key=self._dedupe(), platform=str(self.event.platform),
-            recipient=recipient, payload={"card": card.to_dict()}, card_id=card.card_id,
-            context=context, org_id=self.user.org_id, recipient_user_id=self.user.id)
-        self.outbox_ids.append(outbox_id)
+        self._queue({"card": card.to_dict()}, card.card_id)
 
     def update_card(self, card: Card) -> None:
         """Update the clicked card in place (WeCom: with the click's single-use response code)."""

@@ -8,7 +8,6 @@ OCR, ASR) run outside any transaction.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,9 +19,8 @@ from bot.handlers.common import app_link
 from cards import builders
 from ocr_asr.errors import CaptureError
 from storage import customers, drafts, media, users
-from storage.errors import InvalidInput
 from storage.models import Customer, InboxEvent, User, utcnow
-from storage.validators import normalize_mobile
+from storage.validators import first_mobile, mobile_in_text
 
 from .outbound import enqueue_delivery, push_card, push_text
 from .runtime import Runtime, current_runtime
@@ -110,17 +108,10 @@ def capture_image(inbox_id: int) -> str:
     return "drafted"
 
 
-def _mobile(value: str | None) -> str | None:
-    try:
-        return normalize_mobile(value) if value else None
-    except InvalidInput:
-        return None
-
-
 def _customer_draft_card(rt: Runtime, session, user: User, draft):
     fields = draft.fields
-    matches = customers.find_matches(session, user.org_id, mobile=_mobile(fields.get("mobile")),
-                                     company=fields.get("company"))
+    mobile = first_mobile([fields["mobile"]]) if fields.get("mobile") else None
+    matches = customers.find_matches(session, user.org_id, mobile=mobile, company=fields.get("company"))
     shown = [(label, fields.get(key) or "") for key, label in FIELD_LABELS]
     edit = app_link(rt.settings, f"drafts/{draft.id}")
     card_id = new_card_id("draft", draft.id)
@@ -174,7 +165,7 @@ def capture_voice(inbox_id: int) -> str:
             draft, _ = drafts.create_draft(session, user, "followup", fields, source_event_id=src.source_id)
             card = _followup_draft_card(rt, session, draft, parsed)
         else:
-            mobile = _mobile_in(text)
+            mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
             draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id)
             card = builders.capture_draft_card(
@@ -192,14 +183,6 @@ def capture_voice(inbox_id: int) -> str:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _mobile_in(text: str) -> str | None:
-    for match in re.finditer(r"1[3-9]\d[\d\s\-]{8,12}", text):
-        mobile = _mobile(match.group())
-        if mobile:
-            return mobile
-    return None
 
 
 def _followup_draft_card(rt: Runtime, session, draft, parsed):

@@ -9,8 +9,7 @@ from bot.handlers.common import app_link
 from cards import builders
 from storage import customers, links, users
 from storage.models import InboxEvent
-from storage.validators import normalize_mobile
-from storage.errors import InvalidInput
+from storage.validators import first_mobile
 
 from .outbound import enqueue_delivery, push_card
 from .runtime import current_runtime
@@ -24,7 +23,7 @@ def new_contact_card(inbox_id: int) -> str:
     details = rt.client("wecom").get_external_contact(external_userid)  # outside any transaction
     contact = details.get("external_contact", {})
     follow = next((f for f in details.get("follow_user", []) if f.get("userid") == event.sender), {})
-    mobile = _first_mobile(follow.get("remark_mobiles") or [])
+    mobile = first_mobile(follow.get("remark_mobiles") or [])
     info = {"external_userid": external_userid, "name": contact.get("name"),
             "corp_name": contact.get("corp_name") or follow.get("remark_corp_name"), "mobile": mobile}
     with rt.db.transaction() as session:
@@ -43,12 +42,3 @@ def new_contact_card(inbox_id: int) -> str:
     if outbox_id:
         enqueue_delivery(rt, [outbox_id])
     return "sent"
-
-
-def _first_mobile(values: list[str]) -> str | None:
-    for value in values:
-        try:
-            return normalize_mobile(value)
-        except InvalidInput:
-            continue
-    return None

@@ -44,6 +44,24 @@ def normalize_mobile(value: str) -> str:
     return str(number.national_number)
 
 
+def first_mobile(values) -> str | None:
+    """The first value that is a valid mainland mobile (normalized), or None: for data we did not
+    type ourselves (OCR, remarks), where an invalid number is simply not a mobile."""
+    for value in values:
+        try:
+            return normalize_mobile(value)
+        except InvalidInput:
+            continue
+    return None
+
+
+def mobile_in_text(text: str) -> str | None:
+    """The first mainland mobile written anywhere in free text (a voice-note transcript)."""
+    found = (phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+             for m in phonenumbers.PhoneNumberMatcher(text, "CN"))
+    return first_mobile(found)
+
+
 def normalize_phone(value: str) -> str:
     """Any valid phone (landline with area code, optional extension) in national format."""
     text = unicodedata.normalize("NFKC", value)

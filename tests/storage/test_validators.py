@@ -1,7 +1,7 @@
 import pytest
 
 from storage.errors import InvalidInput
-from storage.validators import (credit_code_check_char, normalize_credit_code, normalize_email,
+from storage.validators import (credit_code_check_char, first_mobile, mobile_in_text, normalize_credit_code, normalize_email,
                                 normalize_mobile, normalize_name, normalize_phone)
 
 # Published unified social credit codes of well-known companies (public registry data).
@@ -69,3 +69,13 @@ def test_email():
 def test_normalized_name_drops_legal_suffix_and_width():
     assert normalize_name("上海华东机电设备有限公司") == normalize_name("上海华东机电设备（有限公司）".replace("（有限公司）", "有限公司"))
     assert normalize_name("ＡＢＣ科技 股份有限公司") == "abc科技"
+
+
+def test_first_mobile_skips_what_is_not_a_mobile():
+    assert first_mobile(["021-62345678", "abc", "+86 139-0000-1111", "13800000000"]) == "13900001111"
+    assert first_mobile([]) is None and first_mobile(["12345"]) is None
+
+
+def test_mobile_found_in_a_transcript():
+    assert mobile_in_text("新客户张总，手机138 1234 5678，公司在南京") == "13812345678"
+    assert mobile_in_text("座机021-62345678，没有手机") is None
