@@ -31,11 +31,11 @@ def wecom_verify():
     return Response(plaintext, mimetype="text/plain")  # the plaintext only: no quotes, no newline
 
 
-def _receive(parse, *args) -> Response | None:
+def _receive(parse, *args, **kwargs) -> Response | None:
     """Verify and parse with the adapter, store in the inbox; a Response only for a refusal."""
     rt = _runtime()
     try:
-        event, raw = parse(*args, request.get_data(cache=False), rt.settings)
+        event, raw = parse(*args, request.get_data(cache=False), rt.settings, **kwargs)
     except (wecom_adapter.CallbackRejected, dingtalk_adapter.CallbackRejected) as exc:
         return _refuse(exc)
     if event is not None:  # None: a group message not addressed to the robot
@@ -50,14 +50,22 @@ def wecom_receive():
 
 @bp.post("/dingtalk/callback")
 def dingtalk_receive():
-    return _receive(dingtalk_adapter.receive_robot_message, request.headers) or jsonify({})
+    return _receive(dingtalk_adapter.receive_robot_message, request.headers,
+                    replay_guard=_replay_guard()) or jsonify({})
 
 
 @bp.post("/dingtalk/card-callback")
 def dingtalk_card_callback():
     # DingTalk allows 2 s and forbids calling the update API from inside the callback:
     # answer empty now, the click's job updates the card through the outbox.
-    return _receive(dingtalk_adapter.receive_card_callback, request.headers) or jsonify({})
+    return _receive(dingtalk_adapter.receive_card_callback, request.headers,
+                    replay_guard=_replay_guard()) or jsonify({})
+
+
+def _replay_guard() -> dingtalk_adapter.ReplayGuard:
+    # DingTalk signs only the timestamp: a (timestamp, sign) pair must not carry a second body
+    rt = _runtime()
+    return dingtalk_adapter.ReplayGuard(rt.redis, rt.settings.crmbot_timestamp_window_s)
 
 
 def init_app(app: Flask) -> None:

@@ -18,7 +18,18 @@ Choices the router should know about:
   text such as "#操作 已报价 ‹fu-42|tag:quoted›". Such a text is turned into Kind.CARD_ACTION here
   ({"card_ref", "action", "params": {}, "via": "text"}), so the router handles both card flavours alike.
 - Answer the HTTP callback with 200 as soon as the inbox row is written; a `CallbackRejected` maps to
-  its `.status` (403 bad/stale signature, 400 malformed, 413 too large) and nothing is stored.
+  its `.status` (403 bad/stale/replayed signature, 400 malformed, 413 too large, 503 replay store
+  down) and nothing is stored.
+
+Impersonation (issue 15). DingTalk's HTTP signatures cover only the timestamp, not the body, so a
+captured (timestamp, sign) pair would carry ANY body for the whole window. Two defences:
+- `ReplayGuard`: a (timestamp, sign) pair is remembered in Redis (SET NX with expiry) together with
+  the SHA-256 of its body; the same pair with another body is refused (403). The same pair with the
+  same body is a platform retry and passes (the inbox dedupes it on msgId).
+  Cost: two genuine messages DingTalk signs in the same millisecond share a pair; the second is
+  refused. Stream mode (README) has neither problem: the websocket itself is authenticated.
+- The org is the configured app's corp (DINGTALK_CORP_ID, the app whose secret verified the call),
+  never `chatbotCorpId` / `corpId` from the unsigned body; a body naming another corp is refused.
 """
 from __future__ import annotations
 
@@ -30,8 +41,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.events import Chat, Event, Kind, Platform
+from bot.inbound import BodyRejected, field_errors, load_json, load_json_object
 from cards.dingtalk import parse_card_action
+
+from .payloads import CardCallback, CardContent, RobotContent, RobotMessage
 
 
 class CallbackRejected(Exception):
@@ -47,8 +63,31 @@ class CallbackRejected(Exception):
 # HTTP transport: checks, then the shared parsers
 
 
+class ReplayGuard:
+    """Remembers each (timestamp, sign) pair with its body's digest for longer than the window."""
+
+    def __init__(self, redis, window_s: int):
+        self.redis = redis
+        # a timestamp is accepted up to `window` in the past or the future; 0 (no window) → 2 h
+        self.ttl_s = 2 * (window_s or 3600) + 60
+
+    def check(self, route: str, timestamp: str, sign: str, body: bytes) -> None:
+        key = "crmbot:replay:" + hashlib.sha256(f"{route}|{timestamp}|{sign}".encode()).hexdigest()
+        digest = hashlib.sha256(body).hexdigest()
+        try:
+            if self.redis.set(key, digest, nx=True, ex=self.ttl_s):
+                return
+            seen = self.redis.get(key)
+        except Exception as exc:  # fail closed: without the store the signature proves nothing
+            raise CallbackRejected(503, f"replay store unavailable ({type(exc).__name__})") from None
+        seen = seen.decode() if isinstance(seen, bytes) else seen
+        if seen != digest:
+            raise CallbackRejected(403, "signature already used with another body (replay)")
+
+
 def receive_robot_message(headers: Mapping[str, str], body: bytes, settings,
-                          now_ms: int | None = None) -> tuple[Event | None, dict]:
+                          now_ms: int | None = None, replay_guard: ReplayGuard | None = None
+                          ) -> tuple[Event | None, dict]:
     """Check and parse a robot message POSTed to /dingtalk/callback.
 
     DingTalk signs `timestamp + "\\n" + AppSecret` with the AppSecret (HMAC-SHA256, base64).
@@ -66,12 +105,15 @@ def receive_robot_message(headers: Mapping[str, str], body: bytes, settings,
     expected = _b64_hmac(secret, f"{timestamp}\n{secret}")
     if not hmac.compare_digest(expected, sign.encode()):
         raise CallbackRejected(403, "bad sign")
+    if replay_guard is not None:
+        replay_guard.check("robot", timestamp, sign, body)
     data = _json_object(body)
-    return parse_robot_message(data), data
+    return parse_robot_message(data, org=configured_org(settings)), data
 
 
 def receive_card_callback(headers: Mapping[str, str], body: bytes, settings,
-                          now_ms: int | None = None) -> tuple[Event, dict]:
+                          now_ms: int | None = None, replay_guard: ReplayGuard | None = None
+                          ) -> tuple[Event, dict]:
     """Check and parse an interactive-card click POSTed to /dingtalk/card-callback.
 
     The signature key is the `apiSecret` given when the callback route was registered
@@ -87,8 +129,16 @@ def receive_card_callback(headers: Mapping[str, str], body: bytes, settings,
     expected = _b64_hmac(_app_secret(settings), str(timestamp))
     if not hmac.compare_digest(expected, sign.encode()):
         raise CallbackRejected(403, "bad x-ddpaas-signature")
+    if replay_guard is not None:
+        replay_guard.check("card", timestamp, sign, body)
     data = _json_object(body)
-    return parse_card_callback(data), data
+    return parse_card_callback(data, org=configured_org(settings), now_s=int(timestamp) // 1000), data
+
+
+def configured_org(settings) -> str:
+    """The corp of the app whose secret verified the call. Empty when DINGTALK_CORP_ID is unset:
+    users are then looked up by userid alone and must be unique across orgs (one-org deployments)."""
+    return settings.dingtalk_corp_id or ""
 
 
 def robot_sign(app_secret: str, timestamp_ms: int | str) -> str:
@@ -143,114 +193,127 @@ def _check_fresh(timestamp: str, settings, now_ms: int | None) -> None:
 
 def _json_object(body: bytes) -> dict:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise CallbackRejected(400, "body is not JSON") from None
-    if not isinstance(data, dict):
-        raise CallbackRejected(400, "body is not a JSON object")
-    return data
+        return load_json_object(body)
+    except BodyRejected as exc:
+        raise CallbackRejected(400, exc.reason) from None
+
+
+def _model(model, data: Any):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise CallbackRejected(400, field_errors(exc).reason) from None
+
+
+def _check_corp(claimed: str | None, org: str) -> None:
+    if org and claimed and claimed != org:
+        raise CallbackRejected(403, "body names another corp than the configured app")
 
 
 # ---------------------------------------------------------------------------------------------------
 # Shared parsers (HTTP and Stream)
 
 
-def parse_robot_message(data: dict[str, Any]) -> Event | None:
-    """Robot message JSON → Event; None for a group message that does not @ the robot."""
-    msg_id = data.get("msgId")
-    if not isinstance(msg_id, str) or not msg_id:
-        raise CallbackRejected(400, "robot message without msgId")
-    is_group = str(data.get("conversationType")) == "2"
-    if is_group and data.get("isInAtList") is False:
+def parse_robot_message(data: dict[str, Any], org: str = "") -> Event | None:
+    """Robot message JSON → Event; None for a group message that does not @ the robot.
+    `org` is the configured app's corp (see the module docstring), never read from the body."""
+    if not isinstance(data, dict):
+        raise CallbackRejected(400, "robot message is not a JSON object")
+    message = _model(RobotMessage, data)
+    _check_corp(message.chatbotCorpId, org)
+    is_group = str(message.conversationType) == "2"
+    if is_group and message.isInAtList is False:
         return None
     chat = Chat(
-        conversation_id=data.get("conversationId") if is_group else None,
+        conversation_id=message.conversationId if is_group else None,
         is_group=is_group,
-        reply_webhook=data.get("sessionWebhook"),
-        reply_webhook_expires_ms=_int_or_none(data.get("sessionWebhookExpiredTime")),
+        reply_webhook=message.sessionWebhook,
+        reply_webhook_expires_ms=message.sessionWebhookExpiredTime,
     )
-    created_ms = _int_or_none(data.get("createAt"))
-    sender = data.get("senderStaffId") or ""
+    created_ms = message.createAt
+    sender = message.senderStaffId or ""
     if sender:
-        kind, payload = _message_content(data)
+        kind, payload = _message_content(message)
     else:
-        kind, payload = Kind.UNKNOWN, {"type": "outside_sender", "msgtype": data.get("msgtype"),
-                                       "sender_nick": data.get("senderNick")}
-    return Event(platform=Platform.DINGTALK, event_id=msg_id,
-                 org=data.get("chatbotCorpId") or data.get("senderCorpId") or "",
+        kind, payload = Kind.UNKNOWN, {"type": "outside_sender", "msgtype": message.msgtype,
+                                       "sender_nick": message.senderNick}
+    return Event(platform=Platform.DINGTALK, event_id=message.msgId, org=org,
                  sender=sender, chat=chat, kind=kind, payload=payload,
                  created_at=created_ms // 1000 if created_ms else None)
 
 
-def _message_content(data: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
-    msgtype = data.get("msgtype")
-    content = data.get("content")
-    if isinstance(content, str):  # Stream frames have been seen carrying it as a JSON string
+def _message_content(message: RobotMessage) -> tuple[Kind, dict[str, Any]]:
+    msgtype = message.msgtype
+    raw_content = message.content
+    if isinstance(raw_content, str):  # Stream frames have been seen carrying it as a JSON string
         try:
-            content = json.loads(content)
-        except ValueError:
-            content = {}
-    content = content if isinstance(content, dict) else {}
+            raw_content = load_json(raw_content)
+        except BodyRejected:
+            raw_content = {}
+    content = _model(RobotContent, raw_content if isinstance(raw_content, dict) else {})
 
     if msgtype == "text":
-        text = ((data.get("text") or {}).get("content") or "").strip()
+        text = (message.text.content if message.text else "").strip()
         action = parse_card_action(text)
         if action:
             card_ref, key = action
             return Kind.CARD_ACTION, {"card_ref": card_ref, "action": key, "params": {}, "via": "text"}
         return Kind.TEXT, {"text": text}
     if msgtype == "picture":
-        return Kind.IMAGE, {"media_ref": content.get("downloadCode") or content.get("pictureDownloadCode")}
+        return Kind.IMAGE, {"media_ref": content.downloadCode or content.pictureDownloadCode}
     if msgtype == "richText":
-        parts = content.get("richText") or []
-        texts = [p["text"].strip() for p in parts if isinstance(p, dict) and p.get("text")]
+        parts = content.richText or []
+        texts = [p["text"].strip() for p in parts if isinstance(p.get("text"), str) and p.get("text")]
         images = [p.get("downloadCode") or p.get("pictureDownloadCode") for p in parts
-                  if isinstance(p, dict) and p.get("type") == "picture"]
-        return Kind.TEXT, {"text": "\n".join(t for t in texts if t), "images": [i for i in images if i]}
+                  if p.get("type") == "picture"]
+        return Kind.TEXT, {"text": "\n".join(t for t in texts if t)[:5000],
+                           "images": [i for i in images if isinstance(i, str) and i]}
     if msgtype == "audio":
         # DingTalk does not say which audio container it sends: format None means "sniff the bytes".
-        return Kind.VOICE, {"media_ref": content.get("downloadCode"), "format": None,
-                            "recognition": content.get("recognition") or None,
-                            "duration_ms": _int_or_none(content.get("duration"))}
+        return Kind.VOICE, {"media_ref": content.downloadCode, "format": None,
+                            "recognition": content.recognition or None,
+                            "duration_ms": _int_or_none(content.duration)}
     if msgtype in ("video", "file"):
-        return Kind.FILE, {"media_ref": content.get("downloadCode"),
-                           "file_name": content.get("fileName") or f"{msgtype}.{content.get('videoType') or 'bin'}"}
+        return Kind.FILE, {"media_ref": content.downloadCode,
+                           "file_name": content.fileName or f"{msgtype}.{content.videoType or 'bin'}"}
     return Kind.UNKNOWN, {"type": str(msgtype)}
 
 
-def parse_card_callback(data: dict[str, Any]) -> Event:
+def parse_card_callback(data: dict[str, Any], org: str = "", now_s: int | None = None) -> Event:
+    # now_s: when the click happened (the signed timestamp over HTTP, the frame's time in Stream)
     """Interactive-card click JSON → Event of Kind.CARD_ACTION.
 
     DingTalk documents no click id, so event_id is a hash of (outTrackId, userId, actionIds, params):
     the same user pressing the same button twice on one card is one event, which is what we want.
+    `org` is the configured app's corp, never the body's `corpId`.
     """
-    out_track_id = data.get("outTrackId")
-    user_id = data.get("userId")
-    if not out_track_id or not user_id:
-        raise CallbackRejected(400, "card callback without outTrackId/userId")
-    content = data.get("content") or {}
+    if not isinstance(data, dict):
+        raise CallbackRejected(400, "card callback is not a JSON object")
+    click = _model(CardCallback, data)
+    _check_corp(click.corpId, org)
+    content: Any = click.content or {}
     if isinstance(content, str):
         try:
-            content = json.loads(content)
-        except ValueError:
-            raise CallbackRejected(400, "card callback content is not JSON") from None
-    private = (content.get("cardPrivateData") or {}) if isinstance(content, dict) else {}
-    action_ids = list(private.get("actionIds") or [])
-    params = private.get("params") or {}
-    params = params if isinstance(params, dict) else {}
+            content = load_json(content)
+        except BodyRejected:
+            raise CallbackRejected(400, "content: card callback content is not JSON") from None
+    parsed = _model(CardContent, content if isinstance(content, dict) else {})
+    private = parsed.cardPrivateData
+    action_ids = list(private.actionIds) if private else []
+    params = dict(private.params) if private else {}
 
-    fingerprint = json.dumps([out_track_id, user_id, action_ids, params], sort_keys=True,
+    fingerprint = json.dumps([click.outTrackId, click.userId, action_ids, params], sort_keys=True,
                              ensure_ascii=False)
     event_id = "card-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:40]
     action = action_ids[0] if action_ids else params.get("action")
-    if action:
-        kind, payload = Kind.CARD_ACTION, {"card_ref": out_track_id, "action": str(action),
+    if isinstance(action, str) and action:
+        kind, payload = Kind.CARD_ACTION, {"card_ref": click.outTrackId, "action": action[:256],
                                            "params": params}
     else:
-        kind, payload = Kind.UNKNOWN, {"type": "card_callback_without_action", "card_ref": out_track_id}
-    return Event(platform=Platform.DINGTALK, event_id=event_id, org=data.get("corpId") or "",
-                 sender=user_id, chat=Chat(), kind=kind, payload=payload,
-                 created_at=int(time.time()))
+        kind, payload = Kind.UNKNOWN, {"type": "card_callback_without_action", "card_ref": click.outTrackId}
+    return Event(platform=Platform.DINGTALK, event_id=event_id, org=org,
+                 sender=click.userId, chat=Chat(), kind=kind, payload=payload,
+                 created_at=now_s)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -14,6 +14,7 @@ one method to use settings.dingtalk_api_base, plus a timeout the SDK does not se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import platform
@@ -23,7 +24,8 @@ import requests
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, Credential, DingTalkStreamClient
 from dingtalk_stream.version import VERSION_STRING
 
-from bot.dingtalk.adapter import CallbackRejected, parse_card_callback, parse_robot_message
+from bot.dingtalk.adapter import CallbackRejected, configured_org, parse_card_callback, parse_robot_message
+from bot.inbound import BodyRejected, load_json_object
 from bot.events import Event
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,11 @@ class FrameHandler(CallbackHandler):
 
     async def process(self, message: CallbackMessage):
         data = message.data if isinstance(message.data, dict) else {}
+        if isinstance(message.data, str):  # the SDK decodes `data`; be safe if it did not
+            try:
+                data = load_json_object(message.data)
+            except BodyRejected:
+                data = {}
         try:
             event = self.parse(data)
         except CallbackRejected as exc:
@@ -95,10 +102,12 @@ def build_stream_client(settings, on_event: OnEvent) -> CrmbotStreamClient:
         raise ValueError("DINGTALK_APP_KEY and DINGTALK_APP_SECRET must be set for stream mode")
     client = CrmbotStreamClient(Credential(settings.dingtalk_app_key, settings.dingtalk_app_secret),
                                 settings.dingtalk_api_base)
-    client.register_callback_handler(ROBOT_MESSAGE_TOPIC,
-                                     FrameHandler(parse_robot_message, on_event, "robot message"))
-    client.register_callback_handler(CARD_CALLBACK_TOPIC,
-                                     FrameHandler(parse_card_callback, on_event, "card callback"))
+    # the org is the app this socket authenticated as, never the frame's chatbotCorpId / corpId
+    org = configured_org(settings)
+    client.register_callback_handler(ROBOT_MESSAGE_TOPIC, FrameHandler(
+        functools.partial(parse_robot_message, org=org), on_event, "robot message"))
+    client.register_callback_handler(CARD_CALLBACK_TOPIC, FrameHandler(
+        functools.partial(parse_card_callback, org=org), on_event, "card callback"))
     return client
 
 

@@ -5,8 +5,12 @@ turns `CallbackRejected` into its HTTP status. AES and the SHA-1 signature are w
 `WeChatCrypto`; XML is parsed with defusedxml and DTDs are refused outright (WeCom never sends one).
 
 Refusal statuses (`CallbackRejected.status`):
-  400  malformed: missing query parameter, body not XML, DTD/entity declarations, no <Encrypt>
-  403  bad signature or undecryptable payload, and a timestamp outside the replay window
+  400  malformed: missing query parameter, body not XML, DTD/entity declarations, no <Encrypt>,
+       an encoding other than UTF-8 declared (expat cannot read GBK/Shift_JIS/Big5 and raised a
+       bare ValueError: a 500 before), nesting deeper than `bot.inbound.MAX_XML_DEPTH`, a field
+       we read that is nested or longer than its column (`bot/wecom/payloads.py`)
+  403  bad signature or undecryptable payload, and a timestamp outside the replay window;
+       a decrypted ToUserName naming another corp than the one whose keys decrypted it
        (a stale timestamp is an authentication failure, not a client timeout, so not 408)
   413  body larger than settings.crmbot_callback_max_bytes
   503  WeCom is not configured in this deployment
@@ -22,10 +26,14 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
+from pydantic import ValidationError
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatException
 
 from bot.events import Chat, Event, Kind, Platform
+from bot.inbound import BodyRejected, field_errors, xml_depth_ok, xml_encoding_ok
+
+from .payloads import InboundMessage
 
 # Elements that may repeat inside a template_card_event; always lists so one option looks like many.
 FORCE_LIST = frozenset({"SelectedItem", "OptionId"})
@@ -94,16 +102,25 @@ def receive(params: Mapping[str, str], body: bytes, settings: Any,
         raise CallbackRejected(403, _decrypt_failure(exc)) from None
 
     data = xml_to_dict(_parse_xml(inner_xml.encode("utf-8"), "inner"))
-    return to_event(data, default_org=keys.corp_id), data
+    try:
+        InboundMessage.model_validate(data)
+    except ValidationError as exc:
+        raise CallbackRejected(400, field_errors(exc).reason) from None
+    # The org is the corp whose keys decrypted the message (wechatpy checked the receiveid is it),
+    # never the decrypted ToUserName; a ToUserName naming another corp is not for this app.
+    if data.get("ToUserName") and data["ToUserName"] != keys.corp_id:
+        raise CallbackRejected(403, "ToUserName names another corp than the one that decrypted it")
+    return to_event(data, org=keys.corp_id), data
 
 
-def to_event(data: dict[str, Any], default_org: str = "") -> Event:
-    """Map WeCom's decrypted fields to a neutral Event; anything unrecognised becomes UNKNOWN."""
+def to_event(data: dict[str, Any], org: str) -> Event:
+    """Map WeCom's decrypted fields to a neutral Event; anything unrecognised becomes UNKNOWN.
+    `org` is the corp whose keys decrypted the message."""
     kind, payload = _kind_and_payload(data)
     return Event(
         platform=Platform.WECOM,
         event_id=event_id(data),
-        org=data.get("ToUserName") or default_org,
+        org=org,
         sender=_sender(data),
         chat=Chat(),  # a self-built app only receives 1:1 messages sent to the app
         kind=kind,
@@ -174,10 +191,15 @@ def _decrypt_failure(exc: Exception) -> str:
 
 def _parse_xml(raw: bytes, which: str) -> Element:
     try:
-        return SafeET.fromstring(raw, forbid_dtd=True)
+        xml_encoding_ok(raw, f"{which} XML")
+        root = SafeET.fromstring(raw, forbid_dtd=True)
+        xml_depth_ok(root, what=f"{which} XML")
+        return root
+    except BodyRejected as exc:
+        raise CallbackRejected(400, exc.reason) from None
     except DefusedXmlException:
         raise CallbackRejected(400, f"{which} XML declares a DTD or entities") from None
-    except ParseError:
+    except (ParseError, ValueError):  # ValueError: expat refusing an encoding it cannot read
         raise CallbackRejected(400, f"{which} body is not XML") from None
 
 

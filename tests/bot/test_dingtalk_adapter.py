@@ -19,6 +19,7 @@ NOW_MS = 1_763_000_000_000
 @pytest.fixture
 def settings():
     return load_settings(dingtalk_app_key=fake.FAKE_APP_KEY, dingtalk_app_secret=SECRET,
+                         dingtalk_corp_id=fake.FAKE_CORP_ID,
                          crmbot_callback_max_bytes=4096, crmbot_timestamp_window_s=300)
 
 
