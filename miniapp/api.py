@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import date
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -20,7 +19,7 @@ from storage import customers, drafts, followups, leads, links, opportunities, t
 from storage.errors import DomainError, InvalidInput, PermissionDenied
 from storage.models import utcnow
 
-from . import metrics, reads
+from . import bodies, metrics, reads
 from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
@@ -36,6 +35,21 @@ WECOM_JS_APIS = ["getContext", "getCurExternalContact", "getCurExternalChat", "s
 def _require_csrf_header():
     if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(CSRF_HEADER):
         return jsonify(error="请求缺少安全标记，请刷新页面后重试"), 403
+
+
+@bp.before_request
+def _query_printable():
+    # PostgreSQL cannot compare text with NUL (q=%00 was a 500); no query parameter needs controls
+    for name, value in request.args.items(multi=True):
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            return jsonify(error=f"参数 {name} 包含不可见字符", field=name), 400
+
+
+@bp.before_request
+def _ids_in_range():
+    # ids are INTEGER columns: /api/customers/2147483648 is "not found", not a database overflow
+    if any(isinstance(v, int) and v > bodies.ID_MAX for v in (request.view_args or {}).values()):
+        return jsonify(error="记录不存在"), 404
 
 
 @bp.errorhandler(NotLoggedIn)
@@ -71,42 +85,35 @@ def _method(exc):
     return exc
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InvalidInput("body", "请求格式不正确")
-    return data
-
-
 def _int_arg(name: str, default: int, low: int = 1, high: int = 100) -> int:
     raw = request.args.get(name, "")
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(name, f"参数 {name} 应为数字") from None
-    return max(low, min(high, value))
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput(name, f"参数 {name} 应为数字")
+    return max(low, min(high, int(raw)))
 
 
 def _optional_int(value: Any, name: str) -> int | None:
+    """An id from the query string: digits within INTEGER, or None when absent."""
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(name, f"{name} 应为数字") from None
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or not 0 < int(text) <= bodies.ID_MAX:
+        raise InvalidInput(name, f"{name} 应为有效的编号")
+    return int(text)
 
 
-def _date(value: Any, name: str) -> date | None:
-    if not value:
+def _query_text(name: str, max_chars: int = 100) -> str | None:
+    """Search text from the query string: no control characters (q=%00), bounded."""
+    value = request.args.get(name)
+    if value is None:
         return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(name, "日期格式应为 年-月-日") from None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput(name, "搜索内容包含不可见字符")
+    if len(value) > max_chars:
+        raise InvalidInput(name, f"搜索内容最多{max_chars}个字")
+    return value
 
 
 def _platform(value: Any) -> str:
@@ -144,7 +151,7 @@ def list_customers():
         raise InvalidInput("status", "客户状态应为 active / incomplete / lost")
     with work() as (session, actor):
         owner = _optional_int(request.args.get("owner_id"), "owner_id")
-        items, total = customers.search_customers(session, actor, request.args.get("q"), status=status,
+        items, total = customers.search_customers(session, actor, _query_text("q"), status=status,
                                                   owner_id=owner, limit=per_page,
                                                   offset=(page - 1) * per_page)
         return jsonify(items=[reads.customer_summary(c, _tz()) for c in items], total=total, page=page,
@@ -154,19 +161,19 @@ def list_customers():
 @bp.post("/customers")
 def create_customer():
     """Create a customer (the sidebar's 新建客户); with external_userid it is linked at once."""
-    data = _body()
-    contact_name = (data.get("contact_name") or "").strip()
-    contact = [customers.ContactInput(name=contact_name, mobile=data.get("contact_mobile"),
-                                      title=data.get("contact_title"),
-                                      wecom_external_userid=data.get("external_userid"))] if contact_name else []
+    data = bodies.parse(bodies.NewCustomer)
+    contact_name = (data.contact_name or "").strip()
+    contact = [customers.ContactInput(name=contact_name, mobile=data.contact_mobile,
+                                      title=data.contact_title,
+                                      wecom_external_userid=data.external_userid)] if contact_name else []
     with work() as (session, actor):
         customer = customers.create_customer(session, actor, customers.CustomerInput(
-            kind=data.get("kind") or "company", name=data.get("name") or "",
-            credit_code=data.get("credit_code"), mobile=data.get("mobile"),
-            source=data.get("source") or "企业微信", industry=data.get("industry"),
-            grade=data.get("grade") or None, contacts=contact), _playbook())
-        if data.get("external_userid"):
-            links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
+            kind=data.kind or "company", name=data.name or "",
+            credit_code=data.credit_code, mobile=data.mobile,
+            source=data.source or "企业微信", industry=data.industry,
+            grade=data.grade or None, contacts=contact), _playbook())
+        if data.external_userid:
+            links.link_chat(session, actor, _platform(data.platform), data.external_userid,
                             customer.id)
         return jsonify(reads.customer_summary(customer, _tz())), 201
 
@@ -179,47 +186,39 @@ def get_customer(customer_id: int):
 
 @bp.post("/customers/<int:customer_id>/identifier")
 def complete_identifier(customer_id: int):
-    data = _body()
+    data = bodies.parse(bodies.Identifier)
     with work() as (session, actor):
         customer = customers.complete_identifier(session, actor, customer_id,
-                                                 credit_code=data.get("credit_code"),
-                                                 mobile=data.get("mobile"))
+                                                 credit_code=data.credit_code, mobile=data.mobile)
         return jsonify(reads.customer_summary(customer, _tz()))
 
 
 @bp.post("/customers/<int:customer_id>/followups")
 def log_followup(customer_id: int):
     """The one-tap follow-up: tags (+ a short note), next date, 暂缓原因 when 暂缓."""
-    data = _body()
-    tags_in = data.get("tags") or []
-    if not isinstance(tags_in, list) or not all(isinstance(t, str) for t in tags_in):
-        raise InvalidInput("tags", "标签格式不正确")
-    channel = data.get("channel") or "app"
-    if channel not in ("app", "sidebar"):
-        raise InvalidInput("channel", "未知的跟进渠道")
+    data = bodies.parse(bodies.NewFollowUp)
     with work() as (session, actor):
         followup = followups.log_followup(session, actor, followups.FollowUpInput(
-            customer_id=customer_id, tags=tags_in, note=data.get("note"), channel=channel,
-            next_followup=_date(data.get("next_followup"), "next_followup"),
-            pause_reason=data.get("pause_reason") or None,
-            opportunity_id=_optional_int(data.get("opportunity_id"), "opportunity_id"),
-            source_event_id=_request_key(actor.id, data)), _playbook())
+            customer_id=customer_id, tags=list(data.tags or []), note=data.note,
+            channel=data.channel or "app", next_followup=data.next_followup or None,
+            pause_reason=data.pause_reason or None, opportunity_id=data.opportunity_id or None,
+            source_event_id=_request_key(actor.id, data.request_id)), _playbook())
         customer = customers.get_customer(session, actor, customer_id)
         return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
 
 
-def _request_key(user_id: int, data: dict[str, Any]) -> str | None:
+def _request_key(user_id: int, request_id: str | int | None) -> str | None:
     """A client-made key (one per form render) makes a double tap or a retried POST land once."""
-    key = str(data.get("request_id") or "").strip()
+    key = str(request_id or "").strip()
     return f"app:{user_id}:{key[:64]}" if key else None
 
 
 @bp.post("/customers/<int:customer_id>/opportunities")
 def create_opportunity(customer_id: int):
-    data = _body()
+    data = bodies.parse(bodies.NewOpportunity)
     with work() as (session, actor):
-        opp = opportunities.create_opportunity(session, actor, customer_id, data.get("name") or "",
-                                               _playbook(), amount=data.get("amount"))
+        opp = opportunities.create_opportunity(session, actor, customer_id, data.name or "",
+                                               _playbook(), amount=data.amount)
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict()), 201
 
 
@@ -238,13 +237,10 @@ def find_link():
 
 @bp.post("/links")
 def link_chat():
-    data = _body()
-    customer_id = _optional_int(data.get("customer_id"), "customer_id")
-    if customer_id is None:
-        raise InvalidInput("customer_id", "请选择要关联的客户")
+    data = bodies.parse(bodies.LinkChat)
     with work() as (session, actor):
-        link = links.link_chat(session, actor, _platform(data.get("platform")),
-                               str(data.get("external_userid") or ""), customer_id)
+        link = links.link_chat(session, actor, _platform(data.platform),
+                               data.external_userid or "", data.customer_id)
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -266,11 +262,9 @@ def get_draft(draft_id: int):
 
 @bp.post("/drafts/<int:draft_id>")
 def edit_draft(draft_id: int):
-    changes = _body().get("fields")
-    if not isinstance(changes, dict) or not changes:
-        raise InvalidInput("fields", "没有要修改的内容")
+    changes = bodies.parse(bodies.DraftEdit).fields
     with work() as (session, actor):
-        return jsonify(reads.draft_dict(drafts.edit_draft(session, actor, draft_id, changes)))
+        return jsonify(reads.draft_dict(drafts.edit_draft(session, actor, draft_id, dict(changes))))
 
 
 @bp.post("/drafts/<int:draft_id>/confirm")
@@ -303,11 +297,9 @@ def get_task(task_id: int):
 @bp.post("/tasks/<int:task_id>")
 def close_task(task_id: int):
     """{"action": "done"} closes the task with an optional short result."""
-    data = _body()
-    if data.get("action") != "done":
-        raise InvalidInput("action", "未知的操作")
+    data = bodies.parse(bodies.CloseTask)
     with work() as (session, actor):
-        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"))
+        task = tasks.close_task(session, actor, task_id, data.result or "已完成")
         return jsonify(reads.task_dict(task, utcnow(), _tz()))
 
 
@@ -330,8 +322,8 @@ def get_opportunity(opp_id: int):
 
 @bp.post("/opportunities/<int:opp_id>")
 def update_opportunity(opp_id: int):
-    data = _body()
-    changes = {k: data[k] for k in ("name", "amount") if k in data}
+    data = bodies.parse(bodies.OpportunityChanges)
+    changes = {k: getattr(data, k) for k in ("name", "amount") if k in bodies.present(data)}
     if not changes:
         raise InvalidInput("body", "没有要修改的内容")
     with work() as (session, actor):
@@ -341,19 +333,18 @@ def update_opportunity(opp_id: int):
 
 @bp.post("/opportunities/<int:opp_id>/checklist")
 def tick_checklist(opp_id: int):
-    data = _body()
+    data = bodies.parse(bodies.ChecklistTick)
     with work() as (session, actor):
-        opp = opportunities.set_checklist_item(session, actor, opp_id, str(data.get("stage") or ""),
-                                               str(data.get("item") or ""), bool(data.get("checked")),
-                                               _playbook())
+        opp = opportunities.set_checklist_item(session, actor, opp_id, data.stage, data.item,
+                                               data.checked, _playbook())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
 
 
 @bp.post("/opportunities/<int:opp_id>/stage")
 def change_stage(opp_id: int):
-    data = _body()
+    data = bodies.parse(bodies.StageMove)
     with work() as (session, actor):
-        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook())
+        opp = opportunities.change_stage(session, actor, opp_id, data.stage, _playbook())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
 
 

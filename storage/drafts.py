@@ -16,11 +16,19 @@ from .errors import Conflict, InvalidInput, NotFound
 from .followups import FollowUpInput, log_followup
 from .models import CaptureDraft, User, utcnow
 from .permissions import check_access
+from .validators import amount_yuan, bounded_text
 
 CUSTOMER_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website",
                    "credit_code")
 FOLLOWUP_FIELDS = ("customer_id", "tags", "note", "next_followup_at", "amount", "transcript",
                    "pause_reason")
+# Edited fields are checked when saved, so a confirm can never fail on what an edit let in
+# (an amount "abc" saved and then a 500 on confirm). (max characters, label) by the target column.
+TEXT_LIMITS = {"name": (50, "姓名"), "company": (200, "公司名称"), "title": (100, "职务"),
+               "mobile": (32, "手机号"), "phone": (40, "电话"), "email": (120, "邮箱"),
+               "address": (300, "地址"), "website": (200, "网址"), "credit_code": (32, "统一社会信用代码"),
+               "note": (200, "备注"), "transcript": (5000, "语音内容"), "pause_reason": (50, "暂缓原因")}
+ID_MAX = 2 ** 31 - 1
 
 
 def create_draft(session: Session, actor: User, kind: str, fields: dict[str, Any],
@@ -67,10 +75,40 @@ def edit_draft(session: Session, actor: User, draft_id: int, changes: dict[str, 
     unknown = set(changes) - set(allowed)
     if unknown:
         raise InvalidInput(sorted(unknown)[0], "该字段不能修改")
+    checked = {name: _checked(name, value) for name, value in changes.items()}
     before = audit.snapshot(draft, ("fields",))
-    draft.fields = {**draft.fields, **changes}
+    draft.fields = {**draft.fields, **checked}
     audit.record(session, actor, "draft.edit", draft, before)
     return draft
+
+
+def _checked(name: str, value: Any) -> Any:
+    if name in TEXT_LIMITS:
+        limit, label = TEXT_LIMITS[name]
+        return bounded_text(value, limit, name, label)
+    if name == "customer_id":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+            raise InvalidInput(name, "请选择有效的客户")
+        return value
+    if name == "amount":
+        amount = amount_yuan(value)
+        return str(amount) if amount is not None else None
+    if name == "tags":
+        if not isinstance(value, list) or len(value) > 20 or \
+                not all(isinstance(t, str) and len(t) <= 20 for t in value):
+            raise InvalidInput(name, "标签格式不正确")
+        return value
+    if name == "next_followup_at":
+        if value in (None, ""):
+            return None
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(name, "日期格式应为 年-月-日") from None
+        return value
+    raise InvalidInput(name, "该字段不能修改")
 
 
 def discard_draft(session: Session, actor: User, draft_id: int) -> CaptureDraft:

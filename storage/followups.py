@@ -15,6 +15,7 @@ from . import audit, tasks
 from .customers import get_customer
 from .errors import InvalidInput
 from .models import FollowUp, Lead, Opportunity, User, utcnow
+from .validators import amount_yuan
 
 CHANNELS = ("chat", "voice", "sidebar", "card", "app")
 
@@ -86,7 +87,7 @@ def log_followup(session: Session, actor: User, data: FollowUpInput, playbook: P
         org_id=customer.org_id, customer_id=customer.id, opportunity_id=opportunity_id,
         author_id=actor.id, channel=data.channel, tags=tag_keys, note=note,
         transcript=data.transcript, pause_reason=pause_reason,
-        amount=Decimal(data.amount) if data.amount is not None else None,
+        amount=amount_yuan(data.amount),
         occurred_at=occurred, next_followup_at=next_at, source_event_id=data.source_event_id)
     session.add(followup)
     before = audit.snapshot(customer, ("last_interaction_at", "next_followup_at", "status"))

@@ -3,7 +3,7 @@ target stage's checklist, and fields a stage locks stay read-only."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,18 +15,11 @@ from .customers import get_customer
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Opportunity, StageChange, User, utcnow
 from .permissions import check_access
+from .validators import amount_yuan
 
 
 def _amount(value) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput("amount", "金额格式不正确") from None
-    if amount < 0:
-        raise InvalidInput("amount", "金额不能为负数")
-    return amount
+    return amount_yuan(value)
 
 
 def create_opportunity(session: Session, actor: User, customer_id: int, name: str,

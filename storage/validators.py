@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -100,3 +101,39 @@ def normalize_name(name: str) -> str:
             text = text[: -len(suffix)]
             break
     return text
+
+
+# An amount column is Numeric(14, 2): below 10^12 yuan, two decimals. NaN and Infinity parse as
+# Decimals but no column holds them (PostgreSQL refuses NaN in a bounded numeric).
+AMOUNT_MAX = Decimal("999999999999.99")
+
+
+def amount_yuan(value, field: str = "amount") -> Decimal | None:
+    """A finite, non-negative amount in yuan with at most two decimals, or None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise InvalidInput(field, "金额格式不正确")
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise InvalidInput(field, "金额格式不正确") from None
+    if not amount.is_finite():
+        raise InvalidInput(field, "金额格式不正确")
+    if amount < 0:
+        raise InvalidInput(field, "金额不能为负数")
+    if amount > AMOUNT_MAX:
+        raise InvalidInput(field, "金额过大，请核对")
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def bounded_text(value, max_chars: int, field: str, label: str) -> str | None:
+    """Stripped text that fits its column, or None when empty; refuses (never cuts) longer text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"{label}应为文字")
+    value = value.strip()
+    if len(value) > max_chars:
+        raise InvalidInput(field, f"{label}最多{max_chars}个字，现在是{len(value)}个字")
+    return value or None

@@ -44,7 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.events import Chat, Event, Kind, Platform
-from bot.inbound import BodyRejected, field_errors, load_json, load_json_object
+from config.inbound import BodyRejected, field_errors, load_json, load_json_object
 from cards.dingtalk import parse_card_action
 
 from .payloads import CardCallback, CardContent, RobotContent, RobotMessage

@@ -12,14 +12,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
+from config.inbound import bounded_str
+
 EVENT_ID_MAX = 160          # inbox_event.event_id
 USERID_MAX = 64             # user_account.dingtalk_userid
 CORP_ID_MAX = 64            # org.dingtalk_corp_id
 MS_EPOCH_MAX = 2 ** 53      # a JSON number every client agrees on
 
-Id = Annotated[StrictStr, Field(max_length=USERID_MAX)]
-Short = Annotated[StrictStr, Field(max_length=256)]
-Code = Annotated[StrictStr, Field(max_length=1024)]     # download codes, webhook URLs
+Id = bounded_str(USERID_MAX)
+Short = bounded_str(256)
+Code = bounded_str(1024)     # download codes, webhook URLs
 MsEpoch = Annotated[StrictInt, Field(ge=0, le=MS_EPOCH_MAX)]
 
 
@@ -28,7 +30,7 @@ class _Lenient(BaseModel):
 
 
 class RobotText(_Lenient):
-    content: Annotated[StrictStr, Field(max_length=5000)] = ""
+    content: bounded_str(5000) = ""
 
 
 class AtUser(_Lenient):
@@ -38,8 +40,8 @@ class AtUser(_Lenient):
 
 class RobotMessage(_Lenient):
     """A robot message (HTTP callback body or a Stream frame's data); platforms.md 2.3."""
-    msgId: Annotated[StrictStr, Field(min_length=1, max_length=EVENT_ID_MAX)]
-    msgtype: Annotated[StrictStr, Field(max_length=32)] | None = None
+    msgId: bounded_str(EVENT_ID_MAX, min_length=1)
+    msgtype: bounded_str(32) | None = None
     createAt: MsEpoch | None = None
     conversationType: Annotated[StrictStr, Field(max_length=8)] | StrictInt | None = None
     conversationId: Short | None = None
@@ -73,7 +75,7 @@ class RobotContent(_Lenient):
     """`content` of picture/richText/audio/video/file messages."""
     downloadCode: Code | None = None
     pictureDownloadCode: Code | None = None
-    recognition: Annotated[StrictStr, Field(max_length=5000)] | None = None
+    recognition: bounded_str(5000) | None = None
     duration: Annotated[StrictInt, Field(ge=0, le=24 * 3600 * 1000)] | Annotated[StrictStr, Field(max_length=16)] | None = None
     fileName: Short | None = None
     videoType: Annotated[StrictStr, Field(max_length=16)] | None = None
@@ -81,7 +83,7 @@ class RobotContent(_Lenient):
 
 
 class CardPrivateData(_Lenient):
-    actionIds: Annotated[list[Annotated[StrictStr, Field(max_length=256)]], Field(max_length=10)] = []
+    actionIds: Annotated[list[bounded_str(256)], Field(max_length=10)] = []
     params: dict[str, Any] = {}
 
 
@@ -91,8 +93,8 @@ class CardContent(_Lenient):
 
 class CardCallback(_Lenient):
     """An interactive-card click (HTTP card callback body or Stream frame data); platforms.md 2.6."""
-    outTrackId: Annotated[StrictStr, Field(min_length=1, max_length=128)]
-    userId: Annotated[StrictStr, Field(min_length=1, max_length=USERID_MAX)]
+    outTrackId: bounded_str(128, min_length=1)
+    userId: bounded_str(USERID_MAX, min_length=1)
     corpId: Annotated[StrictStr, Field(max_length=CORP_ID_MAX)] | None = None
     type: Short | None = None
     content: dict[str, Any] | Annotated[StrictStr, Field(max_length=65536)] | None = None

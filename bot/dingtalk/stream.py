@@ -25,7 +25,7 @@ from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, Creden
 from dingtalk_stream.version import VERSION_STRING
 
 from bot.dingtalk.adapter import CallbackRejected, configured_org, parse_card_callback, parse_robot_message
-from bot.inbound import BodyRejected, load_json_object
+from config.inbound import BodyRejected, load_json_object
 from bot.events import Event
 
 log = logging.getLogger(__name__)

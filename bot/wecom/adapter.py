@@ -31,7 +31,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatException
 
 from bot.events import Chat, Event, Kind, Platform
-from bot.inbound import BodyRejected, field_errors, xml_depth_ok, xml_encoding_ok
+from config.inbound import BodyRejected, field_errors, xml_depth_ok, xml_encoding_ok
 
 from .payloads import InboundMessage
 

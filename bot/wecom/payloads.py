@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from config.inbound import bounded_str
+
 EVENT_ID_MAX = 160   # inbox_event.event_id
 USERID_MAX = 64      # user_account.wecom_userid, contact.wecom_external_userid
 
 
-def _text(max_length: int):
-    return Annotated[StrictStr, Field(max_length=max_length)]
+_text = bounded_str
 
 
 class InboundMessage(BaseModel):

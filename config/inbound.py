@@ -1,21 +1,25 @@
 """Checks every inbound body passes BEFORE a parser sees it: size, encoding and nesting depth.
 
+It lives in config/ (the bottom layer, standard library and pydantic only) so that every edge
+shares one set of checks: the platform adapters and the lead webhook in bot/, the mini-app API.
+
 Why before: Python's json and our XML-to-dict recursion blow up (RecursionError) on bodies nested a
 few thousand levels deep, and expat raises a bare ValueError for XML declaring a multi-byte legacy
 encoding (GBK, Shift_JIS, Big5). Those reached the platforms as 500s, which they retry forever.
 Here each becomes `BodyRejected` (a 400 with the reason), so a refusal writes nothing.
 
 After these checks, the body is parsed into a pydantic model bounded by the columns it ends up in
-(`bot/dingtalk/payloads.py`, `bot/wecom/payloads.py`, `bot/lead_webhook.py`, `miniapp/bodies.py`);
+(`bot/dingtalk/payloads.py`, `bot/wecom/payloads.py`, `bot/lead_webhook.py`,
+`miniapp/bodies.py`);
 `field_errors` turns pydantic's errors into one sentence naming the field.
 """
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, StrictStr, ValidationError
 
 MAX_JSON_DEPTH = 32        # the deepest real payload (a card callback's params) is 4
 MAX_XML_DEPTH = 8          # WeCom's deepest: xml/SelectedItems/SelectedItem/OptionIds/OptionId = 5
@@ -24,6 +28,15 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']", re.I)
 _UTF8_NAMES = {"utf-8", "utf8"}
+
+
+# PostgreSQL text columns cannot hold NUL: refuse it at the edge instead of failing the INSERT.
+NO_NUL = r"^[^\x00]*$"
+
+
+def bounded_str(max_length: int, min_length: int = 0):
+    """A strict string type (no int → str coercion) that fits a column of `max_length` characters."""
+    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length, pattern=NO_NUL)]
 
 
 class BodyRejected(ValueError):
