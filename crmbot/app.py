@@ -9,9 +9,12 @@ from flask import Flask
 from config.settings import Settings, load_settings
 from jobs.runtime import Runtime, set_runtime
 
+from . import security
+
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     settings = settings or (runtime.settings if runtime else load_settings())
+    security.require_secret_key(settings)  # the demo alone may make up a key
     runtime = runtime or Runtime.build(settings)
     set_runtime(runtime)
 
@@ -30,6 +33,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     from . import health
     app.register_blueprint(health.bp)
+    security.init_app(app)
     for part in _parts(settings):
         part.init_app(app)
     return app

@@ -9,6 +9,8 @@ import click
 
 from config.settings import SettingsError, load_settings
 
+from .security import install_log_redaction, require_secret_key
+
 
 def _settings(**overrides):
     try:
@@ -23,6 +25,7 @@ def main(verbose: bool) -> None:
     """crmbot: the sales assistant inside WeCom and DingTalk."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # -v logs URLs (gettoken?corpsecret=…) and tokens: mask them
 
 
 # ------------------------------------------------------------------ database
@@ -75,6 +78,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
+    try:
+        require_secret_key(settings)  # refuse here, before gunicorn forks workers
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
     class _App(BaseApplication):
         def load_config(self):
@@ -83,6 +90,15 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            # access lines carry query strings (OAuth codes): the same filter on gunicorn's loggers
+            self.cfg.set("logconfig_dict", {"version": 1, "disable_existing_loggers": False,
+                                            "filters": {"redact": {"()": "crmbot.security.RedactSecrets"}},
+                                            "handlers": {"console": {"class": "logging.StreamHandler",
+                                                                     "filters": ["redact"]}},
+                                            "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO",
+                                                                           "propagate": False},
+                                                        "gunicorn.access": {"handlers": ["console"], "level": "INFO",
+                                                                            "propagate": False}}})
 
         def load(self):
             from .app import create_app

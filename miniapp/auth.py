@@ -3,7 +3,13 @@ by the platform's login code (WeCom OAuth, DingTalk requestAuthCode) or, in the 
 only, by /app/dev-login.
 
 Every request re-reads the user inside its own transaction, so a rep switched off by an admin
-loses access on the next request, not when the cookie expires."""
+loses access on the next request, not when the cookie expires. The cookie also carries the user's
+`session_version`: logging out bumps it, and so does any change of role, team, manager or org
+(a mapper event in storage/models.py), so every cookie issued before stops working at once, even a
+copy kept after /app/logout.
+
+The WeCom OAuth `state` is single-use: it is kept in Redis from the redirect to the callback and
+deleted atomically there, so replaying the pre-callback cookie with the same state is refused."""
 from __future__ import annotations
 
 import secrets
@@ -18,12 +24,16 @@ from sqlalchemy.orm import Session
 from bot.errors import PlatformError
 from jobs.runtime import Runtime
 from storage import users
+from storage.errors import InvalidInput
 from storage.models import User
+
+from . import bodies
 
 bp = Blueprint("miniapp_auth", __name__, url_prefix="/app", template_folder="templates")
 
 CSRF_HEADER = "X-Requested-With"
 WECOM_AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
+OAUTH_STATE_TTL_S = 600  # WeCom's code lives 5 minutes; a login taking longer starts again
 
 
 class NotLoggedIn(Exception):
@@ -40,11 +50,11 @@ def dev_login_enabled() -> bool:
 
 
 def current_user(db_session: Session) -> User:
-    uid, org_id = session.get("uid"), session.get("org")
-    if not uid or not org_id:
+    uid, org_id, version = session.get("uid"), session.get("org"), session.get("sv")
+    if not uid or not org_id or not isinstance(uid, int) or version is None:
         raise NotLoggedIn()
     user = db_session.get(User, uid)
-    if user is None or not user.active or user.org_id != org_id:
+    if user is None or not user.active or user.org_id != org_id or user.session_version != version:
         session.clear()
         raise NotLoggedIn()
     return user
@@ -59,12 +69,15 @@ def work() -> Iterator[tuple[Session, User]]:
 
 def start_session(user: User) -> None:
     session.clear()
-    session["uid"], session["org"] = user.id, user.org_id
+    session["uid"], session["org"], session["sv"] = user.id, user.org_id, user.session_version or 0
 
 
 def safe_next(value: str | None) -> str:
-    """Only our own pages: an open redirect after login would hand the session to anyone."""
-    if value and value.startswith("/app/") and not value.startswith("//") and "\\" not in value:
+    """Only our own pages: an open redirect after login would hand the session to anyone, and a
+    control character or space would end up in the Location header (a 500 before)."""
+    if (value and isinstance(value, str) and value.startswith("/app/") and not value.startswith("//")
+            and "\\" not in value and len(value) <= 512
+            and all(32 < ord(ch) != 127 for ch in value)):
         return value
     return url_for("miniapp_pages.home")
 
@@ -88,6 +101,12 @@ def welcome():
 
 @bp.get("/logout")
 def logout():
+    """Revokes every session of the user (this cookie and any copy of it), then forgets it."""
+    try:
+        with work() as (_db_session, user):
+            user.session_version = (user.session_version or 0) + 1
+    except NotLoggedIn:
+        pass
     session.clear()
     return redirect(url_for("miniapp_auth.welcome"))
 
@@ -121,6 +140,7 @@ def wecom_login():
     if not settings.wecom_corp_id:
         return _page_error("企业微信尚未配置，请联系管理员", 503)
     state = secrets.token_urlsafe(16)
+    runtime().redis.set(_state_key(state), "1", ex=OAUTH_STATE_TTL_S)
     session["oauth_state"] = state
     session["oauth_next"] = safe_next(request.args.get("next"))
     callback = settings.crmbot_public_url.rstrip("/") + url_for("miniapp_auth.wecom_callback")
@@ -135,7 +155,8 @@ def wecom_callback():
     expected = session.pop("oauth_state", None)
     next_url = session.pop("oauth_next", None)
     state, code = request.args.get("state", ""), request.args.get("code", "")
-    if not expected or not secrets.compare_digest(expected, state):
+    if not expected or not state.isascii() or not secrets.compare_digest(expected, state) \
+            or not runtime().redis.delete(_state_key(state)):  # single use: a replay finds it gone
         return _page_error("登录已过期，请关闭页面后重新打开", 400)
     if not code:
         return _page_error("企业微信没有返回登录凭证，请重新打开", 400)
@@ -153,6 +174,10 @@ def wecom_callback():
     return redirect(safe_next(next_url))
 
 
+def _state_key(state: str) -> str:
+    return f"crmbot:oauth-state:{state}"
+
+
 # ------------------------------------------------------------------ DingTalk free login
 
 
@@ -161,7 +186,11 @@ def dingtalk_login():
     """The workbench page posts the code from dd.requestAuthCode (5 minutes, single use)."""
     if not request.headers.get(CSRF_HEADER):
         return jsonify(error="请求缺少安全标记，请刷新页面"), 403
-    code = str((request.get_json(silent=True) or {}).get("code") or "").strip()
+    try:
+        body = bodies.parse(bodies.DingTalkLogin)
+    except InvalidInput as exc:
+        return jsonify(error=exc.message, field=exc.field), 400
+    code = (body.code or "").strip()
     if not code:
         return jsonify(error="缺少钉钉登录码", field="code"), 400
     rt = runtime()
@@ -175,7 +204,7 @@ def dingtalk_login():
         if user is None:
             return jsonify(error="你的账号还没有开通销售助手，请联系管理员"), 403
         start_session(user)
-    return jsonify(ok=True, next=safe_next((request.get_json(silent=True) or {}).get("next")))
+    return jsonify(ok=True, next=safe_next(body.next))
 
 
 def same_origin_url(url: str) -> bool:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, Numeric, String, Text, UniqueConstraint)
+                        MetaData, Numeric, String, Text, UniqueConstraint, event, inspect)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -98,9 +98,25 @@ class User(Base):
     start_date: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Mini-app cookies carry this number; bumping it (logout, role/team/manager change, switched
+    # off) makes every cookie issued before invalid at its next request. See storage/users.py.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     team: Mapped[Team | None] = relationship()
     reports_to: Mapped["User | None"] = relationship(remote_side="User.id")
+
+
+# Who a user is for the permission checks: changing any of these revokes their mini-app sessions.
+SESSION_REVOKING_FIELDS = ("role", "team_id", "reports_to_id", "org_id", "active")
+
+
+@event.listens_for(User, "before_update")
+def _revoke_sessions_on_access_change(_mapper, _connection, user: User) -> None:
+    # A mapper event, not a service call, so no code path (admin script, import, future service)
+    # can change a role or team and forget to log the user out.
+    state = inspect(user)
+    if any(state.attrs[name].history.has_changes() for name in SESSION_REVOKING_FIELDS):
+        user.session_version = (user.session_version or 0) + 1
 
 
 # ------------------------------------------------------------------ customers

@@ -96,7 +96,8 @@ def running_stack(database, redis_conn, real_worker: bool | None = None, **overr
         agent_id=DINGTALK_KEYS["dingtalk_agent_id"], corp_id=DINGTALK_KEYS["dingtalk_corp_id"]))
     settings = load_settings(crmbot_database_url=database.url, wecom_api_base=wecom_url,
                              dingtalk_api_base=dt_url, dingtalk_oapi_base=dt_url,
-                             crmbot_public_url="http://crmbot.test", **WECOM_KEYS, **DINGTALK_KEYS,
+                             crmbot_public_url="http://crmbot.test", crmbot_secret_key="test-secret",
+                             **WECOM_KEYS, **DINGTALK_KEYS,
                              **overrides)
     real = bool(REDIS_URL) if real_worker is None else real_worker
     runtime = Runtime(settings=settings, playbook=_playbook(settings), db=database, redis=redis_conn,

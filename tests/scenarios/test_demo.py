@@ -122,7 +122,8 @@ def test_fakes_and_simulator_exist_only_in_demo_mode(database, redis_conn):
     from tests.stack import DINGTALK_KEYS, WECOM_KEYS
 
     def app_for(demo: bool):
-        settings = load_settings(crmbot_database_url=database.url, crmbot_demo=demo, **WECOM_KEYS, **DINGTALK_KEYS)
+        settings = load_settings(crmbot_database_url=database.url, crmbot_demo=demo,
+                                 crmbot_secret_key="test-secret", **WECOM_KEYS, **DINGTALK_KEYS)
         runtime = Runtime(settings=settings, playbook=None, db=database, redis=redis_conn, queue=InlineQueue())
         return create_app(settings, runtime)
     try:
