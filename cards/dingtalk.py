@@ -34,6 +34,11 @@
    parameter names (buttonTitle1/buttonUrl1 vs actionTitle1/actionURL1), sampleActionCard2 is safe.
 
 3. `render_markdown(card)` / `render_text(text)` → work-notice (工作通知) and sessionWebhook bodies.
+
+Every public function starts from `escaped_card(card, markdown_text, link_base)` (cards/escape.py):
+all display text is markdown-escaped and every URL must lie under `link_base` (our public URL's
+/app/), so a name like `[点此认领](http://evil.example/claim)` shows as text, and a builder cannot
+put a link or image into a card by any field. `link_base=None` (unit tests) checks the scheme only.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ import json
 import re
 from urllib.parse import quote
 
+from cards.escape import escaped_card, markdown_text, plain_text
 from cards.model import Button, Card
 
 PARAM_VALUE_MAX_BYTES = 1024      # cardParamMap value limit
@@ -58,7 +64,8 @@ _ACTION_RE = re.compile(r"#操作\s.*‹([0-9A-Za-z_\-@.]{1,128})\|([^›]{1,512
 # 1. interactive card template variables
 
 
-def render_interactive(card: Card) -> dict[str, str]:
+def render_interactive(card: Card, link_base: str | None = None) -> dict[str, str]:
+    card = escaped_card(card, markdown_text, link_base)
     done = card.done_note is not None
     buttons = [] if done else [
         {"text": b.text, "key": b.key or "", "style": str(b.style), "url": b.url or ""}
@@ -113,7 +120,8 @@ def parse_action_text(text: str) -> str | None:
     return parsed[1] if parsed else None
 
 
-def render_action_card(card: Card, robot_sender_hint: str = "") -> tuple[str, dict[str, str]]:
+def render_action_card(card: Card, robot_sender_hint: str = "", link_base: str | None = None
+                       ) -> tuple[str, dict[str, str]]:
     """(msgKey, msgParam dict) for /v1.0/robot/oToMessages/batchSend or groupMessages/send.
 
     `robot_sender_hint` is put in front of each action text. In a group the robot only receives
@@ -121,6 +129,7 @@ def render_action_card(card: Card, robot_sender_hint: str = "") -> tuple[str, di
     for a dtmd:// message is unverified); in the 1:1 robot chat pass "".
     The client turns msgParam into the JSON string DingTalk wants.
     """
+    card = escaped_card(card, markdown_text, link_base)
     title = _cut(card.title, 100)
     text = _cut(_markdown_body(card, with_title=True), ACTION_CARD_TEXT_MAX_CHARS)
     buttons = [] if card.done_note is not None else list(card.buttons[:MAX_ACTION_CARD_BUTTONS])
@@ -154,8 +163,9 @@ def _button_url(card_id: str, button: Button, hint: str) -> str:
 # 3. markdown and text messages
 
 
-def render_markdown(card: Card) -> dict:
+def render_markdown(card: Card, link_base: str | None = None) -> dict:
     """Work notice / sessionWebhook markdown body: {"msgtype":"markdown","markdown":{"title","text"}}."""
+    card = escaped_card(card, markdown_text, link_base)
     text = _markdown_body(card, with_title=True)
     if card.link:
         text += f"\n\n[查看详情]({card.link})"
@@ -165,7 +175,8 @@ def render_markdown(card: Card) -> dict:
 
 
 def render_text(text: str) -> dict:
-    return {"msgtype": "text", "text": {"content": _cut_bytes(text, WORK_NOTICE_MAX_BYTES - 100)}}
+    # a DingTalk text message shows its content as typed: no markup to escape, controls removed
+    return {"msgtype": "text", "text": {"content": _cut_bytes(plain_text(text), WORK_NOTICE_MAX_BYTES - 100)}}
 
 
 def _markdown_body(card: Card, *, with_title: bool) -> str:

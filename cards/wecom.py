@@ -8,6 +8,11 @@ Length limits: WeCom documents most card texts as "建议不超过 N 个字" (re
 and a few hard byte limits (task_id 128 B, button key 1024 B, text/markdown 2048 B). Display
 texts are cut to those lengths with "…"; identifiers that cannot be cut without breaking the
 callback (button keys) raise ValueError instead, because that is a bug in a card builder.
+
+Escaping: every public function starts from `escaped_card` (cards/escape.py). Template-card fields
+are plain text (control characters removed); markdown bodies are markdown-escaped; text messages,
+which WeCom renders with `<a href>`, get `<`/`>` as full-width forms. Every URL (card body, jump
+buttons) must lie under `link_base` (our public URL's /app/) or it is dropped.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import logging
 import re
 from typing import Any
 
+from cards.escape import escaped_card, html_text, markdown_text, plain_text, safe_link
 from cards.model import Button, ButtonStyle, Card
 
 log = logging.getLogger(__name__)
@@ -45,21 +51,22 @@ BUTTON_STYLE = {ButtonStyle.PRIMARY: 1, ButtonStyle.DEFAULT: 2, ButtonStyle.DANG
 _TASK_ID_INVALID = re.compile(r"[^0-9A-Za-z_\-@]")
 
 
-def render_card(card: Card, agent_id: int, touser: str, *, default_url: str = DEFAULT_URL) -> dict[str, Any]:
+def render_card(card: Card, agent_id: int, touser: str, *, default_url: str = DEFAULT_URL,
+                link_base: str | None = None) -> dict[str, Any]:
     """The full /cgi-bin/message/send body for `card`."""
     return {"touser": touser, "msgtype": "template_card", "agentid": agent_id,
-            "template_card": template_card(card, default_url=default_url)}
+            "template_card": template_card(card, default_url=default_url, link_base=link_base)}
 
 
-def render_update(card: Card, *, default_url: str = DEFAULT_URL) -> dict[str, Any]:
+def render_update(card: Card, *, default_url: str = DEFAULT_URL, link_base: str | None = None) -> dict[str, Any]:
     """The `template_card` for update_template_card after a click.
 
     With `card.done_note` set, the card keeps its type (WeCom's update doc 94888 lets a
     button_interaction carry `replace_text`, shown as one grey, unclickable button) and shows the
     note under the title, so everyone sees what was done and by whom. No new clicks can come."""
-    body = template_card(card, default_url=default_url)
+    body = template_card(card, default_url=default_url, link_base=link_base)
     if card.done_note:
-        body["main_title"]["desc"] = truncate_chars(card.done_note, TITLE_DESC_CHARS)
+        body["main_title"]["desc"] = truncate_chars(plain_text(card.done_note), TITLE_DESC_CHARS)
         if body["card_type"] == "button_interaction":
             body["replace_text"] = replace_name(card)
     return body
@@ -68,19 +75,30 @@ def render_update(card: Card, *, default_url: str = DEFAULT_URL) -> dict[str, An
 def replace_name(card: Card) -> str:
     """The grey button's text, for `replace_text` or the light update `button: {"replace_name"}`:
     the first part of the done note ("已认领 · 张三 10:32" → "已认领"), which fits a button."""
-    head = (card.done_note or "").split("·")[0].strip()
+    head = plain_text(card.done_note or "").split("·")[0].strip()
     return truncate_chars(head or "已处理", BUTTON_TEXT_CHARS)
 
 
 def render_text(text: str) -> dict[str, Any]:
-    return {"msgtype": "text", "text": {"content": truncate_bytes(text, CONTENT_BYTES)}}
+    return {"msgtype": "text", "text": {"content": truncate_bytes(html_text(text), CONTENT_BYTES)}}
 
 
-def render_markdown(markdown: str) -> dict[str, Any]:
-    return {"msgtype": "markdown", "markdown": {"content": truncate_bytes(markdown, CONTENT_BYTES)}}
+def render_markdown(card: Card, link_base: str | None = None) -> dict[str, Any]:
+    """A markdown app message drawn from the card: bold title, the text, one line per field and a
+    详情 link to our own page. There is no raw-markdown entry point on purpose."""
+    card = escaped_card(card, markdown_text, link_base)
+    lines = [f"**{card.title}**"] + ([card.text] if card.text else [])
+    lines += [f"> {f.label}：{' '.join(f.value.splitlines())}" for f in card.fields]
+    if card.done_note:
+        lines.append(card.done_note)
+    if card.link:
+        lines.append(f"[查看详情]({card.link})")
+    return {"msgtype": "markdown", "markdown": {"content": truncate_bytes("\n".join(lines), CONTENT_BYTES)}}
 
 
-def template_card(card: Card, *, default_url: str = DEFAULT_URL) -> dict[str, Any]:
+def template_card(card: Card, *, default_url: str = DEFAULT_URL, link_base: str | None = None) -> dict[str, Any]:
+    card = escaped_card(card, plain_text, link_base)
+    default_url = safe_link(default_url, link_base) or DEFAULT_URL
     key_buttons = [b for b in card.buttons if b.key]
     body: dict[str, Any] = {
         "card_type": "button_interaction" if key_buttons else "text_notice",

@@ -156,12 +156,13 @@ def _send_wecom(rt: Runtime, message: OutboxMessage) -> dict:
         if not code:
             raise PermanentError("no response_code to update the card with")
         client.update_template_card([message.recipient], code,
-                                    template_card=render.render_update(card, default_url=_link_base(rt)))
+                                    template_card=render.render_update(card, default_url=_link_base(rt),
+                                                                      link_base=_link_base(rt)))
         return {"updated": card.card_id}
     if "card" in payload:
         card = Card.from_dict(payload["card"])
         body = render.render_card(card, rt.settings.wecom_agent_id, message.recipient,
-                                  default_url=card.link or _link_base(rt))
+                                  default_url=card.link or _link_base(rt), link_base=_link_base(rt))
     else:
         body = render.render_text(payload["text"])
     result = client.send(message.recipient, body)
@@ -177,12 +178,13 @@ def _send_dingtalk(rt: Runtime, message: OutboxMessage) -> dict:
     interactive = bool(rt.settings.dingtalk_card_template_id)
     is_group = bool(message.context.get("is_group"))
     if message.action == "notice":  # 工作通知: shows up under 工作通知, not in the robot chat
-        task_id = client.send_work_notice([message.recipient], render.render_markdown(Card.from_dict(payload["card"])))
+        task_id = client.send_work_notice([message.recipient], render.render_markdown(Card.from_dict(payload["card"]),
+                                                                                link_base=_link_base(rt)))
         return {"work_notice_task_id": task_id}
     if "card" in payload:
         card = Card.from_dict(payload["card"])
         if interactive:
-            params = render.render_interactive(card)
+            params = render.render_interactive(card, link_base=_link_base(rt))
             if message.action == "update":
                 client.update_card(card.card_id, params)
                 return {"updated": card.card_id}
@@ -194,7 +196,7 @@ def _send_dingtalk(rt: Runtime, message: OutboxMessage) -> dict:
             # a classic ActionCard cannot change after it is sent: say what happened instead
             msg_key, msg_param = "sampleText", {"content": f"✅ {card.title}：{card.done_note or '已处理'}"}
         else:
-            msg_key, msg_param = render.render_action_card(card)
+            msg_key, msg_param = render.render_action_card(card, link_base=_link_base(rt))
     else:
         msg_key, msg_param = "sampleText", {"content": payload["text"]}
     webhook = message.context.get("reply_webhook")

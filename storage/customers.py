@@ -247,15 +247,18 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
     query = visible_customers(session, actor)
     q = _clean(q)
     if q:
-        like = f"%{normalize_name(q)}%"
-        conditions = [Customer.normalized_name.like(like), Customer.name_initials.like(f"{q.lower()}%")]
+        # autoescape: a typed % or _ is a character, not a wildcard (q=% listed everything in scope);
+        # a q that normalises to nothing (punctuation only) matches no name instead of every name
+        name = normalize_name(q)
+        conditions = [Customer.normalized_name.contains(name, autoescape=True)] if name else []
+        conditions.append(Customer.name_initials.startswith(q.lower(), autoescape=True))
         digits = "".join(ch for ch in q if ch.isdigit())
         if len(digits) >= 4:
-            conditions.append(Customer.mobile.like(f"%{digits}%"))
+            conditions.append(Customer.mobile.contains(digits, autoescape=True))
             conditions.append(Customer.id.in_(select(Contact.customer_id)
-                                              .where(Contact.mobile.like(f"%{digits}%"))))
+                                              .where(Contact.mobile.contains(digits, autoescape=True))))
         conditions.append(Customer.id.in_(select(Contact.customer_id)
-                                          .where(Contact.name.like(f"%{q}%"))))
+                                          .where(Contact.name.contains(q, autoescape=True))))
         query = query.where(or_(*conditions))
     if status:
         query = query.where(Customer.status == status)

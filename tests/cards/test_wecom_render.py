@@ -99,7 +99,7 @@ def test_text_and_markdown_fit_2048_bytes_on_a_character_boundary():
     content = body["text"]["content"]
     assert body["msgtype"] == "text" and content.endswith("…")
     assert len(content.encode()) <= CONTENT_BYTES and content[:-1] == "客" * len(content[:-1])
-    assert render_markdown("**今日** 3 项")["markdown"] == {"content": "**今日** 3 项"}
+    assert render_markdown(Card(card_id="m", title="今日", text="3 项"))["markdown"] == {"content": "**今日**\n3 项"}
     assert truncate_bytes("ab客", 4) == "a…"  # 1 + 3 bytes; never half a character
     assert truncate_chars("短", 5) == "短"
 
@@ -112,7 +112,7 @@ def test_rendered_cards_pass_the_fake_wecom_and_the_click_code_updates_them(redi
         notice = Card(card_id="n-2", title="提醒", text="明天回访华东机电")
         client.send("zhangsan", render_card(notice, state.agent_id, "zhangsan"))
         client.send("zhangsan", render_text("收到"))
-        client.send("zhangsan", render_markdown("**收到**"))
+        client.send("zhangsan", render_markdown(Card(card_id="m", title="收到")))
         done = Card.from_dict({**FOLLOW_UP.to_dict(), "done_note": "已报价 · 张三"})
         client.update_template_card(["zhangsan"], sent.response_code, template_card=render_update(done))
         assert len(state.sent_to("/message/send")) == 4
