@@ -105,10 +105,11 @@ def receive_robot_message(headers: Mapping[str, str], body: bytes, settings,
     expected = _b64_hmac(secret, f"{timestamp}\n{secret}")
     if not hmac.compare_digest(expected, sign.encode()):
         raise CallbackRejected(403, "bad sign")
-    if replay_guard is not None:
-        replay_guard.check("robot", timestamp, sign, body)
     data = _json_object(body)
-    return parse_robot_message(data, org=configured_org(settings)), data
+    event = parse_robot_message(data, org=configured_org(settings))
+    if replay_guard is not None:  # after parsing: a refused body claims nothing, not even the pair
+        replay_guard.check("robot", timestamp, sign, body)
+    return event, data
 
 
 def receive_card_callback(headers: Mapping[str, str], body: bytes, settings,
@@ -129,10 +130,11 @@ def receive_card_callback(headers: Mapping[str, str], body: bytes, settings,
     expected = _b64_hmac(_app_secret(settings), str(timestamp))
     if not hmac.compare_digest(expected, sign.encode()):
         raise CallbackRejected(403, "bad x-ddpaas-signature")
+    data = _json_object(body)
+    event = parse_card_callback(data, org=configured_org(settings), now_s=int(timestamp) // 1000)
     if replay_guard is not None:
         replay_guard.check("card", timestamp, sign, body)
-    data = _json_object(body)
-    return parse_card_callback(data, org=configured_org(settings), now_s=int(timestamp) // 1000), data
+    return event, data
 
 
 def configured_org(settings) -> str:
