@@ -12,7 +12,8 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
+                      StrictStr,
                       ValidationError)
 
 from config.inbound import BodyRejected, load_json_object, bounded_str
@@ -44,7 +45,7 @@ def _amount(value: Any) -> Any:
 
 
 Id = Annotated[StrictInt, Field(ge=1, le=ID_MAX)]
-Amount = Annotated[StrictStr | StrictInt | float | None, AfterValidator(_amount)]
+Amount = Annotated[StrictStr | StrictInt | StrictFloat | None, AfterValidator(_amount)]
 Platform = Literal["wecom", "dingtalk", ""]
 
 
@@ -130,11 +131,11 @@ def parse(model: type[M]) -> M:
     """The request's JSON body as `model`; InvalidInput (400, field named in Chinese) otherwise."""
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput("body", "请求内容过大")
+        raise InvalidInput("body", "请求内容（body）过大")
     try:
         data = load_json_object(raw) if raw.strip() else {}
     except BodyRejected:
-        raise InvalidInput("body", "请求格式不正确") from None
+        raise InvalidInput("body", "请求内容（body）格式不正确") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
