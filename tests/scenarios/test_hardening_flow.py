@@ -1,9 +1,11 @@
-"""No impersonation (issue 15): a captured DingTalk (timestamp, sign) pair cannot carry another body,
+"""Hardening (issue 15) end to end. No impersonation: a captured DingTalk (timestamp, sign) pair cannot carry another body,
 the org is the configured app's, and on WeCom the org is the corp whose keys decrypted the message.
 Through the real HTTP callback, the real worker and the fake platforms."""
 from __future__ import annotations
 
 import json
+
+import pytest
 
 import requests
 from sqlalchemy import func, select
@@ -71,3 +73,12 @@ def test_wecom_org_is_the_corp_that_decrypted_it(stack, database):
     assert answer.status_code == 403
     assert (_count(database, InboxEvent), _count(database, OutboxMessage)) == (0, 0)
     assert stack.wecom.sent == []
+
+
+@pytest.mark.parametrize("query", ["%", "_", "%%"])
+def test_chat_lookup_with_a_wildcard_lists_nothing(stack, query):
+    assert stack.wecom_text("rep1", f"查 {query}").status_code == 200
+    stack.drain()
+    sent = [m for m in stack.wecom.sent if m["path"].endswith("/message/send")]
+    assert len(sent) == 1
+    assert sent[0]["body"]["msgtype"] == "text" and "没有找到" in sent[0]["body"]["text"]["content"]
