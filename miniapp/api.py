@@ -17,10 +17,9 @@ from wechatpy.utils import WeChatSigner
 from bot.errors import PlatformError
 from storage import customers, drafts, followups, leads, links, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
-from storage.models import utcnow
 
 from . import bodies, metrics, reads
-from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
+from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
@@ -171,10 +170,10 @@ def create_customer():
             kind=data.kind or "company", name=data.name or "",
             credit_code=data.credit_code, mobile=data.mobile,
             source=data.source or "企业微信", industry=data.industry,
-            grade=data.grade or None, contacts=contact), _playbook())
+            grade=data.grade or None, contacts=contact), _playbook(), now=clock_now())
         if data.external_userid:
             links.link_chat(session, actor, _platform(data.platform), data.external_userid,
-                            customer.id)
+                            customer.id, now=clock_now())
         return jsonify(reads.customer_summary(customer, _tz())), 201
 
 
@@ -188,7 +187,7 @@ def get_customer(customer_id: int):
 def complete_identifier(customer_id: int):
     data = bodies.parse(bodies.Identifier)
     with work() as (session, actor):
-        customer = customers.complete_identifier(session, actor, customer_id,
+        customer = customers.complete_identifier(session, actor, customer_id, now=clock_now(),
                                                  credit_code=data.credit_code, mobile=data.mobile)
         return jsonify(reads.customer_summary(customer, _tz()))
 
@@ -202,7 +201,7 @@ def log_followup(customer_id: int):
             customer_id=customer_id, tags=list(data.tags or []), note=data.note,
             channel=data.channel or "app", next_followup=data.next_followup or None,
             pause_reason=data.pause_reason or None, opportunity_id=data.opportunity_id or None,
-            source_event_id=_request_key(actor.id, data.request_id)), _playbook())
+            source_event_id=_request_key(actor.id, data.request_id)), _playbook(), now=clock_now())
         customer = customers.get_customer(session, actor, customer_id)
         return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -218,7 +217,7 @@ def create_opportunity(customer_id: int):
     data = bodies.parse(bodies.NewOpportunity)
     with work() as (session, actor):
         opp = opportunities.create_opportunity(session, actor, customer_id, data.name or "",
-                                               _playbook(), amount=data.amount)
+                                               _playbook(), amount=data.amount, now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict()), 201
 
 
@@ -240,7 +239,7 @@ def link_chat():
     data = bodies.parse(bodies.LinkChat)
     with work() as (session, actor):
         link = links.link_chat(session, actor, _platform(data.platform),
-                               data.external_userid or "", data.customer_id)
+                               data.external_userid or "", data.customer_id, now=clock_now())
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -270,7 +269,7 @@ def edit_draft(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/confirm")
 def confirm_draft(draft_id: int):
     with work() as (session, actor):
-        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook())))
+        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now())))
 
 
 @bp.post("/drafts/<int:draft_id>/discard")
@@ -285,13 +284,13 @@ def discard_draft(draft_id: int):
 @bp.get("/tasks")
 def list_tasks():
     with work() as (session, actor):
-        return jsonify(items=[reads.task_dict(t, utcnow(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
+        return jsonify(items=[reads.task_dict(t, clock_now(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
 
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     with work() as (session, actor):
-        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), utcnow(), _tz()))
+        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), clock_now(), _tz()))
 
 
 @bp.post("/tasks/<int:task_id>")
@@ -299,14 +298,14 @@ def close_task(task_id: int):
     """{"action": "done"} closes the task with an optional short result."""
     data = bodies.parse(bodies.CloseTask)
     with work() as (session, actor):
-        task = tasks.close_task(session, actor, task_id, data.result or "已完成")
-        return jsonify(reads.task_dict(task, utcnow(), _tz()))
+        task = tasks.close_task(session, actor, task_id, data.result or "已完成", now=clock_now())
+        return jsonify(reads.task_dict(task, clock_now(), _tz()))
 
 
 @bp.post("/leads/<int:lead_id>/claim")
 def claim_lead(lead_id: int):
     with work() as (session, actor):
-        lead = leads.claim(session, actor, lead_id, _playbook())
+        lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
         return jsonify(reads.lead_dict(lead, _tz()))
 
 
@@ -344,7 +343,7 @@ def tick_checklist(opp_id: int):
 def change_stage(opp_id: int):
     data = bodies.parse(bodies.StageMove)
     with work() as (session, actor):
-        opp = opportunities.change_stage(session, actor, opp_id, data.stage, _playbook())
+        opp = opportunities.change_stage(session, actor, opp_id, data.stage, _playbook(), now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
 
 
@@ -361,7 +360,7 @@ def dashboard():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.build_dashboard(session, actor, _playbook(), utcnow(), days).as_dict())
+        return jsonify(metrics.build_dashboard(session, actor, _playbook(), clock_now(), days).as_dict())
 
 
 @bp.get("/dashboard/list")
@@ -369,7 +368,7 @@ def dashboard_list():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
+        return jsonify(metrics.drill(session, actor, _playbook(), clock_now(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())
 

@@ -16,7 +16,7 @@ from bot.wecom import fake as wc_fake
 from config.settings import load_settings
 from crmbot.app import create_app
 from jobs.queue import InlineQueue
-from jobs.runtime import Runtime
+from crmbot.runtime import Runtime
 from storage.models import Base
 from tests.miniapp.helpers import FakeDingTalk, FakeWeCom
 from tests.stack import DINGTALK_KEYS, WECOM_KEYS

@@ -29,8 +29,9 @@ def test_serve_refuses_before_forking_workers(monkeypatch, tmp_path):
 
 
 def test_the_demo_makes_up_its_own_key(database, redis_conn):
+    from crmbot.runtime import Runtime
     from jobs.queue import InlineQueue
-    from jobs.runtime import Runtime, set_runtime
+    from jobs.runtime import set_runtime
     settings = load_settings(crmbot_database_url=database.url, crmbot_demo=True)
     try:
         app = create_app(settings, Runtime(settings, None, database, redis_conn, InlineQueue()))

@@ -26,7 +26,6 @@ from sqlalchemy import text
 from bot.dingtalk import fake as dt_fake
 from bot.dingtalk.adapter import CallbackRejected, parse_card_callback, parse_robot_message
 from bot.dingtalk.stream import FrameHandler
-from bot.wecom import fake as wc_fake
 from storage.models import Base
 from tests.factories import build_world
 from tests.hostile import dingtalk_card, dingtalk_robot, lead_post, make_edge_app, wecom_signed
