@@ -83,9 +83,20 @@ def count_rows(database) -> tuple[int, ...]:
         return tuple(conn.execute(text(sql)).one())
 
 
+RUNS: list[int] = []
+
+
+def ran_all_examples() -> None:
+    """Every entry point really got its EXAMPLES requests (hypothesis may stop early on a small space)."""
+    count = len(RUNS)
+    RUNS.clear()
+    assert count >= EXAMPLES, f"only {count} examples ran"
+
+
 def check(database, send, upstream_refusal_ok: bool = False) -> int:
     """`upstream_refusal_ok`: a login whose code the platform refuses answers a deliberate 502
     (the platform said no); any other 5xx is a crash."""
+    RUNS.append(1)
     before = count_rows(database)
     response = send()
     status = response.status_code
@@ -120,7 +131,9 @@ def test_fuzz_dingtalk_robot_callback(edge, database):
         if body.startswith(b"{") and b'"msgtype"' not in body:
             body = body[:-1] + (b", " if len(body) > 2 else b"") + f'"msgtype": "{msgtype}"}}'.encode()
         check(database, lambda: dingtalk_robot(client, cfg, body, timestamp_ms=stamps.next()))
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 def test_fuzz_dingtalk_card_callback(edge, database):
@@ -134,7 +147,9 @@ def test_fuzz_dingtalk_card_callback(edge, database):
     @given(encoded(st.one_of(mutated(valid), st.builds(lambda c: {**valid, "content": c}, contents))))
     def run(body: bytes):
         check(database, lambda: dingtalk_card(client, cfg, body, timestamp_ms=stamps.next()))
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 def test_fuzz_stream_frames():
@@ -158,6 +173,7 @@ def test_fuzz_stream_frames():
     @FUZZ
     @given(st.one_of(mutated(valid_robot), json_values, deep), st.one_of(mutated(valid_card), json_values))
     def run(robot_data, card_data):
+        RUNS.append(1)
         for handler, data in ((robot, robot_data), (card, card_data)):
             status, _answer = asyncio.run(handler.process(Frame(data)))
             assert status in (200, 500)
@@ -169,7 +185,9 @@ def test_fuzz_stream_frames():
                 continue
             if event is not None:
                 assert len(event.event_id) <= 160 and len(event.sender) <= 64 and event.org == "dingcorp001"
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 # ------------------------------------------------------------------ WeCom
@@ -214,7 +232,9 @@ def test_fuzz_wecom_callback(edge, database):
             fields["Event"] = event
         xml = inner_xml(fields, nest, declaration)
         check(database, lambda: wecom_signed(client, cfg, xml))
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 def test_fuzz_wecom_envelope_unsigned(edge, database):
@@ -232,7 +252,9 @@ def test_fuzz_wecom_envelope_unsigned(edge, database):
         params = {"timestamp": str(int(time.time())), "msg_signature": "s", "nonce": "n", **params}
         check(database, lambda: client.post("/wecom/callback", query_string=params, data=body))
         check(database, lambda: client.get("/wecom/callback", query_string=params))
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 # ------------------------------------------------------------------ lead webhook
@@ -247,7 +269,9 @@ def test_fuzz_lead_webhook(edge, database):
     @given(encoded(st.one_of(mutated(valid), json_values)))
     def run(body: bytes):
         check(database, lambda: lead_post(client, body))
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 # ------------------------------------------------------------------ mini-app API
@@ -289,7 +313,9 @@ def test_fuzz_miniapp_api(seeded, database):
         status = check(database, lambda: client.post(path, data=body, content_type="application/json",
                                                      headers=CSRF), upstream_refusal_ok=path.startswith("/app/login"))
         assert status != 401  # the session survived: nothing above logs the user out
+    RUNS.clear()
     run()
+    ran_all_examples()
 
 
 def test_fuzz_miniapp_queries(seeded, database):
@@ -308,4 +334,6 @@ def test_fuzz_miniapp_queries(seeded, database):
     def run(path, query, some_id):
         check(database, lambda: client.get(path, query_string=query))
         check(database, lambda: client.get(f"/api/customers/{abs(some_id)}"))
+    RUNS.clear()
     run()
+    ran_all_examples()
