@@ -87,6 +87,11 @@ def _checked(name: str, value: Any) -> Any:
         limit, label = TEXT_LIMITS[name]
         return bounded_text(value, limit, name, label)
     if name == "customer_id":
+        # the page's <select> sends the id as text
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+            value = int(value)
+        if value is None or value == "":
+            return None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
             raise InvalidInput(name, "请选择有效的客户")
         return value
