@@ -3,7 +3,8 @@
 - `require_secret_key`: outside the demo, no CRMBOT_SECRET_KEY means no start. Each gunicorn worker
   used to invent its own random key, so a session cookie signed by one worker was refused by the
   other (7 of 12 WeCom logins answered 400 with two workers).
-- `init_app`: security headers. Pages and the API get a Content-Security-Policy (scripts only from
+- `init_app`: query strings without control characters (one check for every route), and security
+  headers. Pages and the API get a Content-Security-Policy (scripts only from
   our origin: the page script and the vendored platform SDKs live under /app/static), frame-ancestors
   limited to our origin and the platforms' web clients, nosniff, a same-origin referrer (our URLs
   carry customer ids) and `Cache-Control: no-store` on everything that shows customer data, so a
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
 
 from config.settings import Settings, SettingsError
 
@@ -48,8 +49,34 @@ def require_secret_key(settings: Settings) -> None:
             "print(secrets.token_hex(32))'`)")
 
 
+ID_MAX = 2 ** 31 - 1  # INTEGER primary keys
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_printable_query)
+    app.before_request(_ids_in_range)
     app.after_request(_security_headers)
+
+
+def _ids_in_range():
+    """/app/customers/2147483648 is "not found", not a database overflow (a 500 on PostgreSQL)."""
+    if any(isinstance(v, int) and not -ID_MAX <= v <= ID_MAX for v in (request.view_args or {}).values()):
+        if request.path.startswith("/api/"):
+            return jsonify(error="记录不存在"), 404
+        return Response("记录不存在", status=404, mimetype="text/plain")
+    return None
+
+
+def _printable_query():
+    """No route takes control characters in its query string, and PostgreSQL cannot even compare
+    text holding NUL (`q=%00` was a 500): refuse them for every route, once, here."""
+    for name, value in request.args.items(multi=True):
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name + value):
+            message = f"参数 {name!r} 包含不可见字符"
+            if request.path.startswith("/api/"):
+                return jsonify(error=message, field=name), 400
+            return Response(message, status=400, mimetype="text/plain")
+    return None
 
 
 def _security_headers(response: Response) -> Response:

@@ -83,7 +83,7 @@ def safe_next(value: str | None) -> str:
     control character or space would end up in the Location header (a 500 before)."""
     if (value and isinstance(value, str) and value.startswith("/app/") and not value.startswith("//")
             and "\\" not in value and len(value) <= 512
-            and all(32 < ord(ch) != 127 for ch in value)):
+            and all(32 < ord(ch) != 127 and not ch.isspace() for ch in value)):
         return value
     return url_for("miniapp_pages.home")
 

@@ -322,18 +322,25 @@ def test_fuzz_miniapp_queries(seeded, database):
     app, data = seeded
     client = app.test_client()
     login(client, "rep1")
-    paths = st.sampled_from(["/api/customers", "/api/links", "/api/dashboard/list", "/app/", "/app/welcome",
+    paths = st.sampled_from(["/api/customers", "/api/links", "/api/dashboard", "/api/dashboard/list", "/app/",
+                             "/app/welcome", "/app/sidebar", "/app/dashboard", "/app/dashboard/list",
                              f"/app/customers/{data.c_rep1}", "/api/tasks", "/app/login/wecom"])
+    tricky = st.sampled_from(["\x00", "a\x00b", "%", "_", "%_%", "\n", "\r\n", "\x7f", "//evil", "/app/\n",
+                              "9" * 30, "-1", "0", str(2 ** 31)])
     args = st.dictionaries(st.sampled_from(["q", "page", "per_page", "status", "owner_id", "external_userid",
-                                            "platform", "metric", "rep", "days", "next", "stage"]),
-                           st.one_of(st.text(max_size=60), st.integers(-2 ** 70, 2 ** 70).map(str)), max_size=4)
-    ids = st.one_of(st.integers(-5, 2 ** 70), st.just(2 ** 31))
+                                            "platform", "metric", "rep", "days", "next", "stage", "name"]),
+                           st.one_of(st.text(max_size=60), tricky, st.integers(-2 ** 70, 2 ** 70).map(str)),
+                           max_size=4)
+    ids = st.one_of(st.integers(0, 2 ** 70), st.just(2 ** 31), st.just(2 ** 31 - 1))
+    id_paths = st.sampled_from(["/api/customers/{}", "/app/customers/{}", "/api/tasks/{}", "/api/drafts/{}",
+                                "/api/opportunities/{}", "/app/drafts/{}"])
 
     @FUZZ
-    @given(paths, args, ids)
-    def run(path, query, some_id):
+    @given(paths, args, ids, id_paths, st.sampled_from(["rep1", "manager"]))
+    def run(path, query, some_id, id_path, who):
+        login(client, who)
         check(database, lambda: client.get(path, query_string=query))
-        check(database, lambda: client.get(f"/api/customers/{abs(some_id)}"))
+        check(database, lambda: client.get(id_path.format(some_id)))
     RUNS.clear()
     run()
     ran_all_examples()

@@ -180,14 +180,20 @@ def test_oauth_state_is_single_use_even_with_the_pre_callback_cookie(app, client
     assert client.get("/api/me").status_code == 401
 
 
-@pytest.mark.parametrize("next_url", ["/app/\nSet-Cookie: x=1", "/app/\r\nx", "/app/ x", "/app/\x7f"])
-def test_next_with_control_characters_goes_home(app, client, data, next_url):
+@pytest.mark.parametrize("next_url", ["/app/\nSet-Cookie: x=1", "/app/\r\nx", "/app/\x7f"])
+def test_next_with_control_characters_is_refused_before_any_redirect(client, data, next_url):
+    # the login callback used to put it into the Location header: a 500
+    assert client.get("/app/login/wecom", query_string={"next": next_url}).status_code == 400
+    assert client.get("/app/welcome", query_string={"next": next_url}).status_code == 400
+
+
+@pytest.mark.parametrize("next_url", ["/app/ x", "/app/\u3000", "//evil.example/app/"])
+def test_odd_next_after_login_goes_home(app, client, data, next_url):
     resp = client.get("/app/login/wecom", query_string={"next": next_url})
     state = parse_qs(urlsplit(resp.location).query)["state"][0]
     app.extensions["crmbot"].client("wecom").codes["C5"] = "rep1"
     done = client.get(f"/app/login/wecom/callback?code=C5&state={state}")
     assert done.status_code == 302 and done.location == "/app/"
-    assert client.get("/app/welcome", query_string={"next": next_url}).status_code == 200
 
 
 def test_dingtalk_login_body_is_typed(client, data):
@@ -211,3 +217,19 @@ def test_pages_and_api_send_security_headers(client, data):
     assert api.headers["Cache-Control"] == "no-store" and api.headers["X-Content-Type-Options"] == "nosniff"
     static = client.get("/app/static/app.css?v=1")
     assert "no-store" not in static.headers.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize("path", ["/app/?q=%00", "/app/?status=a%00", "/app/sidebar?external_userid=wm%00",
+                                  "/app/dashboard/list?metric=x&rep=%00", "/app/welcome?next=/app/%00"])
+def test_pages_refuse_control_characters_in_the_query(client, data, path):
+    login(client, "rep1")
+    assert client.get(path).status_code == 400
+
+
+@pytest.mark.parametrize("path", [f"/app/customers/{2 ** 31}", f"/api/tasks/{2 ** 31}", f"/api/drafts/{10 ** 20}",
+                                  f"/api/opportunities/{2 ** 31}/stage"])
+def test_ids_beyond_integer_are_not_found_on_every_route(client, data, database, path):
+    login(client, "rep1")
+    assert client.get(path).status_code in (404, 405)
+    if path.startswith("/api/"):
+        refused(database, lambda: client.post(path, json={"stage": "needs"}, headers=CSRF), status=404)
