@@ -27,6 +27,10 @@ DEMO_ENV = {
     "DINGTALK_ROBOT_CODE": "dingdemoappkey",
     "DINGTALK_AGENT_ID": "3000001",
     "DINGTALK_CORP_ID": "dingdemo000000001",
+    # DingTalk interactive cards (create + update in place), as a configured app has them; clicks
+    # come back over HTTP to /dingtalk/card-callback under this route key
+    "DINGTALK_CARD_TEMPLATE_ID": "crmbot_demo_card.schema",
+    "CRMBOT_DINGTALK_CARD_ROUTE_KEY": "crmbot-demo",
 }
 
 
