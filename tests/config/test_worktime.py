@@ -147,6 +147,7 @@ def test_other_time_zone_from_the_playbook():
 
 def test_uncovered_year_falls_back_to_weekdays_and_warns_once(monkeypatch, caplog):
     monkeypatch.setattr(worktime, "_WARNED_YEARS", set())
+    worktime._segments.cache_clear()  # days already computed would not ask (and warn) again
     with pytest.raises(NotImplementedError):  # the library itself has no data that far ahead
         worktime.chinese_calendar.is_workday(datetime(2099, 1, 1).date())
     caplog.set_level(logging.WARNING, logger="config.worktime")
