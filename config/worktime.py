@@ -87,6 +87,15 @@ class WorkCalendar:
                 raise RuntimeError(f"no working day in the {_MAX_DAYS_WITHOUT_WORK} days before {day}")
             day -= timedelta(days=1)
 
+    @property
+    def day_length(self) -> timedelta:
+        """Working time in one working day: "N days overdue" counts N of these."""
+        h = self.hours
+        length = datetime.combine(date.min, h.end) - datetime.combine(date.min, h.start)
+        if h.lunch_start is not None:
+            length -= datetime.combine(date.min, h.lunch_end) - datetime.combine(date.min, h.lunch_start)
+        return length
+
     # ---- the API the timers use
     def is_working_time(self, dt: datetime) -> bool:
         dt = _aware(dt, "dt")
