@@ -76,3 +76,25 @@ def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, 
 def done(card: Card, note: str) -> Card:
     """The same card after a click: no buttons, a line saying what was done and by whom."""
     return replace(card, buttons=tuple(b for b in card.buttons if b.url), done_note=note)
+
+
+def approval_card(card_id: str, *, title: str, text: str, fields: Sequence[tuple[str, str]],
+                  reject_reasons: Sequence[str], link: str | None) -> Card:
+    """An approval asked of a manager or director: 同意, or 驳回 with one of the playbook's reasons
+    (a button per reason: a card has no text box on either platform). Keys: approve, reject:<i>."""
+    buttons = [Button(text="同意", key="approve", style=ButtonStyle.PRIMARY)]
+    buttons += [Button(text=f"驳回·{reason}"[:8], key=f"reject:{i}", style=ButtonStyle.DANGER)
+                for i, reason in enumerate(reject_reasons)]
+    if link:
+        buttons.append(Button(text="查看商机", url=link))
+    return Card(card_id=card_id, title=title, text=text,
+                fields=tuple(CardField(k, v) for k, v in fields if v), buttons=tuple(buttons[:6]),
+                link=link, source="审批")
+
+
+def approval_copy_card(card_id: str, *, title: str, text: str, fields: Sequence[tuple[str, str]],
+                       link: str | None) -> Card:
+    """The same request, for the person copied (抄送): to know, not to decide."""
+    return Card(card_id=card_id, title=title, text=text,
+                fields=tuple(CardField(k, v) for k, v in fields if v),
+                buttons=(Button(text="查看商机", url=link),) if link else (), link=link, source="审批抄送")

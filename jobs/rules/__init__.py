@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from storage.models import utcnow
 
 from ..runtime import Runtime, current_runtime
-from . import (claim_timeout, escalation, first_contact, followup_due, lead_assignment, onboarding,
+from . import (approval_escalation, claim_timeout, escalation, first_contact, followup_due, lead_assignment, onboarding,
                reports, silent_customer, stage_stuck)
 from .scanning import Scan
 
@@ -37,6 +37,7 @@ RULES: list[Rule] = [
     Rule(silent_customer.NAME, silent_customer.scan),
     Rule(stage_stuck.NAME, stage_stuck.scan),
     Rule(escalation.NAME, escalation.scan),
+    Rule(approval_escalation.NAME, approval_escalation.scan),
     Rule(onboarding.NAME, onboarding.scan),
     Rule(reports.NAME, reports.scan),
 ]
