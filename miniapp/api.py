@@ -16,9 +16,11 @@ from flask import Blueprint, jsonify, request
 from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
-from storage import customers, drafts, followups, leads, links, opportunities, tasks
+from bot.handlers.deals import approval_pushes
+from storage import approvals, customers, drafts, followups, leads, links, messaging, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
-from storage.models import utcnow
+from storage.models import User, utcnow
+from storage.users import platform_userid
 
 from . import metrics, reads
 from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
@@ -325,7 +327,7 @@ def claim_lead(lead_id: int):
 def get_opportunity(opp_id: int):
     with work() as (session, actor):
         opp = opportunities.get_opportunity(session, actor, opp_id)
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>")
@@ -336,7 +338,7 @@ def update_opportunity(opp_id: int):
         raise InvalidInput("body", "没有要修改的内容")
     with work() as (session, actor):
         opp = opportunities.update_opportunity(session, actor, opp_id, changes, _playbook())
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/checklist")
@@ -346,15 +348,131 @@ def tick_checklist(opp_id: int):
         opp = opportunities.set_checklist_item(session, actor, opp_id, str(data.get("stage") or ""),
                                                str(data.get("item") or ""), bool(data.get("checked")),
                                                _playbook())
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/stage")
 def change_stage(opp_id: int):
     data = _body()
     with work() as (session, actor):
-        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook())
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
+                                         now=utcnow())
+        return _opp_answer(session, opp)
+
+
+# ------------------------------------------------------------------ closing, approvals
+
+
+def _opp_answer(session, opp, status: int = 200):
+    return jsonify(reads.opportunity_view(opp, _playbook(), _tz(), session).as_dict()), status
+
+
+def _tell(session, pushes: list, subject_id: int) -> list[int]:
+    """The one way the mini-app tells someone (an approver, a copy): the outbox row now, delivery
+    after the request's transaction commits (`_deliver`). To be ported to bot's outbound API."""
+    ids = []
+    for push in pushes:
+        platform = push.user.preferred_platform or ("wecom" if push.user.wecom_userid else "dingtalk")
+        recipient = platform_userid(push.user, platform)
+        if not recipient:
+            continue
+        messaging.save_card(session, card_id=push.card.card_id, org_id=push.user.org_id, platform=platform,
+                            recipient_user_id=push.user.id, subject_type="approval", subject_id=subject_id,
+                            card=push.card.to_dict())
+        outbox_id, created = messaging.enqueue_outbox(
+            session, dedupe_key=push.dedupe_key, platform=platform, recipient=recipient,
+            payload={"card": push.card.to_dict()}, card_id=push.card.card_id, org_id=push.user.org_id,
+            recipient_user_id=push.user.id)
+        if created:
+            ids.append(outbox_id)
+    return ids
+
+
+def _deliver(outbox_ids: list[int]) -> None:
+    for outbox_id in outbox_ids:
+        runtime().queue.enqueue("jobs.outbound.deliver", outbox_id, job_id=f"deliver-{outbox_id}")
+
+
+@bp.post("/opportunities/<int:opp_id>/won")
+def close_won(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.close_won(session, actor, opp_id, opportunities.WonInput(
+            amount=opportunities.parse_amount(data.get("amount")),
+            signed_on=_date(data.get("signed_on"), "signed_on")), _playbook(), now=utcnow())
+        return _opp_answer(session, opp)
+
+
+@bp.post("/opportunities/<int:opp_id>/lost")
+def close_lost(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.close_lost(session, actor, opp_id, opportunities.LostInput(
+            reason=str(data.get("reason") or ""), competitor=data.get("competitor"), note=data.get("note")),
+            _playbook(), now=utcnow())
+        return _opp_answer(session, opp)
+
+
+@bp.post("/opportunities/<int:opp_id>/reopen")
+def reopen(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.reopen(session, actor, opp_id, _playbook(), now=utcnow(), note=data.get("note"))
+        return _opp_answer(session, opp)
+
+
+@bp.post("/opportunities/<int:opp_id>/discount")
+def ask_discount(opp_id: int):
+    """A discount: within the rep's tier it applies at once (200), else it goes for approval (202)."""
+    data = _body()
+    rt = runtime()
+    with work() as (session, actor):
+        asked = approvals.request_discount(session, actor, opp_id, data.get("percent"), _playbook(),
+                                           now=utcnow(), note=data.get("note"))
+        sent = [] if asked.decided else _tell(session, approval_pushes(
+            session, _playbook(), rt.settings, asked.approval, asked.approver, asked.copy_to), asked.approval.id)
+        answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id),
+                             200 if asked.decided else 202)
+    _deliver(sent)
+    return answer
+
+
+@bp.post("/opportunities/<int:opp_id>/skip")
+def ask_skip(opp_id: int):
+    data = _body()
+    rt = runtime()
+    with work() as (session, actor):
+        asked = approvals.request_stage_skip(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
+                                             now=utcnow(), note=data.get("note"))
+        sent = _tell(session, approval_pushes(session, _playbook(), rt.settings, asked.approval,
+                                              asked.approver, None), asked.approval.id)
+        answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id), 202)
+    _deliver(sent)
+    return answer
+
+
+@bp.post("/approvals/<int:approval_id>")
+def decide_approval(approval_id: int):
+    """{"decision": "approve"|"reject", "reason"}: the same decision as the card's buttons, with a
+    free-text reason. The card itself is updated when clicked; here the requester is told."""
+    data = _body()
+    decision = data.get("decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("decision", "请选择同意或驳回")
+    with work() as (session, actor):
+        approval = approvals.decide(session, actor, approval_id, decision == "approve", _playbook(),
+                                    now=utcnow(), reason=data.get("reason"))
+        requester = session.get(User, approval.requested_by_id)
+        verdict = "已同意" if approval.status == "approved" else f"被驳回：{approval.reason}"
+        text = f"{approvals.describe(approval, _playbook())} {verdict}（{actor.name}）"
+        platform = requester.preferred_platform or ("wecom" if requester.wecom_userid else "dingtalk")
+        outbox_id, created = messaging.enqueue_outbox(
+            session, dedupe_key=f"approval:{approval.id}:decided:{requester.id}", platform=platform,
+            recipient=platform_userid(requester, platform) or "", payload={"text": text},
+            org_id=requester.org_id, recipient_user_id=requester.id)
+        answer = jsonify(reads.approval_dict(session, approval, _playbook(), _tz()))
+    _deliver([outbox_id] if created else [])
+    return answer
 
 
 # ------------------------------------------------------------------ dashboard

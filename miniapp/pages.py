@@ -145,7 +145,9 @@ def customer(customer_id: int):
     with work() as (session, me):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
-                               form=_followup_form(rt.playbook, now, "app"), now=now)
+                               form=_followup_form(rt.playbook, now, "app"), now=now,
+                               lost_reasons=rt.playbook.lost_reasons,
+                               playbook_reopen_roles=rt.playbook.approvals.reopen_roles)
 
 
 def _days() -> int:

@@ -158,6 +158,26 @@
         .then(function (data) { reloadSoon("已推进到“" + data.stage_label + "”"); }, function () { refresh(); });
     });
   });
+  /* 赢单's own checklist and after-handshake steps: each tick saves at once */
+  $$("[data-steps]").forEach(function (box) {
+    $$("input[type=checkbox]", box).forEach(function (check) {
+      check.addEventListener("change", function () {
+        api("POST", "/api/opportunities/" + box.dataset.steps + "/checklist",
+            { stage: box.dataset.stage, item: check.dataset.item, checked: check.checked })
+          .then(function () { toast("已保存"); }, function (err) { check.checked = !check.checked; toast(err.message); });
+      });
+    });
+  });
+  /* small deal forms (申请折扣, 申请跳过, 赢单, 丢单): the named fields as a JSON body */
+  $$("form[data-api]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = {};
+      $$("input, select", form).forEach(function (i) { if (i.name) { body[i.name] = i.value; } });
+      busy($("button[type=submit]", form), api("POST", form.dataset.api, body))
+        .then(function () { reloadSoon(form.dataset.done); }, function () {});
+    });
+  });
   $$("[data-save-amount]").forEach(function (button) {
     button.addEventListener("click", function (ev) {
       ev.preventDefault();
