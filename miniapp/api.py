@@ -17,7 +17,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
 from bot.handlers.deals import approval_pushes
-from storage import approvals, customers, drafts, followups, leads, links, messaging, opportunities, tasks
+from storage import approvals, customers, deal_insights, drafts, followups, leads, links, messaging, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
 from storage.models import User, utcnow
 from storage.users import platform_userid
@@ -499,6 +499,31 @@ def dashboard_list():
         return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())
+
+
+@bp.get("/dashboard/insights")
+def dashboard_insights():
+    with work() as (session, actor):
+        _managers_only(actor)
+        found = metrics.insights(session, actor, _playbook(), utcnow())
+        return jsonify(loss_reasons=[{"reason": r, "count": n} for r, n in found.loss_reasons],
+                       median_conversion=found.median_conversion, median_velocity=found.median_velocity,
+                       reps=[r.__dict__ for r in found.reps], stuck=[d.__dict__ for d in found.stuck],
+                       under_target=[r.user_id for r in found.under_target],
+                       beat_target=[r.user_id for r in found.beat_target])
+
+
+@bp.post("/dashboard/coaching")
+def schedule_coaching():
+    """安排辅导 for a rep under target: a task on the manager's own list (once per rep and week)."""
+    rep_id = _optional_int(_body().get("rep_id"), "rep_id")
+    with work() as (session, actor):
+        _managers_only(actor)
+        rep = session.get(User, rep_id) if rep_id else None
+        if rep is None:
+            raise InvalidInput("rep_id", "请选择要辅导的成员")
+        task, created = deal_insights.schedule_coaching(session, actor, rep, _playbook(), utcnow())
+        return jsonify(reads.task_dict(task, utcnow(), _tz())), 201 if created else 200
 
 
 # ------------------------------------------------------------------ WeCom JS-SDK

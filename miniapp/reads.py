@@ -22,7 +22,7 @@ LEAD_STATUS_LABELS = {"new": "待分配", "assigned": "待认领", "claimed": "�
                       "qualified": "有效", "disqualified": "无效", "converted": "已转化"}
 TASK_KIND_LABELS = {"first_contact": "首次联系", "followup_due": "到期跟进", "silent_customer": "沉默客户",
                     "data_completion": "资料补全", "onboarding": "新人任务", "claim_timeout": "认领超时",
-                    "stuck_deal": "商机停滞"}
+                    "stuck_deal": "商机停滞", "coaching": "辅导"}
 
 
 def local(value: datetime | None, tz) -> datetime | None:

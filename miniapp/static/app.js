@@ -62,6 +62,7 @@
       busy(button, api("POST", button.dataset.post, body)).then(function (data) {
         var then = button.dataset.then;
         if (then === "remove") { toast("已完成"); removeRow(button); }
+        else if (then === "coached") { toast("已加入你的待办"); button.textContent = "已安排"; button.disabled = true; }
         else if (then === "customer" && data.customer_id) { location.href = customerUrl(data.customer_id); }
         else if (then === "draft-done") {
           toast("已确认");
