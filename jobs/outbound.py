@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from bot.errors import CardCodeSpent, PermanentError, PlatformError, RateLimited, RetryableError
 from cards.model import Card
-from storage import messaging
-from storage.models import OutboxMessage, User, utcnow
+from storage import media, messaging
+from storage.models import MediaAsset, OutboxMessage, User, utcnow
 from storage.users import platform_userid
 
 from .runtime import Runtime, current_runtime
@@ -133,10 +133,39 @@ def _retry(rt: Runtime, message: OutboxMessage, exc: RetryableError) -> str:
 
 
 def _send(rt: Runtime, message: OutboxMessage) -> dict:
+    if "image" in message.payload:
+        return _send_image(rt, message)
     if message.platform == "wecom":
         return _send_wecom(rt, message)
     if message.platform == "dingtalk":
         return _send_dingtalk(rt, message)
+    raise PermanentError(f"unknown platform {message.platform}")
+
+
+def _send_image(rt: Runtime, message: OutboxMessage) -> dict:
+    """An image (a report's chart) kept as a media asset: upload it, then send it by media_id.
+    WeCom: media/upload + message/send msgtype image. DingTalk: oapi media/upload + batchSend
+    sampleImageMsg (photoURL = the media_id). Uploaded media live 3 days, so every delivery uploads."""
+    with rt.db.transaction() as session:
+        asset = session.get(MediaAsset, message.payload["image"]["media_asset_id"])
+        content, content_type = media.read_media(asset), asset.content_type
+    filename = message.payload["image"].get("filename") or "chart.png"
+    if message.platform == "wecom":
+        client = rt.client("wecom")
+        media_id = client.upload_media("image", content, filename, content_type)
+        result = client.send(message.recipient, {"msgtype": "image", "image": {"media_id": media_id}})
+        if message.recipient in result.invalid_users:
+            raise PermanentError(f"WeCom did not deliver to {message.recipient} (invaliduser)")
+        return {"msgid": result.msgid, "media_id": media_id}
+    if message.platform == "dingtalk":
+        client = rt.client("dingtalk")
+        media_id = client.upload_media("image", content, filename, content_type)
+        sent = client.send_image_to_users([message.recipient], media_id)
+        if message.recipient in sent.flow_controlled:
+            raise RateLimited("DingTalk flow-controlled the recipient", retry_after_s=60)
+        if message.recipient in (*sent.invalid, *sent.filtered):
+            raise PermanentError(f"DingTalk did not deliver to {message.recipient}")
+        return {"process_query_key": sent.process_query_key, "media_id": media_id}
     raise PermanentError(f"unknown platform {message.platform}")
 
 

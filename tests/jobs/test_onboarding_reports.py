@@ -91,7 +91,7 @@ def test_weekly_brief_per_rep_to_each_manager(rt, database, world, playbook):
     run(rt, monday + timedelta(minutes=1))
     [card] = [c for c in cards_to(database, world.manager.id) if c["source"] == "每周简报"]
     assert "李明：有效跟进2次" in card["text"] and "王芳：有效跟进0次" in card["text"]
-    assert card["link"].endswith("/app/dashboard")
+    assert "/app/dashboard?days=7&focus=" in card["link"]  # the dashboard, filtered to what it mentions
     [brief_b] = [c for c in cards_to(database, world.manager_b.id) if c["source"] == "每周简报"]
     assert "张伟" in brief_b["text"] and "李明" not in brief_b["text"]
     run(rt, monday + timedelta(days=2))  # Wednesday: the same week's brief is not sent again
