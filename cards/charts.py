@@ -96,7 +96,8 @@ def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", mark: float | 
             ax.text(patch.get_x() + patch.get_width() / 2, patch.get_height() + top * 0.015, bar.note,
                     ha="center", va="bottom", fontproperties=font, fontsize=10, color="#333333")
     if mark is not None:
-        ax.axhline(mark, color=MARK_COLOR, linewidth=1.2, linestyle="--")
+        # behind the bars (zorder): a bar's height stays measurable where the line crosses it
+        ax.axhline(mark, color=MARK_COLOR, linewidth=1.2, linestyle="--", zorder=0.5)
         if mark_label:
             ax.text(len(bars) - 0.5, mark, mark_label, ha="right", va="bottom", fontproperties=font,
                     fontsize=9, color=MARK_COLOR)

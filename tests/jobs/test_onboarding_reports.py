@@ -8,7 +8,7 @@ from storage.customers import ContactInput, CustomerInput
 from storage.followups import FollowUpInput
 from storage.leads import LeadInput
 from storage.models import User
-from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
+from tests.jobs.helpers import outbox, cards_to, local, run, tasks_of, texts_to
 
 
 def _new_rep(database, world, start):
@@ -73,6 +73,9 @@ def test_daily_activation_report_to_directors_once(rt, database, world, playbook
     assert f"{hours}小时激活率 50%" in card["title"]
     assert {"label": "新线索", "value": "4"} in card["fields"]
     assert "客户2" in card["text"] and "客户3" in card["text"] and "客户0" not in card["text"]
+    assert card["link"].endswith("/app/dashboard/list?metric=not_activated&days=1")  # what it mentions
+    images = [m for m in outbox(database, world.director.id) if "image" in m.payload]
+    assert len(images) == 1 and images[0].dedupe_key.endswith(":chart:followups")
     run(rt, report_at + timedelta(hours=3))
     assert len([c for c in cards_to(database, world.director.id) if c["source"] == "每日报告"]) == 1
 

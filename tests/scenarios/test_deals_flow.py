@@ -187,3 +187,49 @@ def test_pending_request_escalates_after_working_hours(stack, database, playbook
     assert any("已升级给总监赵总监" in t for t in rep.texts())
     director.click(card, _key(card, "同意"))
     assert _opp(database).discount_percent == Decimal("8.00")
+
+
+def _images_received(stack, user: str) -> list[bytes]:
+    """PNG images `user` received, read back from what the fake platform stored on upload."""
+    if stack.platform == "wecom":
+        media_ids = [m["body"]["image"]["media_id"] for m in stack.wecom.sent
+                     if m["path"].endswith("/message/send") and m["body"].get("msgtype") == "image"
+                     and m["body"]["touser"] == user]
+        return [stack.wecom._media[mid][0] for mid in media_ids]
+    photos = [m["msg_param"]["photoURL"] for m in stack.dingtalk.sent_to("batchSend")
+              if m["body"]["msgKey"] == "sampleImageMsg" and user in m["body"]["userIds"]]
+    return [stack.dingtalk.media[p][1] for p in photos]
+
+
+def test_weekly_brief_carries_charts_and_says_what_to_do(stack, database, playbook):
+    from storage import followups
+    from storage.followups import FollowUpInput
+    from tests.cards.test_charts import _bar_heights
+
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=playbook.tz)
+    target = playbook.targets.weekly_effective_followups
+    with database.transaction() as s:
+        rep1 = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
+        rep2 = s.scalars(select(User).where(User.wecom_userid == "rep2", User.org_id == 1)).one()
+        c2 = customers.create_customer(s, rep2, CustomerInput(kind="person", name="刘女士", mobile="13700001111"),
+                                       playbook, now=monday - timedelta(days=20))
+        for i in range(target + 2):  # 王芳 beats the weekly target
+            followups.log_followup(s, rep2, FollowUpInput(customer_id=c2.id, tags=["已报价"]), playbook,
+                                   now=monday - timedelta(days=1, minutes=i))
+        c1 = s.scalars(select(Opportunity)).one().customer_id
+        followups.log_followup(s, rep1, FollowUpInput(customer_id=c1, tags=["已拜访"]), playbook,
+                               now=monday - timedelta(days=2))  # 李明: far under, two weeks running
+    stack.runtime.queue.enqueue("jobs.rules.run_rule", "reports", (monday + timedelta(minutes=1)).isoformat())
+    stack.drain()
+
+    manager, rep2_view = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep2")
+    import json
+    seen = json.dumps(manager.messages(), ensure_ascii=False)   # the brief, as the manager sees it
+    assert "本周过程健康简报" in seen and "安排辅导" in seen and "李明" in seen
+    assert any("王芳" in t and "超过目标" in t for t in rep2_view.texts())
+
+    [chart] = _images_received(stack, "manager")   # no deal lost this month: the follow-up chart only
+    assert chart.startswith(b"\x89PNG") and len(chart) <= 1024 * 1024
+    heights = _bar_heights(chart)
+    assert len(heights) == 2 and heights[1] > heights[0] > 0   # 王芳 12, 李明 1
+    assert abs(heights[1] / heights[0] - (target + 2)) < 0.5
