@@ -99,8 +99,8 @@ def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", mark: float | 
         # behind the bars (zorder): a bar's height stays measurable where the line crosses it
         ax.axhline(mark, color=MARK_COLOR, linewidth=1.2, linestyle="--", zorder=0.5)
         if mark_label:
-            ax.text(len(bars) - 0.5, mark, mark_label, ha="right", va="bottom", fontproperties=font,
-                    fontsize=9, color=MARK_COLOR)
+            ax.text(-0.55, mark, mark_label, ha="left", va="bottom", fontproperties=font, fontsize=9,
+                    color=MARK_COLOR, zorder=3, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     ax.set_ylim(0, top)
     ax.set_xlim(-0.6, max(len(bars), 1) - 0.4)
     ax.set_xticks(range(len(bars)), [b.label for b in bars], fontproperties=font, fontsize=10)
