@@ -98,3 +98,14 @@ def approval_copy_card(card_id: str, *, title: str, text: str, fields: Sequence[
     return Card(card_id=card_id, title=title, text=text,
                 fields=tuple(CardField(k, v) for k, v in fields if v),
                 buttons=(Button(text="查看商机", url=link),) if link else (), link=link, source="审批抄送")
+
+
+def approval_cards(approver_card_id: str, copy_card_id: str, *, title: str, fields: Sequence[tuple[str, str]],
+                   approver: str, level: str, copy_to: str | None, reject_reasons: Sequence[str],
+                   link: str | None, prefix: str = "") -> tuple[Card, Card | None]:
+    """The approver's card and, when someone is copied, theirs."""
+    card = approval_card(approver_card_id, title=prefix + title, text=f"请{level}{approver}审批。", fields=fields,
+                         reject_reasons=reject_reasons, link=link)
+    copy = approval_copy_card(copy_card_id, title=f"抄送｜{prefix}{title}", text=f"由{level}{approver}审批，供你知悉。",
+                              fields=fields, link=link) if copy_to else None
+    return card, copy

@@ -16,7 +16,7 @@ from flask import Blueprint, jsonify, request
 from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
-from bot.handlers.deals import approval_pushes
+from cards import builders
 from storage import approvals, customers, deal_insights, drafts, followups, leads, links, messaging, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
 from storage.models import User, utcnow
@@ -367,25 +367,36 @@ def _opp_answer(session, opp, status: int = 200):
     return jsonify(reads.opportunity_view(opp, _playbook(), _tz(), session).as_dict()), status
 
 
-def _tell(session, pushes: list, subject_id: int) -> list[int]:
+def _approval_cards(session, asked: approvals.Asked) -> list[int]:
+    """The approver's card (and the copy's) for a request made on the page."""
+    found = approvals.facts(session, asked.approval, _playbook())
+    card_id = lambda kind: f"{kind}-{asked.approval.id}-{secrets.token_hex(4)}"  # noqa: E731
+    card, copy = builders.approval_cards(
+        card_id("appr"), card_id("apcc"), title=found.title, fields=found.fields, approver=asked.approver.name,
+        level=found.level_label, copy_to=asked.copy_to.name if asked.copy_to else None,
+        reject_reasons=_playbook().approvals.reject_reasons,
+        link=f"{runtime().settings.crmbot_public_url}/app/{found.path}")
+    ids = _tell(session, asked.approver, card, asked.approval.id, f"approval:{asked.approval.id}:0:to:{asked.approver.id}")
+    if copy is not None:
+        ids += _tell(session, asked.copy_to, copy, asked.approval.id,
+                     f"approval:{asked.approval.id}:0:copy:{asked.copy_to.id}")
+    return ids
+
+
+def _tell(session, user: User, card, subject_id: int, dedupe_key: str) -> list[int]:
     """The one way the mini-app tells someone (an approver, a copy): the outbox row now, delivery
     after the request's transaction commits (`_deliver`). To be ported to bot's outbound API."""
-    ids = []
-    for push in pushes:
-        platform = push.user.preferred_platform or ("wecom" if push.user.wecom_userid else "dingtalk")
-        recipient = platform_userid(push.user, platform)
-        if not recipient:
-            continue
-        messaging.save_card(session, card_id=push.card.card_id, org_id=push.user.org_id, platform=platform,
-                            recipient_user_id=push.user.id, subject_type="approval", subject_id=subject_id,
-                            card=push.card.to_dict())
-        outbox_id, created = messaging.enqueue_outbox(
-            session, dedupe_key=push.dedupe_key, platform=platform, recipient=recipient,
-            payload={"card": push.card.to_dict()}, card_id=push.card.card_id, org_id=push.user.org_id,
-            recipient_user_id=push.user.id)
-        if created:
-            ids.append(outbox_id)
-    return ids
+    platform = user.preferred_platform or ("wecom" if user.wecom_userid else "dingtalk")
+    recipient = platform_userid(user, platform)
+    if not recipient:
+        return []
+    messaging.save_card(session, card_id=card.card_id, org_id=user.org_id, platform=platform,
+                        recipient_user_id=user.id, subject_type="approval", subject_id=subject_id,
+                        card=card.to_dict())
+    outbox_id, created = messaging.enqueue_outbox(
+        session, dedupe_key=dedupe_key, platform=platform, recipient=recipient,
+        payload={"card": card.to_dict()}, card_id=card.card_id, org_id=user.org_id, recipient_user_id=user.id)
+    return [outbox_id] if created else []
 
 
 def _deliver(outbox_ids: list[int]) -> None:
@@ -425,12 +436,10 @@ def reopen(opp_id: int):
 def ask_discount(opp_id: int):
     """A discount: within the rep's tier it applies at once (200), else it goes for approval (202)."""
     data = _body()
-    rt = runtime()
     with work() as (session, actor):
         asked = approvals.request_discount(session, actor, opp_id, data.get("percent"), _playbook(),
                                            now=utcnow(), note=data.get("note"))
-        sent = [] if asked.decided else _tell(session, approval_pushes(
-            session, _playbook(), rt.settings, asked.approval, asked.approver, asked.copy_to), asked.approval.id)
+        sent = [] if asked.decided else _approval_cards(session, asked)
         answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id),
                              200 if asked.decided else 202)
     _deliver(sent)
@@ -440,12 +449,10 @@ def ask_discount(opp_id: int):
 @bp.post("/opportunities/<int:opp_id>/skip")
 def ask_skip(opp_id: int):
     data = _body()
-    rt = runtime()
     with work() as (session, actor):
         asked = approvals.request_stage_skip(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
                                              now=utcnow(), note=data.get("note"))
-        sent = _tell(session, approval_pushes(session, _playbook(), rt.settings, asked.approval,
-                                              asked.approver, None), asked.approval.id)
+        sent = _approval_cards(session, asked)
         answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id), 202)
     _deliver(sent)
     return answer

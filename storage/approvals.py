@@ -26,7 +26,7 @@ from config.playbook import Playbook
 
 from . import audit
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from .models import Approval, Opportunity, User
+from .models import Approval, Customer, Opportunity, User
 from .opportunities import get_opportunity, is_skip, missing_items, move_stage, pending_approval
 from .permissions import check_access
 
@@ -254,6 +254,38 @@ def escalate(session: Session, approval: Approval, playbook: Playbook, *, now: d
 def history(session: Session, opportunity_id: int) -> list[Approval]:
     return list(session.scalars(select(Approval).where(Approval.opportunity_id == opportunity_id)
                                 .order_by(Approval.requested_at.desc(), Approval.id.desc())))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What an approval's cards show, read once for whoever builds them (bot, jobs, mini-app)."""
+    title: str
+    fields: list[tuple[str, str]]
+    level_label: str
+    customer_id: int
+    opportunity_id: int
+
+    @property
+    def path(self) -> str:   # the mini-app page of the deal
+        return f"customers/{self.customer_id}#opp-{self.opportunity_id}"
+
+
+def facts(session: Session, approval: Approval, playbook: Playbook) -> Facts:
+    opportunity = session.get(Opportunity, approval.opportunity_id)
+    customer = session.get(Customer, opportunity.customer_id)
+    requester = session.get(User, approval.requested_by_id)
+    fields = [("商机", opportunity.name), ("客户", customer.name), ("申请人", requester.name)]
+    if approval.kind == "discount":
+        title = f"折扣审批：{approval.discount_percent.normalize():f}%"
+        if approval.amount is not None:
+            after = approval.amount * (Decimal(100) - approval.discount_percent) / Decimal(100)
+            fields += [("金额", f"¥{approval.amount:,.2f}"), ("折后", f"¥{after:,.2f}")]
+    else:
+        title = "跳过阶段审批"
+        fields.append(("阶段", describe(approval, playbook).removeprefix("跳过阶段 ")))
+    if approval.note:
+        fields.append(("说明", approval.note))
+    return Facts(title, fields, LEVEL_LABELS[approval.level], customer.id, opportunity.id)
 
 
 def describe(approval: Approval, playbook: Playbook) -> str:

@@ -17,7 +17,7 @@ from cards.model import Card
 from jobs.pacing import Pacer
 from storage import approvals, opportunities
 from storage.errors import InvalidInput
-from storage.models import Approval, Customer, Opportunity, User
+from storage.models import Approval, Opportunity, User
 from storage.opportunities import LostInput, SkipNeedsApproval, WonInput
 
 from ..context import Context, new_card_id
@@ -44,25 +44,6 @@ def tell(ctx: Context, user: User, *, dedupe_key: str, text: str | None = None,
         pacer.text(user, text, dedupe_key=dedupe_key)
 
 
-def approval_fields(session: Session, approval: Approval, playbook) -> tuple[str, list[tuple[str, str]], str]:
-    """Title, fields and link of an approval's cards (approver's and copy's)."""
-    opportunity = session.get(Opportunity, approval.opportunity_id)
-    customer = session.get(Customer, opportunity.customer_id)
-    requester = session.get(User, approval.requested_by_id)
-    fields = [("商机", opportunity.name), ("客户", customer.name), ("申请人", requester.name)]
-    if approval.kind == "discount":
-        title = f"折扣审批：{approval.discount_percent.normalize():f}%"
-        if approval.amount is not None:
-            after = approval.amount * (Decimal(100) - approval.discount_percent) / Decimal(100)
-            fields += [("金额", f"¥{approval.amount:,.2f}"), ("折后", f"¥{after:,.2f}")]
-    else:
-        title = "跳过阶段审批"
-        fields.append(("阶段", approvals.describe(approval, playbook).removeprefix("跳过阶段 ")))
-    if approval.note:
-        fields.append(("说明", approval.note))
-    return title, fields, f"customers/{customer.id}#opp-{opportunity.id}"
-
-
 @dataclass(frozen=True)
 class Push:
     user: User
@@ -74,18 +55,15 @@ def approval_pushes(session: Session, playbook, settings, approval: Approval, ap
                     copy_to: User | None, *, round_: int = 0, prefix: str = "") -> list[Push]:
     """The approver's card (同意 / 驳回·reason) and the copy's card, for a handler or the
     escalation rule to push. `round_` makes a re-sent card (after escalation) a new message."""
-    title, fields, path = approval_fields(session, approval, playbook)
-    link = app_link(settings, path)
-    level = approvals.LEVEL_LABELS[approval.level]
-    pushes = [Push(approver, builders.approval_card(
-        new_card_id("appr", approval.id), title=prefix + title, text=f"请{level}{approver.name}审批。",
-        fields=fields, reject_reasons=playbook.approvals.reject_reasons, link=link),
-        f"approval:{approval.id}:{round_}:to:{approver.id}")]
-    if copy_to is not None:
-        pushes.append(Push(copy_to, builders.approval_copy_card(
-            new_card_id("apcc", approval.id), title=f"抄送｜{prefix}{title}",
-            text=f"由{level}{approver.name}审批，供你知悉。", fields=fields, link=link),
-            f"approval:{approval.id}:{round_}:copy:{copy_to.id}"))
+    found = approvals.facts(session, approval, playbook)
+    card, copy = builders.approval_cards(
+        new_card_id("appr", approval.id), new_card_id("apcc", approval.id), title=found.title,
+        fields=found.fields, approver=approver.name, level=found.level_label,
+        copy_to=copy_to.name if copy_to else None, reject_reasons=playbook.approvals.reject_reasons,
+        link=app_link(settings, found.path), prefix=prefix)
+    pushes = [Push(approver, card, f"approval:{approval.id}:{round_}:to:{approver.id}")]
+    if copy is not None:
+        pushes.append(Push(copy_to, copy, f"approval:{approval.id}:{round_}:copy:{copy_to.id}"))
     return pushes
 
 

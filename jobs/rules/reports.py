@@ -121,7 +121,7 @@ def _daily(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> i
         pacer.card(director, card, subject_type="user", subject_id=director.id, dedupe_key=key)
         found = deal_insights.build(session, org.id, visible_user_ids(session, director), s.playbook, s.now)
         push_chart(s, session, pacer, director, charts.followups_chart(
-            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups")
+            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups", "图表：本周有效跟进")
         sent += 1
     return sent
 
@@ -172,9 +172,11 @@ def _weekly(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> 
         key = f"weekly_brief:{manager.id}:{at.date().isoformat()}"
         pacer.card(manager, card, subject_type="user", subject_id=manager.id, dedupe_key=key)
         push_chart(s, session, pacer, manager, charts.followups_chart(
-            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups")
+            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups",
+            "图表：本周有效跟进")
         if found.loss_reasons:
-            push_chart(s, session, pacer, manager, charts.loss_reasons_chart(found.loss_reasons), f"{key}:chart:losses")
+            push_chart(s, session, pacer, manager, charts.loss_reasons_chart(found.loss_reasons), f"{key}:chart:losses",
+                       "图表：本月丢单原因")
         for rep in found.beat_target:
             person = session.get(User, rep.user_id)
             pacer.text(person, f"👏 {rep.name}，本周有效跟进{rep.weekly_followups[0]}次，超过目标"
@@ -202,18 +204,23 @@ def what_to_do(found: deal_insights.Insights) -> tuple[list[str], str]:
     return (lines if len(lines) > 1 else []), focus
 
 
-def push_chart(s: Scan, session: Session, pacer: Pacer, user: User, png: bytes, dedupe_key: str) -> int | None:
+def push_chart(s: Scan, session: Session, pacer: Pacer, user: User, png: bytes, dedupe_key: str,
+               caption: str = "看板图表") -> int | None:
     """One chart as an image message right after its report card, kept as a media asset (the
-    outbox row points at it). Held through quiet hours like the card it follows."""
+    outbox row points at it). In quiet hours the card is held and merged into the morning digest,
+    where an image cannot go: the chart is then left out (the card links to the dashboard, which
+    draws the same charts). `caption` names it in logs and listings."""
     platform = user_platform(user)
     if platform is None:
         return None
-    asset = media.store_media(session, user.org_id, png, "image/png", s.settings.crmbot_media_dir)
     decision = decide(s.playbook, s.now, (0, None))
+    if decision.status == "held":
+        return None
+    asset = media.store_media(session, user.org_id, png, "image/png", s.settings.crmbot_media_dir)
     outbox_id, created = messaging.enqueue_outbox(
         session, dedupe_key=RULE_PREFIX + dedupe_key, platform=platform, recipient=platform_userid(user, platform),
-        payload={"image": {"media_asset_id": asset.id, "filename": "chart.png"}}, org_id=user.org_id,
-        recipient_user_id=user.id, not_before=decision.not_before, status=decision.status)
-    if created and decision.status != "held":
+        payload={"image": {"media_asset_id": asset.id, "filename": "chart.png"}, "text": caption}, org_id=user.org_id,
+        recipient_user_id=user.id)
+    if created:
         pacer.outbox_ids.append(outbox_id)
     return outbox_id if created else None
