@@ -16,14 +16,16 @@ from flask import Blueprint, jsonify, request
 from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
+from bot.outbound import Outbound, Purpose
 from cards import builders
-from storage import approvals, customers, deal_insights, drafts, followups, leads, links, messaging, opportunities, tasks
+from cards.links import app_link
+from cards.model import new_card_id
+from storage import approvals, customers, deal_insights, drafts, followups, leads, links, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
-from storage.models import User, utcnow
-from storage.users import platform_userid
+from storage.models import User
 
 from . import metrics, reads
-from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
+from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
@@ -166,10 +168,10 @@ def create_customer():
             kind=data.get("kind") or "company", name=data.get("name") or "",
             credit_code=data.get("credit_code"), mobile=data.get("mobile"),
             source=data.get("source") or "企业微信", industry=data.get("industry"),
-            grade=data.get("grade") or None, contacts=contact), _playbook())
+            grade=data.get("grade") or None, contacts=contact), _playbook(), now=clock_now())
         if data.get("external_userid"):
             links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
-                            customer.id)
+                            customer.id, now=clock_now())
         return jsonify(reads.customer_summary(customer, _tz())), 201
 
 
@@ -183,7 +185,7 @@ def get_customer(customer_id: int):
 def complete_identifier(customer_id: int):
     data = _body()
     with work() as (session, actor):
-        customer = customers.complete_identifier(session, actor, customer_id,
+        customer = customers.complete_identifier(session, actor, customer_id, now=clock_now(),
                                                  credit_code=data.get("credit_code"),
                                                  mobile=data.get("mobile"))
         return jsonify(reads.customer_summary(customer, _tz()))
@@ -205,7 +207,7 @@ def log_followup(customer_id: int):
             next_followup=_date(data.get("next_followup"), "next_followup"),
             pause_reason=data.get("pause_reason") or None,
             opportunity_id=_optional_int(data.get("opportunity_id"), "opportunity_id"),
-            source_event_id=_request_key(actor.id, data)), _playbook())
+            source_event_id=_request_key(actor.id, data)), _playbook(), now=clock_now())
         customer = customers.get_customer(session, actor, customer_id)
         return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -221,7 +223,7 @@ def create_opportunity(customer_id: int):
     data = _body()
     with work() as (session, actor):
         opp = opportunities.create_opportunity(session, actor, customer_id, data.get("name") or "",
-                                               _playbook(), amount=data.get("amount"))
+                                               _playbook(), amount=data.get("amount"), now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict()), 201
 
 
@@ -246,7 +248,7 @@ def link_chat():
         raise InvalidInput("customer_id", "请选择要关联的客户")
     with work() as (session, actor):
         link = links.link_chat(session, actor, _platform(data.get("platform")),
-                               str(data.get("external_userid") or ""), customer_id)
+                               str(data.get("external_userid") or ""), customer_id, now=clock_now())
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -278,7 +280,7 @@ def edit_draft(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/confirm")
 def confirm_draft(draft_id: int):
     with work() as (session, actor):
-        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook())))
+        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now())))
 
 
 @bp.post("/drafts/<int:draft_id>/discard")
@@ -293,13 +295,13 @@ def discard_draft(draft_id: int):
 @bp.get("/tasks")
 def list_tasks():
     with work() as (session, actor):
-        return jsonify(items=[reads.task_dict(t, utcnow(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
+        return jsonify(items=[reads.task_dict(t, clock_now(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
 
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     with work() as (session, actor):
-        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), utcnow(), _tz()))
+        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), clock_now(), _tz()))
 
 
 @bp.post("/tasks/<int:task_id>")
@@ -309,14 +311,14 @@ def close_task(task_id: int):
     if data.get("action") != "done":
         raise InvalidInput("action", "未知的操作")
     with work() as (session, actor):
-        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"))
-        return jsonify(reads.task_dict(task, utcnow(), _tz()))
+        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"), now=clock_now())
+        return jsonify(reads.task_dict(task, clock_now(), _tz()))
 
 
 @bp.post("/leads/<int:lead_id>/claim")
 def claim_lead(lead_id: int):
     with work() as (session, actor):
-        lead = leads.claim(session, actor, lead_id, _playbook())
+        lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
         return jsonify(reads.lead_dict(lead, _tz()))
 
 
@@ -356,7 +358,7 @@ def change_stage(opp_id: int):
     data = _body()
     with work() as (session, actor):
         opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
-                                         now=utcnow())
+                                         now=clock_now())
         return _opp_answer(session, opp)
 
 
@@ -367,41 +369,25 @@ def _opp_answer(session, opp, status: int = 200):
     return jsonify(reads.opportunity_view(opp, _playbook(), _tz(), session).as_dict()), status
 
 
-def _approval_cards(session, asked: approvals.Asked) -> list[int]:
-    """The approver's card (and the copy's) for a request made on the page."""
+def _approval_cards(out: Outbound, session, asked: approvals.Asked) -> None:
+    """The approver's card (and the copy's) for a request made on the page, through the one way
+    out (a person sends it on purpose: quiet hours may hold it, no reminder cap)."""
     found = approvals.facts(session, asked.approval, _playbook())
-    card_id = lambda kind: f"{kind}-{asked.approval.id}-{secrets.token_hex(4)}"  # noqa: E731
     card, copy = builders.approval_cards(
-        card_id("appr"), card_id("apcc"), title=found.title, fields=found.fields, approver=asked.approver.name,
+        new_card_id("appr", asked.approval.id), new_card_id("apcc", asked.approval.id), title=found.title, fields=found.fields, approver=asked.approver.name,
         level=found.level_label, copy_to=asked.copy_to.name if asked.copy_to else None,
         reject_reasons=_playbook().approvals.reject_reasons,
-        link=f"{runtime().settings.crmbot_public_url}/app/{found.path}")
-    ids = _tell(session, asked.approver, card, asked.approval.id, f"approval:{asked.approval.id}:0:to:{asked.approver.id}")
+        link=app_link(runtime().settings.crmbot_public_url, found.path))
+    out.card(asked.approver, card, subject_type="approval", subject_id=asked.approval.id,
+             dedupe_key=f"approval:{asked.approval.id}:0:to:{asked.approver.id}", purpose=Purpose.DIRECT)
     if copy is not None:
-        ids += _tell(session, asked.copy_to, copy, asked.approval.id,
-                     f"approval:{asked.approval.id}:0:copy:{asked.copy_to.id}")
-    return ids
+        out.card(asked.copy_to, copy, subject_type="approval", subject_id=asked.approval.id,
+                 dedupe_key=f"approval:{asked.approval.id}:0:copy:{asked.copy_to.id}", purpose=Purpose.DIRECT)
 
 
-def _tell(session, user: User, card, subject_id: int, dedupe_key: str) -> list[int]:
-    """The one way the mini-app tells someone (an approver, a copy): the outbox row now, delivery
-    after the request's transaction commits (`_deliver`). To be ported to bot's outbound API."""
-    platform = user.preferred_platform or ("wecom" if user.wecom_userid else "dingtalk")
-    recipient = platform_userid(user, platform)
-    if not recipient:
-        return []
-    messaging.save_card(session, card_id=card.card_id, org_id=user.org_id, platform=platform,
-                        recipient_user_id=user.id, subject_type="approval", subject_id=subject_id,
-                        card=card.to_dict())
-    outbox_id, created = messaging.enqueue_outbox(
-        session, dedupe_key=dedupe_key, platform=platform, recipient=recipient,
-        payload={"card": card.to_dict()}, card_id=card.card_id, org_id=user.org_id, recipient_user_id=user.id)
-    return [outbox_id] if created else []
-
-
-def _deliver(outbox_ids: list[int]) -> None:
-    for outbox_id in outbox_ids:
-        runtime().queue.enqueue("jobs.outbound.deliver", outbox_id, job_id=f"deliver-{outbox_id}")
+def _outbound(session) -> Outbound:
+    rt = runtime()
+    return Outbound(session, rt.playbook, rt.settings, clock_now())
 
 
 @bp.post("/opportunities/<int:opp_id>/won")
@@ -410,7 +396,7 @@ def close_won(opp_id: int):
     with work() as (session, actor):
         opp = opportunities.close_won(session, actor, opp_id, opportunities.WonInput(
             amount=opportunities.parse_amount(data.get("amount")),
-            signed_on=_date(data.get("signed_on"), "signed_on")), _playbook(), now=utcnow())
+            signed_on=_date(data.get("signed_on"), "signed_on")), _playbook(), now=clock_now())
         return _opp_answer(session, opp)
 
 
@@ -420,7 +406,7 @@ def close_lost(opp_id: int):
     with work() as (session, actor):
         opp = opportunities.close_lost(session, actor, opp_id, opportunities.LostInput(
             reason=str(data.get("reason") or ""), competitor=data.get("competitor"), note=data.get("note")),
-            _playbook(), now=utcnow())
+            _playbook(), now=clock_now())
         return _opp_answer(session, opp)
 
 
@@ -428,7 +414,7 @@ def close_lost(opp_id: int):
 def reopen(opp_id: int):
     data = _body()
     with work() as (session, actor):
-        opp = opportunities.reopen(session, actor, opp_id, _playbook(), now=utcnow(), note=data.get("note"))
+        opp = opportunities.reopen(session, actor, opp_id, _playbook(), now=clock_now(), note=data.get("note"))
         return _opp_answer(session, opp)
 
 
@@ -438,11 +424,13 @@ def ask_discount(opp_id: int):
     data = _body()
     with work() as (session, actor):
         asked = approvals.request_discount(session, actor, opp_id, data.get("percent"), _playbook(),
-                                           now=utcnow(), note=data.get("note"))
-        sent = [] if asked.decided else _approval_cards(session, asked)
+                                           now=clock_now(), note=data.get("note"))
+        out = _outbound(session)
+        if not asked.decided:
+            _approval_cards(out, session, asked)
         answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id),
                              200 if asked.decided else 202)
-    _deliver(sent)
+    out.deliver_after_commit(runtime().queue)
     return answer
 
 
@@ -451,10 +439,11 @@ def ask_skip(opp_id: int):
     data = _body()
     with work() as (session, actor):
         asked = approvals.request_stage_skip(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
-                                             now=utcnow(), note=data.get("note"))
-        sent = _approval_cards(session, asked)
+                                             now=clock_now(), note=data.get("note"))
+        out = _outbound(session)
+        _approval_cards(out, session, asked)
         answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id), 202)
-    _deliver(sent)
+    out.deliver_after_commit(runtime().queue)
     return answer
 
 
@@ -468,17 +457,14 @@ def decide_approval(approval_id: int):
         raise InvalidInput("decision", "请选择同意或驳回")
     with work() as (session, actor):
         approval = approvals.decide(session, actor, approval_id, decision == "approve", _playbook(),
-                                    now=utcnow(), reason=data.get("reason"))
+                                    now=clock_now(), reason=data.get("reason"))
         requester = session.get(User, approval.requested_by_id)
         verdict = "已同意" if approval.status == "approved" else f"被驳回：{approval.reason}"
-        text = f"{approvals.describe(approval, _playbook())} {verdict}（{actor.name}）"
-        platform = requester.preferred_platform or ("wecom" if requester.wecom_userid else "dingtalk")
-        outbox_id, created = messaging.enqueue_outbox(
-            session, dedupe_key=f"approval:{approval.id}:decided:{requester.id}", platform=platform,
-            recipient=platform_userid(requester, platform) or "", payload={"text": text},
-            org_id=requester.org_id, recipient_user_id=requester.id)
+        out = _outbound(session)
+        out.text(requester, f"{approvals.describe(approval, _playbook())} {verdict}（{actor.name}）",
+                 dedupe_key=f"approval:{approval.id}:decided:{requester.id}", purpose=Purpose.DIRECT)
         answer = jsonify(reads.approval_dict(session, approval, _playbook(), _tz()))
-    _deliver([outbox_id] if created else [])
+    out.deliver_after_commit(runtime().queue)
     return answer
 
 
@@ -495,7 +481,7 @@ def dashboard():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.build_dashboard(session, actor, _playbook(), utcnow(), days).as_dict())
+        return jsonify(metrics.build_dashboard(session, actor, _playbook(), clock_now(), days).as_dict())
 
 
 @bp.get("/dashboard/list")
@@ -503,7 +489,7 @@ def dashboard_list():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
+        return jsonify(metrics.drill(session, actor, _playbook(), clock_now(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())
 
@@ -512,7 +498,7 @@ def dashboard_list():
 def dashboard_insights():
     with work() as (session, actor):
         _managers_only(actor)
-        found = metrics.insights(session, actor, _playbook(), utcnow())
+        found = metrics.insights(session, actor, _playbook(), clock_now())
         return jsonify(loss_reasons=[{"reason": r, "count": n} for r, n in found.loss_reasons],
                        median_conversion=found.median_conversion, median_velocity=found.median_velocity,
                        reps=[r.__dict__ for r in found.reps], stuck=[d.__dict__ for d in found.stuck],
@@ -529,8 +515,8 @@ def schedule_coaching():
         rep = session.get(User, rep_id) if rep_id else None
         if rep is None:
             raise InvalidInput("rep_id", "请选择要辅导的成员")
-        task, created = deal_insights.schedule_coaching(session, actor, rep, _playbook(), utcnow())
-        return jsonify(reads.task_dict(task, utcnow(), _tz())), 201 if created else 200
+        task, created = deal_insights.schedule_coaching(session, actor, rep, _playbook(), clock_now())
+        return jsonify(reads.task_dict(task, clock_now(), _tz())), 201 if created else 200
 
 
 # ------------------------------------------------------------------ WeCom JS-SDK

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
+from config.worktime import WorkCalendar
 
 from . import audit
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -39,11 +40,11 @@ KIND_LABELS = {"discount": "折扣", "stage_skip": "跳过阶段"}
 
 
 def escalation_due(playbook: Playbook, start: datetime) -> datetime:
-    """When a request made at `start` is overdue: `escalate_after_working_hours` of working time.
-
-    The one place this is computed. Until the working-time calendar (config/worktime.py) is on
-    main this counts clock hours; then it becomes `add_working(start, timedelta(hours=…))`."""
-    return start + timedelta(hours=playbook.approvals.escalate_after_working_hours)
+    """When a request made at `start` is overdue: `escalate_after_working_hours` of the team's
+    working time (config/worktime.py: working hours minus lunch, China's working days), so a
+    request made on Friday evening escalates on Monday, not over the weekend."""
+    hours = timedelta(hours=playbook.approvals.escalate_after_working_hours)
+    return WorkCalendar.from_playbook(playbook).add_working(start, hours)
 
 
 # ------------------------------------------------------------------ who decides

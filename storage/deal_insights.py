@@ -225,4 +225,4 @@ def schedule_coaching(session: Session, manager: User, rep: User, playbook: Play
         org_id=manager.org_id, kind="coaching", subject_type="user", subject_id=rep.id, assignee_id=manager.id,
         title=f"辅导{rep.name}：连续{playbook.targets.coaching_after_weeks}周有效跟进低于目标",
         detail=f"目标每周{playbook.targets.weekly_effective_followups}次有效跟进。约一次 30 分钟的一对一，看看卡在哪里。",
-        due_at=now + timedelta(days=2), dedupe_key=f"coaching:user:{rep.id}:{week.year}-W{week.week:02d}"), now)
+        due_at=now + timedelta(days=2), dedupe_key=f"coaching:user:{rep.id}:{week.year}-W{week.week:02d}"), now=now)

@@ -23,7 +23,7 @@ from config.playbook import Playbook
 from . import audit
 from .customers import get_customer
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from .models import Approval, Opportunity, StageChange, User, utcnow
+from .models import Approval, Opportunity, StageChange, User
 from .permissions import check_access
 
 MANAGER_ROLES = ("manager", "director", "admin")
@@ -59,8 +59,7 @@ _amount = parse_amount
 
 
 def create_opportunity(session: Session, actor: User, customer_id: int, name: str,
-                       playbook: Playbook, amount=None, now: datetime | None = None) -> Opportunity:
-    now = now or utcnow()  # callers pass their clock; the default only serves old call sites
+                       playbook: Playbook, amount=None, *, now: datetime) -> Opportunity:
     customer = get_customer(session, actor, customer_id)
     if not (name or "").strip():
         raise InvalidInput("name", "商机名称不能为空")
@@ -164,10 +163,9 @@ def is_skip(opportunity: Opportunity, playbook: Playbook, to_stage: str) -> bool
 
 
 def change_stage(session: Session, actor: User, opportunity_id: int, to_stage: str,
-                 playbook: Playbook, now: datetime | None = None) -> Opportunity:
+                 playbook: Playbook, *, now: datetime) -> Opportunity:
     """One stage forward (gated by its checklist), or back. A rep jumping over a stage is refused
     with SkipNeedsApproval (nothing written); a manager may skip, and it is audited as a skip."""
-    now = now or utcnow()
     opportunity = get_opportunity(session, actor, opportunity_id)
     _require_open(opportunity)
     if playbook.stage(to_stage) is None:

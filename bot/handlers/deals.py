@@ -13,16 +13,16 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from cards import builders
-from cards.model import Card
-from jobs.pacing import Pacer
+from cards.links import app_link
+from cards.model import Card, new_card_id
 from storage import approvals, opportunities
 from storage.errors import InvalidInput
 from storage.models import Approval, Opportunity, User
 from storage.opportunities import LostInput, SkipNeedsApproval, WonInput
 
-from ..context import Context, new_card_id
+from ..context import Context
+from ..outbound import Purpose, held_note
 from ..router import router
-from .common import app_link
 
 _AMOUNT = re.compile(r"^[¥￥]?(\d+(?:\.\d+)?)(万|w|W|元)?$")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
@@ -33,15 +33,17 @@ _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*[%％]$")
 
 
 def tell(ctx: Context, user: User, *, dedupe_key: str, text: str | None = None,
-         card: Card | None = None, subject: tuple[str, int] | None = None) -> None:
+         card: Card | None = None, subject: tuple[str, int] | None = None) -> str:
     """The one way this module tells someone other than the person who wrote (approver, copy,
-    requester): on the platform they use, paced like every push."""
-    pacer = Pacer(ctx.session, ctx.playbook, ctx.now, ctx.outbox_ids)
+    requester): bot's outbound API, sent on purpose (quiet hours may hold it, no reminder cap).
+    Returns what to tell the sender when it is held ("" when it goes now)."""
     if card is not None:
         subject_type, subject_id = subject
-        pacer.card(user, card, subject_type=subject_type, subject_id=subject_id, dedupe_key=dedupe_key)
+        queued = ctx.out.card(user, card, subject_type=subject_type, subject_id=subject_id,
+                              dedupe_key=dedupe_key, purpose=Purpose.DIRECT)
     else:
-        pacer.text(user, text, dedupe_key=dedupe_key)
+        queued = ctx.out.text(user, text, dedupe_key=dedupe_key, purpose=Purpose.DIRECT)
+    return held_note(ctx.playbook, queued.held_until, ctx.now)
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,18 @@ def approval_pushes(session: Session, playbook, settings, approval: Approval, ap
         new_card_id("appr", approval.id), new_card_id("apcc", approval.id), title=found.title,
         fields=found.fields, approver=approver.name, level=found.level_label,
         copy_to=copy_to.name if copy_to else None, reject_reasons=playbook.approvals.reject_reasons,
-        link=app_link(settings, found.path), prefix=prefix)
+        link=app_link(settings.crmbot_public_url, found.path), prefix=prefix)
     pushes = [Push(approver, card, f"approval:{approval.id}:{round_}:to:{approver.id}")]
     if copy is not None:
         pushes.append(Push(copy_to, copy, f"approval:{approval.id}:{round_}:copy:{copy_to.id}"))
     return pushes
 
 
-def send_approval_cards(ctx: Context, approval: Approval, approver: User, copy_to: User | None) -> None:
-    for push in approval_pushes(ctx.session, ctx.playbook, ctx.settings, approval, approver, copy_to):
-        tell(ctx, push.user, card=push.card, subject=("approval", approval.id), dedupe_key=push.dedupe_key)
+def send_approval_cards(ctx: Context, approval: Approval, approver: User, copy_to: User | None) -> str:
+    """Returns the approver's "held until" note, if quiet hours hold the card."""
+    notes = [tell(ctx, push.user, card=push.card, subject=("approval", approval.id), dedupe_key=push.dedupe_key)
+             for push in approval_pushes(ctx.session, ctx.playbook, ctx.settings, approval, approver, copy_to)]
+    return f"（{notes[0]}）" if notes and notes[0] else ""
 
 
 # ------------------------------------------------------------------ parsing chat arguments
@@ -120,8 +124,8 @@ def advance(ctx: Context, args: str) -> None:
     except SkipNeedsApproval as refused:
         asked = approvals.request_stage_skip(ctx.session, ctx.user, opportunity.id, target.key,
                                              ctx.playbook, now=ctx.now)
-        send_approval_cards(ctx, asked.approval, asked.approver, None)
-        ctx.say(f"{refused.message}。已提交给{asked.approver.name}审批，同意后自动推进到“{target.label}”。")
+        held = send_approval_cards(ctx, asked.approval, asked.approver, None)
+        ctx.say(f"{refused.message}。已提交给{asked.approver.name}审批{held}，同意后自动推进到“{target.label}”。")
         return
     ctx.say(f"已推进“{opportunity.name}”到“{target.label}”。")
 
@@ -178,9 +182,9 @@ def ask_discount(ctx: Context, args: str) -> None:
     if asked.decided:
         ctx.say(f"{what} 在你的权限内，已生效：{opportunity.name}。")
         return
-    send_approval_cards(ctx, asked.approval, asked.approver, asked.copy_to)
+    held = send_approval_cards(ctx, asked.approval, asked.approver, asked.copy_to)
     copy = f"，抄送{asked.copy_to.name}" if asked.copy_to else ""
-    ctx.say(f"已提交{what}给{approvals.LEVEL_LABELS[asked.approval.level]}{asked.approver.name}审批{copy}。"
+    ctx.say(f"已提交{what}给{approvals.LEVEL_LABELS[asked.approval.level]}{asked.approver.name}审批{copy}{held}。"
             "审批期间金额和折扣锁定。")
 
 
@@ -215,8 +219,6 @@ def _decided(ctx: Context, approval: Approval, verdict: str) -> None:
 
 @router.action("approval:approve")
 def approve(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     approval = approvals.decide(ctx.session, ctx.user, ctx.card_record.subject_id, True, ctx.playbook,
                                 now=ctx.now)
     _decided(ctx, approval, "已同意")
@@ -225,8 +227,6 @@ def approve(ctx: Context, _arg: str) -> None:
 
 @router.action("approval:reject")
 def reject(ctx: Context, arg: str) -> None:
-    if ctx.card_is_done():
-        return
     reasons = ctx.playbook.approvals.reject_reasons
     if not arg.isdigit() or int(arg) >= len(reasons):
         raise InvalidInput("reason", "这个驳回原因已从剧本中移除，请在小程序里处理")

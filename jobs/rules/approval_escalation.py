@@ -8,10 +8,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from bot.handlers.deals import approval_pushes
+from bot.outbound import Outbound, Purpose
 from storage import approvals
 from storage.models import Approval, User
 
-from ..pacing import Pacer
 from .scanning import Scan
 
 NAME = "approval_escalation"
@@ -21,15 +21,15 @@ BATCH = 200
 def scan(s: Scan) -> int:
     escalated = 0
     while True:
-        with s.transaction() as (session, pacer):
+        with s.transaction() as (session, out):
             rows = approvals.due_for_escalation(session, s.now, limit=BATCH)
             for approval in rows:
-                escalated += _escalate(s, session, pacer, approval)
+                escalated += _escalate(s, session, out, approval)
         if len(rows) < BATCH:
             return escalated
 
 
-def _escalate(s: Scan, session: Session, pacer: Pacer, approval: Approval) -> int:
+def _escalate(s: Scan, session: Session, out: Outbound, approval: Approval) -> int:
     moved = approvals.escalate(session, approval, s.playbook, now=s.now)
     if moved is None:
         return 0
@@ -38,12 +38,14 @@ def _escalate(s: Scan, session: Session, pacer: Pacer, approval: Approval) -> in
     copy_to = moved.previous if moved.moved_up else None
     for push in approval_pushes(session, s.playbook, s.settings, approval, moved.approver, copy_to,
                                 round_=round_, prefix=prefix):
-        pacer.card(push.user, push.card, subject_type="approval", subject_id=approval.id,
-                   dedupe_key=push.dedupe_key, work_notice=True)
+        # an escalation must not be missed (DingTalk: also a 工作通知), but it is not a reminder a
+        # cap may delay: quiet hours still hold it
+        out.card(push.user, push.card, subject_type="approval", subject_id=approval.id,
+                 dedupe_key=push.dedupe_key, purpose=Purpose.DIRECT, work_notice=True)
     requester = session.get(User, approval.requested_by_id)
     hours = s.playbook.approvals.escalate_after_working_hours
     what = approvals.describe(approval, s.playbook)
     text = (f"你的{what}申请{moved.previous.name}超过{hours:g}个工作小时未处理，已升级给总监{moved.approver.name}。"
             if moved.moved_up else f"你的{what}申请仍在等{moved.approver.name}审批，已再次提醒。")
-    pacer.text(requester, text, dedupe_key=f"approval:{approval.id}:{round_}:requester")
+    out.text(requester, text, dedupe_key=f"approval:{approval.id}:{round_}:requester", purpose=Purpose.DIRECT)
     return 1

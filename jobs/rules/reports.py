@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session
 
 from cards import charts
 from cards.builders import task_card as card_builder
-from storage import deal_insights, media, messaging, tasks
+from cards.links import app_link, dashboard_link
+from storage import deal_insights, media, tasks
 from storage.models import FollowUp, Lead, Opportunity, Org, StageChange, Task, User
 from storage.permissions import visible_user_ids
 from storage.tasks import TaskSpec
-from storage.users import platform_userid
 
-from ..pacing import RULE_PREFIX, Pacer, decide, user_platform
-from .scanning import Scan, app_link
+from bot.outbound import Outbound, hold_for_quiet_hours
+
+from .scanning import Scan
 
 NAME = "reports"
 UNCONTACTED = ("new", "assigned", "claimed")
@@ -38,15 +39,15 @@ UNCONTACTED = ("new", "assigned", "claimed")
 def scan(s: Scan) -> int:
     local = s.now.astimezone(s.playbook.tz)
     created = 0
-    with s.transaction() as (session, pacer):
+    with s.transaction() as (session, out):
         for org in session.scalars(select(Org).order_by(Org.id)).all():
             daily_at = datetime.combine(local.date(), s.playbook.reports.daily_at, tzinfo=s.playbook.tz)
             if s.now >= daily_at:
-                created += _daily(s, session, pacer, org, daily_at)
+                created += _daily(s, session, out, org, daily_at)
             week_day = local.date() - timedelta(days=(local.weekday() - s.playbook.reports.weekly_weekday) % 7)
             weekly_at = datetime.combine(week_day, s.playbook.reports.weekly_at, tzinfo=s.playbook.tz)
             if s.now >= weekly_at:
-                created += _weekly(s, session, pacer, org, weekly_at)
+                created += _weekly(s, session, out, org, weekly_at)
     return created
 
 
@@ -59,7 +60,7 @@ def _record(s: Scan, session: Session, kind: str, user: User, period: date, titl
     """One report per person and period: the task row is the proof it was sent."""
     task, created = tasks.ensure_task(session, TaskSpec(
         org_id=user.org_id, kind=kind, subject_type="user", subject_id=user.id, assignee_id=user.id,
-        title=title, dedupe_key=f"{kind}:user:{user.id}:{period.isoformat()}"), s.now)
+        title=title, dedupe_key=f"{kind}:user:{user.id}:{period.isoformat()}"), now=s.now)
     if created:
         task.status, task.result, task.closed_at = "done", "已发送", s.now
     return created
@@ -102,7 +103,7 @@ def activation(session: Session, org_id: int, at: datetime, hours: int) -> Activ
     return Activation(total, int(hit), [(n, names.get(a, "未分配"), t) for n, a, t in oldest[:5]])
 
 
-def _daily(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> int:
+def _daily(s: Scan, session: Session, out: Outbound, org: Org, at: datetime) -> int:
     hours = s.playbook.reports.activation_hours
     result: Activation | None = None
     sent = 0
@@ -115,13 +116,15 @@ def _daily(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> i
         card = card_builder(f"report-{director.id}-{at:%Y%m%d}", title=f"线索{hours}小时激活率 {result.rate:.0%}",
                             detail="最久未激活的线索：\n" + "\n".join(lines),
                             fields=[("新线索", str(result.new_leads)), ("已激活", str(result.activated))],
-                            actions=[], link=app_link(s.settings, "dashboard/list?metric=not_activated&days=1"),
+                            actions=[], link=app_link(s.settings.crmbot_public_url,
+                                                      "dashboard/list?metric=not_activated&days=1"),
                             source="每日报告")
         key = f"daily_report:{director.id}:{at.date().isoformat()}"
-        pacer.card(director, card, subject_type="user", subject_id=director.id, dedupe_key=key)
+        out.card(director, card, subject_type="user", subject_id=director.id, dedupe_key=key)
         found = deal_insights.build(session, org.id, visible_user_ids(session, director), s.playbook, s.now)
-        push_chart(s, session, pacer, director, charts.followups_chart(
-            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups", "图表：本周有效跟进")
+        push_chart(s, session, out, director, charts.followups_chart(
+            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups),
+            f"{key}:chart:followups", "图表：本周有效跟进")
         sent += 1
     return sent
 
@@ -154,7 +157,7 @@ def rep_health(session: Session, rep: User, at: datetime) -> RepHealth:
     return RepHealth(rep.name, effective, advanced / len(entered) if entered else 0.0, avg_days, overdue)
 
 
-def _weekly(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> int:
+def _weekly(s: Scan, session: Session, out: Outbound, org: Org, at: datetime) -> int:
     sent = 0
     for manager in _people(session, org.id, "manager"):
         if not _record(s, session, "weekly_brief", manager, at.date(), "过程健康周报"):
@@ -168,19 +171,20 @@ def _weekly(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> 
         todo, focus = what_to_do(found)
         card = card_builder(f"brief-{manager.id}-{at:%Y%m%d}", title="本周过程健康简报",
                             detail="\n".join(lines + todo), fields=[("统计区间", f"{(at - timedelta(days=7)):%m-%d} 至 {at:%m-%d}")],
-                            actions=[], link=app_link(s.settings, f"dashboard?days=7&focus={focus}"), source="每周简报")
+                            actions=[], link=dashboard_link(s.settings.crmbot_public_url, days="7", focus=focus),
+                            source="每周简报")
         key = f"weekly_brief:{manager.id}:{at.date().isoformat()}"
-        pacer.card(manager, card, subject_type="user", subject_id=manager.id, dedupe_key=key)
-        push_chart(s, session, pacer, manager, charts.followups_chart(
+        out.card(manager, card, subject_type="user", subject_id=manager.id, dedupe_key=key)
+        push_chart(s, session, out, manager, charts.followups_chart(
             [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups",
             "图表：本周有效跟进")
         if found.loss_reasons:
-            push_chart(s, session, pacer, manager, charts.loss_reasons_chart(found.loss_reasons), f"{key}:chart:losses",
+            push_chart(s, session, out, manager, charts.loss_reasons_chart(found.loss_reasons), f"{key}:chart:losses",
                        "图表：本月丢单原因")
         for rep in found.beat_target:
             person = session.get(User, rep.user_id)
-            pacer.text(person, f"👏 {rep.name}，本周有效跟进{rep.weekly_followups[0]}次，超过目标"
-                               f"{found.target_followups}次，干得漂亮，继续保持！", dedupe_key=f"{key}:praise:{rep.user_id}")
+            out.text(person, f"👏 {rep.name}，本周有效跟进{rep.weekly_followups[0]}次，超过目标"
+                             f"{found.target_followups}次，干得漂亮，继续保持！", dedupe_key=f"{key}:praise:{rep.user_id}")
         sent += 1
     return sent
 
@@ -204,23 +208,13 @@ def what_to_do(found: deal_insights.Insights) -> tuple[list[str], str]:
     return (lines if len(lines) > 1 else []), focus
 
 
-def push_chart(s: Scan, session: Session, pacer: Pacer, user: User, png: bytes, dedupe_key: str,
-               caption: str = "看板图表") -> int | None:
+def push_chart(s: Scan, session: Session, out: Outbound, user: User, png: bytes, dedupe_key: str,
+               caption: str) -> int | None:
     """One chart as an image message right after its report card, kept as a media asset (the
     outbox row points at it). In quiet hours the card is held and merged into the morning digest,
     where an image cannot go: the chart is then left out (the card links to the dashboard, which
-    draws the same charts). `caption` names it in logs and listings."""
-    platform = user_platform(user)
-    if platform is None:
-        return None
-    decision = decide(s.playbook, s.now, (0, None))
-    if decision.status == "held":
+    draws the same charts)."""
+    if hold_for_quiet_hours(s.playbook, s.now) is not None:
         return None
     asset = media.store_media(session, user.org_id, png, "image/png", s.settings.crmbot_media_dir)
-    outbox_id, created = messaging.enqueue_outbox(
-        session, dedupe_key=RULE_PREFIX + dedupe_key, platform=platform, recipient=platform_userid(user, platform),
-        payload={"image": {"media_asset_id": asset.id, "filename": "chart.png"}, "text": caption}, org_id=user.org_id,
-        recipient_user_id=user.id)
-    if created:
-        pacer.outbox_ids.append(outbox_id)
-    return outbox_id if created else None
+    return out.image(user, asset.id, dedupe_key=dedupe_key, caption=caption).outbox_id

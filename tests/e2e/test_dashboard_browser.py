@@ -15,8 +15,9 @@ from sqlalchemy import select
 from storage import customers, followups, opportunities
 from storage.customers import CustomerInput
 from storage.followups import FollowUpInput
-from storage.models import Task, User, utcnow
+from storage.models import Task, User
 from tests.e2e.browser import ARTIFACTS, chromium, chromium_missing_reason, phone_page, serve
+from tests.factories import NOW
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +33,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 def _team_month(database, playbook, data) -> None:
     """A month of a small team: lost and won deals, a stuck one, a rep above target."""
-    now = utcnow()
+    now = NOW  # the app's clock (tests.miniapp.helpers.make_app) starts there
     w = data.world
     with database.transaction() as s:
         rep1, rep2 = s.get(User, w.rep1.id), s.get(User, w.rep2.id)

@@ -31,7 +31,7 @@ def test_won_then_reopened_by_the_manager_and_lost(client, data, playbook, datab
     _to_last_but_one(client, data, playbook)
     item = playbook.stage("won").checklist[0]
     _post(client, f"/api/opportunities/{data.opp_rep1}/checklist", {"stage": "won", "item": item, "checked": True})
-    won = _post(client, f"/api/opportunities/{data.opp_rep1}/won", {"amount": "480000", "signed_on": "2026-11-20"})
+    won = _post(client, f"/api/opportunities/{data.opp_rep1}/won", {"amount": "480000", "signed_on": "2026-03-02"})
     assert won.status_code == 200 and (won.json["status"], won.json["won_amount"]) == ("won", "480000.00")
     # at 赢单 the stage's checklist and steps are there to tick
     step = playbook.stage("won").steps[0]

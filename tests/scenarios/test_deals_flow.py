@@ -1,10 +1,11 @@
 """Deals through the real callbacks, worker and fake platforms, on WeCom, DingTalk ActionCards and
 DingTalk interactive cards: a skip refused then approved by the manager, won and lost with
 reasons, a 12% discount on a 150,000-yuan deal approved in place by the director with the manager
-copied, and a pending request that escalates once its working hours have passed."""
+copied, and a pending request that escalates once its working hours have passed. The stack's clock
+starts at tests.factories.NOW (a Wednesday, 10:00 in Shanghai), whatever the wall clock says."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,26 +14,15 @@ from sqlalchemy import select
 from storage import customers, opportunities
 from storage.customers import ContactInput, CustomerInput
 from storage.models import Approval, Opportunity, User
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 from tests.scenarios.test_both_platforms import PLATFORMS, Rep
 from tests.stack import running_stack
 
 DEAL = "华东机电年度采购"
 
 
-@pytest.fixture
-def clock(monkeypatch, playbook):
-    """Handlers' `now` at 10:30 on a working Tuesday in the org's zone, whatever the wall clock says
-    (approval cards are paced: at night they would wait for the morning)."""
-    # TODO(clock): set the stack runtime's injected clock once config/clock.py is on main
-    import jobs.inbox
-    now = datetime(2026, 11, 24, 10, 30, tzinfo=playbook.tz).astimezone(timezone.utc)
-    monkeypatch.setattr(jobs.inbox, "utcnow", lambda: now)
-    return now
-
-
 @pytest.fixture(params=PLATFORMS)
-def stack(request, database, redis_conn, playbook, clock):
+def stack(request, database, redis_conn, playbook):
     with database.transaction() as s:
         w = build_world(s)
         if request.param != "wecom":  # everyone is reached where they work
@@ -40,12 +30,19 @@ def stack(request, database, redis_conn, playbook, clock):
                 u.preferred_platform = "dingtalk"
         c = customers.create_customer(s, w.rep1, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
-        opportunities.create_opportunity(s, w.rep1, c.id, DEAL, playbook, amount="150000")
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=NOW)
+        opportunities.create_opportunity(s, w.rep1, c.id, DEAL, playbook, amount="150000", now=NOW)
     overrides = {"dingtalk_card_template_id": "tpl-crmbot"} if request.param == "dingtalk-card" else {}
     with running_stack(database, redis_conn, **overrides) as st:
         st.platform = request.param
         yield st
+
+
+def _run_at(stack, rule: str, at: datetime) -> None:
+    """One rule's scan with the runtime's clock set to `at` (the injected clock)."""
+    stack.runtime.clock.set(at)
+    stack.runtime.queue.enqueue("jobs.rules.run_rule", rule)
+    stack.drain()
 
 
 def _opp(database) -> Opportunity:
@@ -70,7 +67,7 @@ def _move(database, playbook, *stages):
         rep = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
         o = s.scalars(select(Opportunity).where(Opportunity.name == DEAL)).one()
         for stage in stages:
-            opportunities.change_stage(s, rep, o.id, stage, playbook)
+            opportunities.change_stage(s, rep, o.id, stage, playbook, now=NOW)
 
 
 def _approval_card(person: Rep) -> dict:
@@ -113,9 +110,9 @@ def test_won_and_lost_with_reasons(stack, database, playbook):
     assert _opp(database).status == "open"
     assert any("客户已确认合同终稿" in t for t in rep.texts())
     _tick(database, playbook, "won")
-    rep.send(f"赢单 {DEAL} 14.8万 2026-11-20")
+    rep.send(f"赢单 {DEAL} 14.8万 2026-03-02")
     o = _opp(database)
-    assert (o.status, o.stage, o.won_amount, str(o.signed_on)) == ("won", "won", Decimal("148000.00"), "2026-11-20")
+    assert (o.status, o.stage, o.won_amount, str(o.signed_on)) == ("won", "won", Decimal("148000.00"), "2026-03-02")
 
     manager = Rep(stack, stack.platform, "manager")
     rep.send(f"重开 {DEAL}")
@@ -174,11 +171,9 @@ def test_pending_request_escalates_after_working_hours(stack, database, playbook
     rep.send(f"申请折扣 {DEAL} 8%")
     with database.transaction() as s:
         due = s.scalars(select(Approval)).one().escalate_at
-    stack.runtime.queue.enqueue("jobs.rules.run_rule", "approval_escalation", (due - timedelta(minutes=1)).isoformat())
-    stack.drain()
+    _run_at(stack, "approval_escalation", due - timedelta(minutes=1))
     assert [c for c in director.cards() if c["title"].startswith("折扣审批")] == []  # a copy only (> 100,000)
-    stack.runtime.queue.enqueue("jobs.rules.run_rule", "approval_escalation", due.isoformat())
-    stack.drain()
+    _run_at(stack, "approval_escalation", due)
     card = _approval_card(director)
     assert "升级" in card["title"]
     with database.transaction() as s:
@@ -206,7 +201,7 @@ def test_weekly_brief_carries_charts_and_says_what_to_do(stack, database, playbo
     from storage.followups import FollowUpInput
     from tests.cards.test_charts import _bar_heights
 
-    monday = datetime(2026, 11, 30, 9, 0, tzinfo=playbook.tz)
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=playbook.tz)
     target = playbook.targets.weekly_effective_followups
     with database.transaction() as s:
         rep1 = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
@@ -219,8 +214,7 @@ def test_weekly_brief_carries_charts_and_says_what_to_do(stack, database, playbo
         c1 = s.scalars(select(Opportunity)).one().customer_id
         followups.log_followup(s, rep1, FollowUpInput(customer_id=c1, tags=["已拜访"]), playbook,
                                now=monday - timedelta(days=2))  # 李明: far under, two weeks running
-    stack.runtime.queue.enqueue("jobs.rules.run_rule", "reports", (monday + timedelta(minutes=1)).isoformat())
-    stack.drain()
+    _run_at(stack, "reports", monday + timedelta(minutes=1))
 
     manager, rep2_view = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep2")
     import json

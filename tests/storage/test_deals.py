@@ -19,7 +19,8 @@ NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)  # a Tuesday, 10:00 in S
 def deal(database, playbook):
     with database.transaction() as s:
         w = build_world(s)
-        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丙公司"), playbook).id
+        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丙公司"), playbook,
+                                        now=NOW).id
         oid = opportunities.create_opportunity(s, w.rep1, cid, "丙公司产线改造", playbook,
                                                amount="150000", now=NOW).id
     return w, oid
