@@ -24,7 +24,7 @@ from . import audit
 from .customers import get_customer
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .models import Approval, Opportunity, StageChange, User
-from .permissions import check_access
+from .permissions import check_access, visible_user_ids
 
 MANAGER_ROLES = ("manager", "director", "admin")
 NOTE_MAX = 200
@@ -87,8 +87,6 @@ def get_opportunity(session: Session, actor: User, opportunity_id: int) -> Oppor
 def find_opportunity(session: Session, actor: User, name: str, *, open_only: bool = True) -> Opportunity:
     """The opportunity a rep names in chat: exact name first, then a unique partial match among
     those they may see (their own, or their team's for a manager)."""
-    from .permissions import visible_user_ids
-
     name = (name or "").strip()
     if not name:
         raise InvalidInput("opportunity", "请写上商机名称")
