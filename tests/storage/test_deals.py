@@ -172,3 +172,13 @@ def test_unanswered_request_moves_up_once_then_waits(database, playbook, deal):
         resent = approvals.escalate(s, row, playbook, now=again)
         assert not resent.moved_up and row.escalate_at is None
         assert approvals.due_for_escalation(s, again + timedelta(days=30)) == []
+
+
+def test_escalation_counts_working_time(playbook):
+    """4 working hours (the playbook's) skip lunch, the night and the weekend."""
+    tz = playbook.tz
+    assert playbook.approvals.escalate_after_working_hours == 4
+    tuesday = datetime(2026, 11, 24, 10, 0, tzinfo=tz)
+    assert approvals.escalation_due(playbook, tuesday) == datetime(2026, 11, 24, 15, 0, tzinfo=tz)
+    friday_evening = datetime(2026, 11, 27, 17, 0, tzinfo=tz)
+    assert approvals.escalation_due(playbook, friday_evening) == datetime(2026, 11, 30, 12, 0, tzinfo=tz)
