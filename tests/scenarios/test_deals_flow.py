@@ -88,6 +88,16 @@ def _finished(stack, person: Rep, note: str) -> bool:
     return card["updated"] and note in ((card.get("desc") or "") + (card.get("done_note") or ""))
 
 
+def _updated_without_click(stack, person: Rep, note: str) -> bool:
+    """A card changed by the server, not by a click (WeCom: with the send reply's response code,
+    which the click-based reader cannot map, so the update call itself is read)."""
+    if stack.platform != "wecom":
+        return _finished(stack, person, note)
+    import json
+    return any(m["path"].endswith("/update_template_card") and person.user in m["body"]["userids"]
+               and note in json.dumps(m["body"], ensure_ascii=False) for m in stack.wecom.sent)
+
+
 def test_skip_refused_then_approved_by_the_manager(stack, database, playbook):
     rep, manager = Rep(stack, stack.platform, "rep1"), Rep(stack, stack.platform, "manager")
     _tick(database, playbook, "proposal")
@@ -169,6 +179,7 @@ def test_reject_with_a_reason(stack, database, playbook):
 def test_pending_request_escalates_after_working_hours(stack, database, playbook):
     rep, director, manager = (Rep(stack, stack.platform, u) for u in ("rep1", "director", "manager"))
     rep.send(f"申请折扣 {DEAL} 8%")
+    first = _approval_card(manager)
     with database.transaction() as s:
         due = s.scalars(select(Approval)).one().escalate_at
     _run_at(stack, "approval_escalation", due - timedelta(minutes=1))
@@ -180,6 +191,9 @@ def test_pending_request_escalates_after_working_hours(stack, database, playbook
         a = s.scalars(select(Approval)).one()
         assert (a.level, a.escalations) == ("director", 1)
     assert any("已升级给总监赵总监" in t for t in rep.texts())
+    assert _updated_without_click(stack, manager, "已升级给总监赵总监")  # no more 同意 on the manager's card
+    manager.click(first, _key(first, "同意"))            # a stale tap changes nothing
+    assert _opp(database).discount_percent is None
     director.click(card, _key(card, "同意"))
     assert _opp(database).discount_percent == Decimal("8.00")
 
