@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Interval, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from bot.outbound import Outbound, hold_for_quiet_hours
 from cards import charts
 from cards.builders import task_card as card_builder
 from cards.links import app_link, dashboard_link
@@ -27,8 +28,6 @@ from storage import deal_insights, media, tasks
 from storage.models import FollowUp, Lead, Opportunity, Org, StageChange, Task, User
 from storage.permissions import visible_user_ids
 from storage.tasks import TaskSpec
-
-from bot.outbound import Outbound, hold_for_quiet_hours
 
 from .scanning import Scan
 
