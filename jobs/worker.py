@@ -60,6 +60,15 @@ class CrmbotWorker(SimpleWorker):
     """rq's SimpleWorker (jobs in the main thread, SIGALRM death penalty) that hands the jobs of
     dead workers back to rq's retry when it starts."""
 
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        """rq sends its heartbeat (3 commands) several times per job, one round trip each unless
+        a pipeline is given: send it as one round trip."""
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(timeout, pipe)
+            pipe.execute()
+
     def recover_abandoned(self) -> list[str]:
         recovered = []
         for queue in self.queues:
@@ -71,13 +80,16 @@ class CrmbotWorker(SimpleWorker):
                     continue
                 if job.get_status(refresh=False) != JobStatus.STARTED or self._worker_alive(job.worker_name):
                     continue
-                with self.connection.pipeline() as pipe:
-                    registry.remove_executions(job, pipeline=pipe)
-                    if job.retries_left:
-                        job.retry(queue, pipe)
-                    else:
+                if job.retries_left:
+                    # now rather than after the retry interval: the worker died, the job did not fail
+                    job.retries_left -= 1
+                    queue.enqueue_job(job)  # queued first: a crash right here leaves a runnable job
+                    registry.remove_executions(job)
+                else:
+                    with self.connection.pipeline() as pipe:
+                        registry.remove_executions(job, pipeline=pipe)
                         record_job_failure(job, f"worker {job.worker_name} died running it", pipe)
-                    pipe.execute()
+                        pipe.execute()
                 log.warning("job %s of dead worker %s handed back to rq (%s retries left)",
                             job.id, job.worker_name, job.retries_left)
                 recovered.append(job.id)
@@ -107,21 +119,27 @@ def run_worker(connection: redis.Redis, queue_names: Sequence[str] = QUEUE_NAMES
     stop = stop or threading.Event()
     backoff_s = 0.0
     while not stop.is_set():
-        worker = CrmbotWorker([Queue(n, connection=connection) for n in queue_names], connection=connection,
-                              maintenance_interval=MAINTENANCE_INTERVAL_S)
+        worker = None
         try:
-            worker.recover_abandoned()
+            worker = CrmbotWorker([Queue(n, connection=connection) for n in queue_names], connection=connection,
+                                  maintenance_interval=MAINTENANCE_INTERVAL_S)
+            try:
+                worker.recover_abandoned()
+            except redis.RedisError:
+                raise
+            except Exception:  # rq's maintenance and the store's sweep still catch those jobs
+                log.exception("worker %s: could not hand back the jobs of dead workers", worker.name)
             worker.work(burst=burst, with_scheduler=with_scheduler)
         except redis.RedisError as exc:
-            log.warning("worker %s: Redis error: %s", worker.name, exc)
-        if worker._stop_requested:
+            log.warning("worker: Redis error: %s", exc)
+        if worker is not None and worker._stop_requested:
             return
         if _redis_up(connection):
             if burst:
                 return
             # rq's loop ended on some other error: start again, without spinning if it repeats
             backoff_s = min(max(backoff_s * 2, 1.0), MAX_BACKOFF_S)
-            log.warning("worker %s stopped with Redis up; a new one in %.0f s", worker.name, backoff_s)
+            log.warning("worker stopped with Redis up; a new one in %.0f s", backoff_s)
             _sleep(stop, backoff_s)
             continue
         backoff_s = _wait_for_redis(connection, stop, backoff_s)
