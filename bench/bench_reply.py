@@ -219,6 +219,17 @@ def capacity(rep: Rep, n: int, procs, concurrency: int = 16) -> dict:
 
 # ------------------------------------------------------------------ main
 
+def _status_kb(pid: int, field: str) -> int:
+    """A memory figure of a process from /proc (Linux), in kB; 0 where unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--database-url", default=None, help="PostgreSQL for real figures (default: temp SQLite)")
@@ -280,6 +291,8 @@ def main() -> None:
               f"missing {c['missing']}, twice {c['twice']}")
         print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
               f"database: {db_url.split('://')[0]}")
+        print("worker memory: " + ", ".join(f"peak {_status_kb(w.pid, 'VmHWM') / 1024:.0f} MB / now "
+                                            f"{_status_kb(w.pid, 'VmRSS') / 1024:.0f} MB" for w in workers))
         lost = sum(results[p]["missing"] + results[p]["twice"] for p in results)
         if lost:
             raise SystemExit(f"{lost} replies missing or delivered twice")
