@@ -3,10 +3,12 @@ inbox row handled once, every reply delivered once, the queues bounded, no worke
 hand. Needs the real backends (CI): CRMBOT_TEST_DATABASE_URL and CRMBOT_TEST_REDIS_URL."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from pathlib import Path
 from collections import Counter
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -17,7 +19,9 @@ from sqlalchemy import func, select
 
 from jobs import outbound, scheduler
 from jobs.queue import QUEUE_NAMES
-from storage.models import InboxEvent, OutboxMessage, utcnow
+from config.clock import ManualClock, SystemClock
+from jobs.runtime import set_runtime
+from storage.models import InboxEvent, OutboxMessage
 from tests.conftest import PG_URL, REDIS_URL
 from tests.factories import build_world
 from tests.scenarios.workers import (PrivateRedis, kill_process, processes, queues_idle, settings_env,
@@ -60,6 +64,22 @@ def _live_job_names(conn) -> list[str]:
             for job_id in Queue(name, connection=conn).get_job_ids()]
 
 
+@contextmanager
+def _real_time_stack(database, redis_conn):
+    """The stack on the system clock, like the `crmbot worker` processes it talks to (under CI's
+    faketime run both see the same faked time)."""
+    with running_stack(database, redis_conn, real_worker=True) as stack:
+        stack.runtime.clock = SystemClock()
+        yield stack
+
+
+def _sweep_minutes_later(stack) -> dict:
+    """The store-driven sweep as the scheduler runs it a few minutes from now: every inbox row not
+    yet processed counts as stuck and every outbox row not yet sent as due."""
+    set_runtime(dataclasses.replace(stack.runtime, clock=ManualClock(SystemClock().now() + timedelta(minutes=3))))
+    return outbound.sweep()
+
+
 @pytest.fixture
 def world(database):
     with database.transaction() as s:
@@ -71,7 +91,7 @@ def test_a_flood_of_callbacks_keeps_the_queues_bounded(database, redis_conn, wor
     can (the backlog that once held 11,702 entries for 2,010 jobs)."""
     n = 2000
     periodic = scheduler.periodic_jobs()
-    with running_stack(database, redis_conn, real_worker=True) as stack:
+    with _real_time_stack(database, redis_conn) as stack:
         env = settings_env(stack.settings, REDIS_URL)
         samples: list[tuple[int, int]] = []
         stop = threading.Event()
@@ -81,7 +101,7 @@ def test_a_flood_of_callbacks_keeps_the_queues_bounded(database, redis_conn, wor
             minutes ahead makes every unprocessed inbox row "stuck" and every outbox row due."""
             clock = 1_000_000.0
             while not stop.is_set():
-                outbound.sweep(now=utcnow() + timedelta(minutes=3))
+                _sweep_minutes_later(stack)
                 scheduler.enqueue_due(redis_conn, stack.runtime.queue, periodic, clock)
                 clock += 61
                 names = _live_job_names(redis_conn)
@@ -114,7 +134,7 @@ def test_workers_outlive_a_redis_restart(database, world, tmp_path):
     server.start()
     conn = redis.Redis.from_url(server.url)
     try:
-        with running_stack(database, conn, real_worker=True) as stack:
+        with _real_time_stack(database, conn) as stack:
             env = settings_env(stack.settings, server.url)
             with processes(env, WORKER, WORKER, ("scheduler",)) as procs:
                 _send(stack, 60, 20_000)
@@ -128,9 +148,7 @@ def test_workers_outlive_a_redis_restart(database, world, tmp_path):
                 _send(stack, 30, 40_000)
 
                 def caught_up() -> bool:
-                    # the store-driven sweep, as the scheduler runs it once rows are minutes old
-                    stack.runtime.queue.enqueue("jobs.outbound.sweep", utcnow() + timedelta(minutes=3),
-                                                job_id="test-sweep")
+                    _sweep_minutes_later(stack)   # what the lost jobs were: the store knows
                     return _counts(database)[3] >= 120
                 wait_for(caught_up, 120, "every message after the restart", procs)
                 wait_for(lambda: queues_idle(conn), 60, "the queues to empty", procs)
@@ -162,7 +180,7 @@ inbox._handle = _handle_then_hang
 
 def test_a_worker_killed_mid_job_and_restarted_replies_once(database, redis_conn, world, tmp_path):
     marker = tmp_path / "in-the-job"
-    with running_stack(database, redis_conn, real_worker=True) as stack:
+    with _real_time_stack(database, redis_conn) as stack:
         env = settings_env(stack.settings, REDIS_URL)
         doomed = start_process(dict(env, CRMBOT_TEST_MARKER=str(marker)), *WORKER, patch=KILL_MID_JOB)
         try:
