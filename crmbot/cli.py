@@ -185,8 +185,8 @@ def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) 
     """Run every rule scan once and print the tasks each created."""
     from datetime import datetime, timedelta
 
-    from jobs.rules import run_all
     from crmbot.runtime import Runtime
+    from jobs.rules import run_all
     from jobs.runtime import set_runtime
     now = None
     if now_text:
