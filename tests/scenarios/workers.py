@@ -12,12 +12,14 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from jobs.queue import QUEUE_NAMES
+from tests.conftest import WALL_CLOCK
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,6 +37,9 @@ def settings_env(settings, redis_url: str) -> dict[str, str]:
 def start_process(env: dict, *args: str, patch: str | None = None) -> subprocess.Popen:
     """`python -m crmbot.cli ARGS`; with `patch`, that code runs first in the same process (how a
     test makes a job stop where it wants to kill it, without a hook in production code)."""
+    if WALL_CLOCK:  # CI's rerun with the wall clock moved: the process keeps the test's time
+        patch = f"import time_machine\ntime_machine.travel({datetime.now(timezone.utc).isoformat()!r}, " \
+                f"tick=True).start()\n{patch or ''}"
     if patch:
         code = f"{patch}\nfrom crmbot.cli import main\nmain({list(args)!r})"
         cmd = [sys.executable, "-c", code]
