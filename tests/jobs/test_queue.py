@@ -109,3 +109,23 @@ def test_home_queues_put_replies_before_bulk_work():
         home_queue("jobs.inbox.process_inbox")) < QUEUE_NAMES.index(home_queue("jobs.outbound.sweep")) \
         < QUEUE_NAMES.index(home_queue("jobs.rules.lead_assignment.assign_lead"))
     assert home_queue("jobs.rules.run_rule") == home_queue("jobs.pacing.release_held") == "crmbot-periodic"
+
+
+def hang() -> None:
+    import time
+    time.sleep(30)
+
+
+def test_a_hung_job_is_stopped_retried_then_failed_visibly(redis_conn):
+    """SimpleWorker keeps rq's death penalty (SIGALRM in the main thread): a job past its timeout
+    is stopped, retried, and after its last attempt left in the failed registry."""
+    from rq import Retry
+
+    from jobs.worker import CrmbotWorker
+    q = Queue("crmbot-default", connection=redis_conn)
+    job = q.enqueue(f"{__name__}.hang", job_timeout=1, retry=Retry(max=1))
+    CrmbotWorker([q], connection=redis_conn).work(burst=True, with_scheduler=False)
+    job.refresh()
+    assert job.get_status() == "failed"
+    assert job.id in q.failed_job_registry.get_job_ids()
+    assert "JobTimeoutException" in job.latest_result().exc_string
