@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from config.clock import SystemClock
 from config.settings import SettingsError, load_settings
 
 
@@ -59,7 +60,7 @@ def seed_demo_cmd() -> None:
     upgrade(settings.crmbot_database_url)
     database = Database(settings.crmbot_database_url)
     with database.transaction() as session:
-        org = seed_demo(session, load_playbook(settings.crmbot_playbook))
+        org = seed_demo(session, load_playbook(settings.crmbot_playbook), now=SystemClock().now())
         click.echo(f"demo org #{org.id}: {org.name}")
 
 
@@ -292,7 +293,7 @@ def parse_note_cmd(text: str, now_text: str | None, as_json: bool) -> None:
     settings = _settings()
     playbook = load_playbook(settings.crmbot_playbook)
     try:
-        now = datetime.fromisoformat(now_text) if now_text else datetime.now(playbook.tz)
+        now = datetime.fromisoformat(now_text) if now_text else SystemClock().now()
     except ValueError:
         raise click.BadParameter("expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00", param_hint="--now")
     if now.tzinfo is None:
