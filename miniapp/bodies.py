@@ -142,6 +142,30 @@ def parse(model: type[M]) -> M:
         raise invalid(exc) from None
 
 
+def parse_loose() -> dict[str, Any]:
+    """For routes that have no model yet (the approval and won/lost routes from main): the same
+    size, UTF-8, depth and JSON-constant checks, and no NUL anywhere, so at least nothing reaches
+    the database that would make it fail; the services check the values."""
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInput("body", "请求内容（body）过大")
+    try:
+        data = load_json_object(raw) if raw.strip() else {}
+    except BodyRejected:
+        raise InvalidInput("body", "请求内容（body）格式不正确") from None
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise InvalidInput("body", "请求内容（body）包含不可见字符")
+    return data
+
+
 def present(body: Body) -> set[str]:
     """The keys the client actually sent (an update changes only those)."""
     return set(body.model_fields_set)
