@@ -64,6 +64,10 @@ class FollowupPolicy(_Strict):
     note_max_chars: int = Field(gt=0)
     default_next_days: int = Field(ge=0)
     default_time: time
+    # A part of the day named without an hour ("明天下午再打") sets this time of that day.
+    period_times: dict[str, time] = Field(default_factory=lambda: {
+        "早上": time(9), "上午": time(9), "中午": time(12), "下午": time(14), "傍晚": time(17),
+        "晚上": time(19)})
 
 
 class Stage(_Strict):

@@ -469,7 +469,7 @@ def parse_note(text: str, now: datetime, playbook: Playbook,
     command = _COMMAND.match(normal)
     body_start = command.end() if command else 0
 
-    followup = resolve_followup(normal, now)
+    followup = resolve_followup(normal, now, playbook.followup.period_times)
     tags, denied, hashtag_spans = find_tags(normal, playbook, followup.future_spans)
     amount = pick_amount(find_amounts(normal, followup.spans + hashtag_spans))
 
