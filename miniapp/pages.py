@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
-from storage import customers
+from storage import customers, followups
 from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
 
@@ -71,6 +71,7 @@ def _format_time(value: datetime | None) -> str:
 def _followup_form(playbook, now: datetime, channel: str) -> dict:
     """What the one-tap follow-up form needs; request_id makes a double tap land once."""
     return {"tags": playbook.tags, "note_max": playbook.followup.note_max_chars,
+            "note_rule": followups.note_rule(playbook),
             "next_default": reads.default_next_followup(playbook, now).isoformat(),
             "today": now.astimezone(playbook.tz).date().isoformat(), "channel": channel,
             "request_id": secrets.token_hex(8)}

@@ -1,0 +1,128 @@
+"""Words the bot understands beyond the exact commands: typos and homophones of commands, pinyin,
+a bare customer name, a greeting, an unknown #tag, a part of the day, the note-length rule —
+through the real callback on WeCom and DingTalk."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storage import customers
+from storage.customers import ContactInput, CustomerInput
+from storage.models import FollowUp, Task
+from tests.factories import build_world
+from tests.scenarios.test_both_platforms import Rep
+from tests.stack import running_stack
+
+HELP_FIRST_LINE = "crmbot 能帮你做这些（直接发给我）："
+
+
+@pytest.fixture(params=["wecom", "dingtalk"])
+def stack(request, database, redis_conn, playbook):
+    with database.transaction() as s:
+        w = build_world(s)
+        customers.create_customer(s, w.rep1, CustomerInput(
+            kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+        customers.create_customer(s, w.rep1, CustomerInput(
+            kind="company", name="上海博远科技有限公司", credit_code="91310000MA1FL5XX3N",
+            contacts=[ContactInput(name="刘建华", mobile="13816620002")]), playbook)
+    with running_stack(database, redis_conn) as st:
+        st.platform = request.param
+        yield st
+
+
+@pytest.fixture
+def rep(stack):
+    return Rep(stack, stack.platform, "rep1")
+
+
+@pytest.mark.parametrize("typed", ["代办", "待 办", "daiban", "待办"])
+def test_todo_typed_loosely_runs_todo(rep, typed):
+    rep.send(typed)
+    texts = rep.texts()
+    assert texts and texts[0] in ("太好了，你现在没有待办任务。",) or texts[0].startswith("你有")
+    assert not any(HELP_FIRST_LINE in t for t in texts)
+
+
+def test_help_typed_as_a_homophone_shows_help(rep):
+    rep.send("帮主")
+    assert rep.texts()[0].startswith(HELP_FIRST_LINE)
+
+
+@pytest.mark.parametrize("typed", ["cha 华东机电", "Cha华东机电", "茶 华东机电"])
+def test_lookup_in_pinyin_or_homophone_finds_the_customer(rep, typed):
+    rep.send(typed)
+    cards = rep.cards()
+    assert len(cards) == 1 and "上海华东机电设备有限公司" in cards[0]["title"]
+    assert rep.texts() == []
+
+
+@pytest.mark.parametrize("typed", ["华东机电", "博远", "hd", "by", "ljh", "boyuan"])
+def test_a_bare_customer_name_or_pinyin_answers_with_its_card(rep, typed):
+    rep.send(typed)
+    cards = rep.cards()
+    assert len(cards) == 1, (typed, rep.messages())
+    assert ("华东机电" if typed in ("华东机电", "hd") else "博远") in cards[0]["title"]
+
+
+def test_greeting_answers_short_with_three_commands(rep):
+    rep.send("你好！")
+    (text,) = rep.texts()
+    assert text.startswith("你好，李明！")
+    assert text.count("\n· ") + text.startswith("· ") == 3 and "待办" in text and "查 华东机电" in text
+    assert len(text.splitlines()) == 5 and HELP_FIRST_LINE not in text
+
+
+def test_gibberish_gets_a_short_answer_not_the_whole_help(rep):
+    rep.send("阿巴阿巴阿巴")
+    (text,) = rep.texts()
+    assert text.startswith("没看懂“阿巴阿巴阿巴”") and HELP_FIRST_LINE not in text
+    assert len(text.splitlines()) == 5
+
+
+def test_a_command_that_writes_is_suggested_not_run_on_a_guess(rep, database):
+    rep.send("根进 华东机电 #已报价")
+    (text,) = rep.texts()
+    assert text.startswith("你是不是想发：跟进 华东机电 #已报价")
+    with database.transaction() as s:
+        assert s.scalars(select(FollowUp)).all() == []
+
+
+def _followups(database) -> list[FollowUp]:
+    with database.transaction() as s:
+        rows = s.scalars(select(FollowUp)).all()
+        s.expunge_all()
+        return rows
+
+
+def test_unknown_tag_keeps_its_text_and_is_named(rep, database):
+    rep.send("跟进 华东机电 #已报价 #不存在标签 客户很满意")
+    (followup,) = _followups(database)
+    assert followup.tags == ["quoted"]
+    assert followup.note == "#不存在标签 客户很满意"
+    (text,) = rep.texts()
+    assert "没有识别标签 #不存在标签，原文已保留在备注里" in text
+
+
+def test_a_part_of_the_day_sets_the_time(rep, database, playbook):
+    rep.send("跟进 华东机电 明天下午再打")
+    (followup,) = _followups(database)
+    local = followup.next_followup_at.astimezone(playbook.tz)
+    assert (local.hour, local.minute) == (14, 0)
+    assert f"{local:%H:%M}" == "14:00" and "14:00" in rep.texts()[0]
+
+
+def test_a_long_chat_note_is_kept_whole_and_the_rule_is_said(rep, database, playbook):
+    long_note = "客户对方案整体满意但是希望我们在交付周期和售后响应上再给一个书面承诺"
+    assert len(long_note) > playbook.followup.note_max_chars
+    rep.send(f"跟进 华东机电 #已报价 {long_note}")
+    (followup,) = _followups(database)
+    assert (followup.note, followup.transcript) == (None, long_note)
+    assert f"备注{playbook.followup.note_max_chars}字以内显示在卡片上，更长的内容会完整保存为跟进记录" in rep.texts()[0]
+
+
+def test_no_task_is_created_by_guessing(rep, database):
+    rep.send("帮主")
+    rep.send("你好")
+    with database.transaction() as s:
+        assert s.scalars(select(Task)).all() == []
