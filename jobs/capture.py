@@ -17,9 +17,13 @@ from bot.errors import PermanentError
 from bot.events import Event
 from bot.handlers.common import app_link
 from cards import builders
+from ocr_asr import vocabulary
 from ocr_asr.errors import CaptureError
+from ocr_asr.name_correction import correct_names
+from ocr_asr.note_parser import CustomerRef, company_keys, parse_note
+from ocr_asr.transcribe import transcribe_bytes
 from storage import customers, drafts, media, users
-from storage.models import Customer, InboxEvent, User, utcnow
+from storage.models import Contact, Customer, InboxEvent, User, utcnow
 from storage.validators import first_mobile, mobile_in_text
 
 from .outbound import enqueue_delivery, push_card, push_text
@@ -132,8 +136,6 @@ def _customer_draft_card(rt: Runtime, session, user: User, draft):
 
 
 def capture_voice(inbox_id: int) -> str:
-    from ocr_asr.note_parser import CustomerRef, parse_note
-    from ocr_asr.transcribe import transcribe_bytes
     rt = current_runtime()
     src = _load(rt, inbox_id)
     if src is None:
@@ -143,16 +145,24 @@ def capture_voice(inbox_id: int) -> str:
         owned = session.scalars(select(Customer).where(Customer.owner_id == user.id)
                                 .order_by(Customer.last_interaction_at.desc().nulls_last()).limit(200)).all()
         refs = [CustomerRef(id=c.id, name=c.name, company=None) for c in owned]
+        contact_names = list(session.scalars(select(Contact.name).where(
+            Contact.customer_id.in_([c.id for c in owned[:50]])).order_by(Contact.id)))
     text = src.event.payload.get("recognition")  # DingTalk's own speech-to-text, when present
     if not text:
         data = _fetch(rt, src)
         if data is None:
             return "expired"
+        words = vocabulary.hotwords([r.name for r in refs[:30]], contact_names, rt.playbook)
         try:
-            text = transcribe_bytes(data, hotwords=[r.name for r in refs[:50]], settings=rt.settings).text
+            text = transcribe_bytes(data, hotwords=words, settings=rt.settings).text
         except CaptureError as exc:
             _tell(rt, src, exc.user_message, "refused")
             return "refused"
+    # A misheard customer or contact name must not become the record; the card shows each fix.
+    # Reps say the short name ("星河科技"), so the company keys of each name count as names too.
+    known = [*(r.name for r in refs), *(k for r in refs for k in company_keys(r.name) if len(k) >= 3),
+             *contact_names]
+    text, fixes = correct_names(text, known)
     now = utcnow()
     parsed = parse_note(text, now.astimezone(rt.playbook.tz), rt.playbook, refs)
     with rt.db.transaction() as session:
@@ -163,7 +173,7 @@ def capture_voice(inbox_id: int) -> str:
                       "amount": str(parsed.amount) if parsed.amount is not None else None,
                       "pause_reason": parsed.pause_reason}
             draft, _ = drafts.create_draft(session, user, "followup", fields, source_event_id=src.source_id)
-            card = _followup_draft_card(rt, session, draft, parsed)
+            card = _followup_draft_card(rt, session, draft, parsed, fixes)
         else:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
@@ -185,12 +195,14 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _followup_draft_card(rt: Runtime, session, draft, parsed):
+def _followup_draft_card(rt: Runtime, session, draft, parsed, fixes=()):
     customer = session.get(Customer, parsed.customer_id)
     labels = "、".join(parsed.tags) or "无"
     when = _iso(parsed.next_followup_at) or "未说明（默认两天后）"
     fields = [("客户", customer.name), ("标签", labels), ("下次跟进", when.replace("T", " ")[:16]),
               ("金额", f"{parsed.amount}元" if parsed.amount is not None else "")]
+    if fixes:
+        fields.append(("已更正", "、".join(str(f) for f in fixes)))
     return builders.capture_draft_card(
         new_card_id("draft", draft.id), title="语音跟进草稿", fields=fields,
         note=draft.fields.get("transcript", "")[:120],

@@ -126,3 +126,50 @@ def test_no_task_is_created_by_guessing(rep, database):
     rep.send("你好")
     with database.transaction() as s:
         assert s.scalars(select(Task)).all() == []
+
+
+# ------------------------------------------------------------------ speech: hotwords and known names
+def _heard(stack, monkeypatch, said: str) -> list:
+    """Speak on the rep's platform: WeCom through ASR (the engine replaced by one that mishears the
+    way Whisper does), DingTalk with the platform's own recognition text."""
+    seen: list = []
+    if stack.platform == "wecom":
+        import jobs.capture
+        from ocr_asr.transcribe import VoiceTranscript
+
+        def fake_transcribe(data, hotwords=(), **kw):
+            seen.extend(hotwords)
+            return VoiceTranscript(text=said, duration_s=3.0, elapsed_ms=1)
+        monkeypatch.setattr(jobs.capture, "transcribe_bytes", fake_transcribe)
+        from bot.wecom import fake as wc_fake
+        media_id = stack.wecom.add_media(b"#!AMR\n" + b"\0" * 64, "audio/amr")
+        stack.wecom_post(wc_fake.voice_xml(stack.settings.wecom_corp_id, "rep1", media_id, msg_id=770001))
+    else:
+        from bot.dingtalk import fake as dt_fake
+        from crmbot.simulator.conversation import session_for
+        stack.dingtalk_post(dt_fake.audio_message(
+            "dl-voice-1", recognition=said, sender="rep1", corp_id=stack.settings.dingtalk_corp_id,
+            robot_code=stack.settings.dingtalk_robot_code,
+            session_webhook=stack.dingtalk.session_webhook_url(session_for("rep1"))))
+    stack.drain()
+    return seen
+
+
+def test_misheard_customer_and_contact_names_are_corrected_on_the_draft(stack, rep, database, playbook,
+                                                                       monkeypatch):
+    from storage.validators import credit_code_check_char
+    code = "91310000MA1XH0001"
+    with database.transaction() as s:
+        from storage.models import User
+        rep1 = s.scalars(select(User).where(User.name == "李明")).one()
+        customers.create_customer(s, rep1, CustomerInput(
+            kind="company", name="上海星河科技有限公司", credit_code=code + credit_code_check_char(code),
+            contacts=[ContactInput(name="张伟", mobile="13816620003")]), playbook)
+    seen = _heard(stack, monkeypatch, "刚和先和科技的客户周围见面，已报价二十万，下周三再约")
+    if stack.platform == "wecom":   # biasing: the rep's customers, contacts and the playbook's tag words
+        assert "上海星河科技有限公司" in seen and "张伟" in seen and "刘建华" in seen and "已报价" in seen
+    card = rep.cards()[-1]
+    shown = {f["label"]: f["value"] for f in card["fields"]} if "fields" in card else {}
+    text = str(card)
+    assert "星河科技" in shown.get("客户", text)
+    assert "先和科技→星河科技" in text and "周围→张伟" in text
