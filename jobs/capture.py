@@ -16,7 +16,7 @@ from bot.context import new_card_id
 from bot.errors import PermanentError
 from bot.events import Event
 from bot.handlers.common import app_link
-from cards import builders
+from cards import builders, formats
 from ocr_asr import vocabulary
 from ocr_asr.errors import CaptureError
 from ocr_asr.name_correction import correct_names
@@ -128,8 +128,8 @@ def _customer_draft_card(rt: Runtime, session, user: User, draft):
         return builders.capture_draft_card(card_id, title="名片识别结果：客户已存在", fields=shown,
                                            note=note, actions=actions, edit_link=edit)
     return builders.capture_draft_card(card_id, title="名片识别结果", fields=shown,
-                                       note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")],
-                                       edit_link=edit)
+                                       note="", hint="核对无误后点“确认创建”。",
+                                       actions=[("confirm", "确认创建"), ("discard", "放弃")], edit_link=edit)
 
 
 # ------------------------------------------------------------------ voice notes
@@ -173,15 +173,15 @@ def capture_voice(inbox_id: int) -> str:
                       "amount": str(parsed.amount) if parsed.amount is not None else None,
                       "pause_reason": parsed.pause_reason}
             draft, _ = drafts.create_draft(session, user, "followup", fields, source_event_id=src.source_id)
-            card = _followup_draft_card(rt, session, draft, parsed, fixes)
+            card = _followup_draft_card(rt, session, draft, parsed, fixes, now)
         else:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
             draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id)
             card = builders.capture_draft_card(
                 new_card_id("draft", draft.id), title="语音：没有找到对应客户",
-                fields=[("转写", text[:60]), ("手机", mobile or "")],
-                note="要新建客户吗？可以先编辑补全姓名和公司。",
+                fields=[("转写", formats.fit(text, 60)), ("手机", mobile or "")],
+                note="", hint="要新建客户吗？可以先编辑补全姓名和公司。",
                 actions=[("confirm", "新建客户"), ("discard", "放弃")],
                 edit_link=app_link(rt.settings, f"drafts/{draft.id}"))
         outbox_id = push_card(session, user, card, subject_type="draft", subject_id=draft.id,
@@ -195,16 +195,17 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _followup_draft_card(rt: Runtime, session, draft, parsed, fixes=()):
+def _followup_draft_card(rt: Runtime, session, draft, parsed, fixes, now):
     customer = session.get(Customer, parsed.customer_id)
     labels = "、".join(parsed.tags) or "无"
-    when = _iso(parsed.next_followup_at) or "未说明（默认两天后）"
-    fields = [("客户", customer.name), ("标签", labels), ("下次跟进", when.replace("T", " ")[:16]),
-              ("金额", f"{parsed.amount}元" if parsed.amount is not None else "")]
+    tz = rt.playbook.tz
+    when = formats.when(parsed.next_followup_at, tz, now, empty="未说明（默认两天后）")
+    fields = [("客户", customer.name), ("标签", labels), ("下次跟进", when),
+              ("金额", formats.money(parsed.amount))]
     if fixes:
         fields.append(("已更正", "、".join(str(f) for f in fixes)))
     return builders.capture_draft_card(
         new_card_id("draft", draft.id), title="语音跟进草稿", fields=fields,
-        note=draft.fields.get("transcript", "")[:120],
+        note=formats.fit(draft.fields.get("transcript", ""), 120),
         actions=[("confirm", "确认"), ("discard", "放弃")],
         edit_link=app_link(rt.settings, f"drafts/{draft.id}"), edit_text="改客户")

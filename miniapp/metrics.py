@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cards import formats
 from config.playbook import Playbook
 from storage.errors import InvalidInput, PermissionDenied
 from storage.models import Customer, FollowUp, Lead, Opportunity, StageChange, Task, User
@@ -270,10 +271,10 @@ def drill(session: Session, actor: User, playbook: Playbook, now: datetime, metr
             leads = [lead for lead in leads if lead.id not in activated]
         rows = [DrillRow(f"{lead.name}" + (f" · {lead.company}" if lead.company else ""),
                          f"{names.get(lead.assignee_id, '未分配')} · {LEAD_STATUS_LABELS.get(lead.status, lead.status)}"
-                         f" · 分配于 {_fmt(local(lead.assigned_at, tz))}", lead.customer_id) for lead in leads]
+                         f" · 分配于 {_fmt(lead.assigned_at, tz, now)}", lead.customer_id) for lead in leads]
         title = f"{title}（近{days}天）"
     elif metric == "overdue_tasks":
-        rows = [DrillRow(t.title, f"{names.get(t.assignee_id, '')} · 截止 {_fmt(local(t.due_at, tz))}",
+        rows = [DrillRow(t.title, f"{names.get(t.assignee_id, '')} · 截止 {_fmt(t.due_at, tz, now)}",
                          t.customer_id) for t in _overdue_tasks(session, scope, now)]
     elif metric in ("customers", "incomplete_customers"):
         custs = _customers(session, scope)
@@ -301,5 +302,5 @@ def drill(session: Session, actor: User, playbook: Playbook, now: datetime, metr
     return DrillList(title, rows)
 
 
-def _fmt(value: datetime | None) -> str:
-    return value.strftime("%m-%d %H:%M") if value else "—"
+def _fmt(value: datetime | None, tz, now: datetime) -> str:
+    return formats.when(local(value, tz) if value else None, tz, now, empty="—")

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
+from cards import formats
 from storage import customers, followups
 from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
@@ -57,15 +58,13 @@ def _domain_error(exc: DomainError):
 
 @bp.app_template_filter("hm")
 def _format_time(value: datetime | None) -> str:
-    """Short local time for lists: 今天 14:30 / 11-23 14:30."""
-    if value is None:
-        return "—"
-    tz = runtime().playbook.tz
-    value = value.astimezone(tz)
-    today = utcnow().astimezone(tz).date()
-    if value.date() == today:
-        return "今天 " + value.strftime("%H:%M")
-    return value.strftime("%m-%d %H:%M")
+    """Local time for lists, the cards' format (cards.formats.when): 今天 14:30 / 11-23 14:30 / 2027-01-05 09:00."""
+    return formats.when(value, runtime().playbook.tz, utcnow(), empty="—", today_word=True)
+
+
+@bp.app_template_filter("money")
+def _format_money(value) -> str:
+    return formats.money(value, empty="—")
 
 
 def _followup_form(playbook, now: datetime, channel: str) -> dict:

@@ -114,7 +114,7 @@ def follow_up(ctx: Context, args: str) -> None:
         amount=parsed.amount, opportunity_id=opportunity.id if opportunity else None,
         source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}"), ctx.playbook, now=ctx.now)
     labels = "、".join(ctx.playbook.tag(k).label for k in followup.tags) or "无标签"
-    when = builders.when(followup.next_followup_at, ctx.playbook.tz)
+    when = builders.when(followup.next_followup_at, ctx.playbook.tz, ctx.now)
     lines = [f"已记录跟进：{customer.name}（{labels}）。下次跟进：{when}。"]
     if parsed.unknown_hashtags:
         unknown = "、".join(f"#{w}" for w in parsed.unknown_hashtags)

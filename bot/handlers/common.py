@@ -54,13 +54,13 @@ def customer_card(ctx: Context, customer: Customer) -> Card:
         status_label=STATUS_LABELS.get(customer.status, customer.status),
         last_contact=builders.days_ago(customer.last_interaction_at, ctx.now),
         last_summary=customer.last_interaction_summary, stage=stage,
-        next_followup=builders.when(customer.next_followup_at, ctx.playbook.tz),
+        next_followup=builders.when(customer.next_followup_at, ctx.playbook.tz, ctx.now),
         quick_tags=quick, link=app_link(ctx.settings, f"customers/{customer.id}"))
 
 
 def task_to_card(ctx: Context, task: Task) -> Card:
     actions = task_actions(task.kind, ctx.playbook)
-    fields = [("截止", builders.when(task.due_at, ctx.playbook.tz))]
+    fields = [("截止", builders.when(task.due_at, ctx.playbook.tz, ctx.now))]
     if task.escalation_level:
         fields.append(("状态", "已升级给经理" if task.escalation_level == 1 else "已升级给总监"))
     link = app_link(ctx.settings, f"customers/{task.customer_id}") if task.customer_id else app_link(ctx.settings, "")

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from cards import builders
 from jobs.pacing import Pacer
 from jobs.rules.lead_assignment import create_assignment_task
 from jobs.rules.scanning import task_card
@@ -95,7 +96,7 @@ def remind_later(ctx: Context, arg: str) -> None:
     tasks.reschedule(ctx.session, ctx.user, task.id, due)
     _pacer(ctx).card(ctx.user, task_card(ctx.settings, ctx.playbook, task), subject_type="task",
                      subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
-    ctx.finish_card(f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
+    ctx.finish_card(f"{builders.when(due, ctx.playbook.tz, ctx.now)} 再提醒")
 
 
 def _colleague(session: Session, user: User, playbook) -> User:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cards import formats
 from storage import leads
 from storage.errors import InvalidInput
 from storage.models import Lead, User
@@ -63,14 +64,15 @@ def lead_lines(lead: Lead) -> list[tuple[str, str]]:
     if lead.industry:
         fields.append(("行业", lead.industry))
     if lead.budget:
-        fields.append(("预算", f"{lead.budget:,}元"))
+        fields.append(("预算", formats.money(lead.budget)))
     return fields
 
 
 def create_assignment_task(s, session: Session, pacer: Pacer, lead: Lead, rep: User) -> bool:
     """The rep's task for this assignment (one per assignment: the count is in the dedupe key)."""
     minutes = s.playbook.rules.claim_timeout.minutes
-    detail = f"请在{minutes}分钟内认领，超时将改派给其他同事。\n建议开场白：{suggested_opener(lead, rep)}"
+    # "请在10分钟内认领…" is the card's hint (cards.builders.TASK_HINTS): it goes once the lead is claimed.
+    detail = f"建议开场白：{suggested_opener(lead, rep)}"
     if lead.note:
         detail = f"留言：{lead.note}\n{detail}"
     spec = TaskSpec(org_id=lead.org_id, kind=NAME, subject_type="lead", subject_id=lead.id,

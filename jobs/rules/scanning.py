@@ -157,7 +157,7 @@ def task_card(settings, playbook, task: Task, fields: list[tuple[str, str]] | No
     if task.escalation_level:
         shown.append(("状态", "已升级给经理" if task.escalation_level == 1 else "已升级给总监"))
     return builders.task_card(new_card_id("task", task.id), title=task.title, detail=task.detail,
-                              fields=shown, link=link, source=source,
+                              fields=shown, link=link, source=source, hint=builders.task_hint(task.kind, playbook),
                               actions=task_actions(task.kind, playbook) if actions is None else actions)
 
 
