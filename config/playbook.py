@@ -137,6 +137,36 @@ class Reports(_Strict):
     activation_hours: int = Field(gt=0)
 
 
+class KpiThreshold(_Strict):
+    """Colour of a dashboard tile: at or better than `good` green, at or better than `warn` orange,
+    else red. Better is higher for rates (higher_is_better) and lower for counts like overdue tasks."""
+    good: float
+    warn: float
+    higher_is_better: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if (self.good < self.warn) if self.higher_is_better else (self.good > self.warn):
+            raise ValueError("good must be better than warn")
+        return self
+
+    def level(self, value: float | None) -> str:
+        if value is None:
+            return "none"
+        better = (lambda a, b: a >= b) if self.higher_is_better else (lambda a, b: a <= b)
+        return "good" if better(value, self.good) else "warn" if better(value, self.warn) else "bad"
+
+
+def _default_kpis() -> dict[str, KpiThreshold]:
+    return {"activation": KpiThreshold(good=80, warn=50), "conversion": KpiThreshold(good=50, warn=20),
+            "completeness": KpiThreshold(good=90, warn=60),
+            "overdue_tasks": KpiThreshold(good=0, warn=3, higher_is_better=False)}
+
+
+class Dashboard(_Strict):
+    kpi: dict[str, KpiThreshold] = Field(default_factory=_default_kpis)
+
+
 class OnboardingStep(_Strict):
     day: int = Field(ge=1, le=7)
     key: Literal["record_customer", "tag_followup", "advance_stage", "lost_deal_drill"]
@@ -185,6 +215,7 @@ class Playbook(_Strict):
     quiet_hours: QuietHours
     delivery: Delivery
     reports: Reports
+    dashboard: Dashboard = Field(default_factory=Dashboard)
     onboarding: Onboarding
     assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
 

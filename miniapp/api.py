@@ -56,21 +56,6 @@ def _server_error(_exc):
     return jsonify(error="服务器出错了，请稍后重试"), 500
 
 
-@bp.app_errorhandler(404)
-def _not_found(exc):
-    # unmatched URLs never reach a blueprint, so this is app-wide: JSON only under /api/
-    if request.path.startswith("/api/"):
-        return jsonify(error="接口不存在"), 404
-    return exc
-
-
-@bp.app_errorhandler(405)
-def _method(exc):
-    if request.path.startswith("/api/"):
-        return jsonify(error="不支持的请求方式"), 405
-    return exc
-
-
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
