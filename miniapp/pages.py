@@ -15,10 +15,10 @@ from bot.errors import PlatformError
 from cards import formats
 from storage import customers, followups, leads, tasks
 from storage.errors import DomainError, InvalidInput
-from storage.models import User, utcnow
+from storage.models import User
 
 from . import metrics, reads
-from .auth import NotLoggedIn, runtime, work
+from .auth import NotLoggedIn, clock_now, runtime, work
 
 bp = Blueprint("miniapp_pages", __name__, url_prefix="/app", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -65,7 +65,7 @@ def favicon():
 @bp.app_template_filter("hm")
 def _format_time(value: datetime | None) -> str:
     """Local time for lists, the cards' format (cards.formats.when): 今天 14:30 / 11-23 14:30 / 2027-01-05 09:00."""
-    return formats.when(value, runtime().playbook.tz, utcnow(), empty="—", today_word=True)
+    return formats.when(value, runtime().playbook.tz, clock_now(), empty="—", today_word=True)
 
 
 @bp.app_template_filter("money")
@@ -85,7 +85,7 @@ def _followup_form(playbook, now: datetime, channel: str) -> dict:
 @bp.get("/")
 def home():
     rt = runtime()
-    now = utcnow()
+    now = clock_now()
     status = request.args.get("status") or ""
     if status and status not in reads.STATUS_LABELS:
         raise InvalidInput("status", "未知的客户状态")
@@ -107,7 +107,7 @@ def home():
 @bp.get("/sidebar")
 def sidebar():
     rt = runtime()
-    now = utcnow()
+    now = clock_now()
     external_id = (request.args.get("external_userid") or "").strip()
     platform = request.args.get("platform") or "wecom"
     if platform not in ("wecom", "dingtalk"):
@@ -150,7 +150,7 @@ def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int):
     rt = runtime()
-    now = utcnow()
+    now = clock_now()
     with work() as (session, me):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
@@ -169,7 +169,7 @@ def lead(lead_id: int):
         rows = [("公司", item.company), ("手机", item.mobile), ("来源", item.source),
                 ("状态", reads.LEAD_STATUS_LABELS.get(item.status, item.status)),
                 ("负责人", assignee.name if assignee else "未分配"),
-                ("分配于", formats.when(item.assigned_at, rt.playbook.tz, utcnow(), empty="—")),
+                ("分配于", formats.when(item.assigned_at, rt.playbook.tz, clock_now(), empty="—")),
                 ("留言", item.note)]
         return render_template("miniapp/record.html", me=me, title=f"线索：{item.name}",
                                rows=[(k, v) for k, v in rows if v], mobile=item.mobile)
@@ -185,7 +185,7 @@ def task(task_id: int):
             return redirect(url_for("miniapp_pages.customer", customer_id=item.customer_id))
         assignee = session.get(User, item.assignee_id)
         rows = [("负责人", assignee.name if assignee else "—"),
-                ("截止", formats.when(item.due_at, rt.playbook.tz, utcnow(), empty="—")),
+                ("截止", formats.when(item.due_at, rt.playbook.tz, clock_now(), empty="—")),
                 ("状态", reads.ESCALATION_LEVELS.get(item.escalation_level, "")
                  if item.status == "open" else (item.result or "已处理")),
                 ("说明", item.detail)]
@@ -210,7 +210,7 @@ def dashboard():
         if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
-        board = metrics.build_dashboard(session, me, rt.playbook, utcnow(), days)
+        board = metrics.build_dashboard(session, me, rt.playbook, clock_now(), days)
         widest = max([f.reached for f in board.funnel] + [1])
         return render_template("miniapp/dashboard.html", me=me, board=board, days=days,
                                periods=metrics.PERIODS, widest=widest)
@@ -225,7 +225,7 @@ def dashboard_list():
         if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
-        listing = metrics.drill(session, me, rt.playbook, utcnow(), request.args.get("metric", ""),
+        listing = metrics.drill(session, me, rt.playbook, clock_now(), request.args.get("metric", ""),
                                 days=days, rep_id=int(rep) if rep and rep.isdigit() else None,
                                 stage=request.args.get("stage"))
         return render_template("miniapp/drill.html", me=me, listing=listing, days=days)

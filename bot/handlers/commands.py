@@ -6,13 +6,12 @@ import re
 from sqlalchemy import select
 
 from cards import builders
+from ocr_asr.note_parser import CustomerRef, parse_note
 from storage import customers, followups, tasks
 from storage.customers import ContactInput, CustomerInput
 from storage.errors import InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Opportunity
-
-from ocr_asr.note_parser import CustomerRef, parse_note
 
 from ..context import Context
 from ..router import router
