@@ -9,7 +9,7 @@ from sqlalchemy import select
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
 from storage.models import FollowUp, Task
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 from tests.scenarios.test_both_platforms import Rep
 from tests.stack import running_stack
 
@@ -22,10 +22,10 @@ def stack(request, database, redis_conn, playbook):
         w = build_world(s)
         customers.create_customer(s, w.rep1, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=NOW)
         customers.create_customer(s, w.rep1, CustomerInput(
             kind="company", name="上海博远科技有限公司", credit_code="91310000MA1FL5XX3N",
-            contacts=[ContactInput(name="刘建华", mobile="13816620002")]), playbook)
+            contacts=[ContactInput(name="刘建华", mobile="13816620002")]), playbook, now=NOW)
     with running_stack(database, redis_conn) as st:
         st.platform = request.param
         yield st
@@ -164,7 +164,7 @@ def test_misheard_customer_and_contact_names_are_corrected_on_the_draft(stack, r
         rep1 = s.scalars(select(User).where(User.name == "李明")).one()
         customers.create_customer(s, rep1, CustomerInput(
             kind="company", name="上海星河科技有限公司", credit_code=code + credit_code_check_char(code),
-            contacts=[ContactInput(name="张伟", mobile="13816620003")]), playbook)
+            contacts=[ContactInput(name="张伟", mobile="13816620003")]), playbook, now=NOW)
     seen = _heard(stack, monkeypatch, "刚和先和科技的客户周围见面，已报价二十万，下周三再约")
     if stack.platform == "wecom":   # biasing: the rep's customers, contacts and the playbook's tag words
         assert "上海星河科技有限公司" in seen and "张伟" in seen and "刘建华" in seen and "已报价" in seen
