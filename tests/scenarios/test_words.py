@@ -173,3 +173,20 @@ def test_misheard_customer_and_contact_names_are_corrected_on_the_draft(stack, r
     text = str(card)
     assert "星河科技" in shown.get("客户", text)
     assert "先和科技→星河科技" in text and "周围→张伟" in text
+
+
+def test_unreadable_new_contact_is_one_warning_line_and_still_offered(stack, rep, caplog):
+    """errcode 84061 is an expected platform answer: one warning line, no traceback, and the rep still
+    gets the 新好友 card to link or create (WeCom only: DingTalk has no external-contact events)."""
+    import logging
+    if stack.platform != "wecom":
+        pytest.skip("external contacts are a WeCom feature")
+    from bot.wecom import fake as wc_fake
+    with caplog.at_level(logging.INFO):
+        stack.wecom_post(wc_fake.contact_event_xml(stack.settings.wecom_corp_id, "rep1", "wmUNKNOWN"))
+        stack.drain()
+    assert [c["title"] for c in rep.cards()] == ["新好友 （未命名）"]
+    noisy = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert noisy == []
+    (line,) = [r for r in caplog.records if "84061" in r.getMessage()]
+    assert line.levelno == logging.WARNING
