@@ -61,19 +61,25 @@ def _syllable_score(heard: tuple[str, str], name: tuple[str, str]) -> float:
     return 0.5 if heard[0] == name[0] or heard[1] == name[1] else 0.0
 
 
+def _score(a: tuple[tuple[str, str], ...], b: tuple[tuple[str, str], ...]) -> float:
+    scores = [_syllable_score(x, y) for x, y in zip(a, b)]
+    return sum(scores) / len(scores) if 1.0 in scores else 0.0
+
+
 def similarity(heard: str, name: str) -> float:
     """Mean syllable score of two equally long Chinese strings, 0 when no syllable is exact."""
     a, b = _syllables(heard), _syllables(name)
     if len(a) != len(b) or not a:
         return 0.0
-    scores = [_syllable_score(x, y) for x, y in zip(a, b)]
-    return sum(scores) / len(scores) if 1.0 in scores else 0.0
+    return _score(a, b)
 
 
 def correct_names(text: str, names: Iterable[str]) -> tuple[str, list[Correction]]:
     """`text` with misheard known names replaced, and the list of replacements made."""
     known = sorted({n.strip() for n in names if n and _HAN.match(n.strip()) and len(n.strip()) >= 2},
                    key=len, reverse=True)
+    # The transcript's syllables once, char by char (a name's own reading comes from _syllables).
+    heard = [_syllables(ch)[0] if _HAN.match(ch) else None for ch in text]
     taken = [False] * len(text)
     replacements: list[tuple[int, int, str]] = []
     corrections: list[Correction] = []
@@ -84,17 +90,22 @@ def correct_names(text: str, names: Iterable[str]) -> tuple[str, list[Correction
         if name in text:
             continue
         size, best = len(name), None
+        target = _syllables(name)
+        if len(target) != size:
+            continue
+        threshold = MIN_SCORE.get(size, DEFAULT_MIN_SCORE)
         for start in range(len(text) - size + 1):
-            span = text[start:start + size]
-            if any(taken[start:start + size]) or not _HAN.match(span):
+            window = heard[start:start + size]
+            # cheap checks first: all Chinese, free, and one syllable exactly the name's
+            if None in window or not any(w == t for w, t in zip(window, target)) or any(taken[start:start + size]):
                 continue
             if size == 2 and not (_SLOT_BEFORE.search(text[:start]) or _SLOT_AFTER.match(text[start + size:])):
                 continue
-            score = similarity(span, name)
-            if score >= MIN_SCORE.get(size, DEFAULT_MIN_SCORE) and (best is None or score > best[0]):
-                best = (score, start, span)
+            score = _score(tuple(window), target)
+            if score >= threshold and (best is None or score > best[0]):
+                best = (score, start, text[start:start + size])
         if best is not None:
-            _score, start, span = best
+            _score_value, start, span = best
             taken[start:start + size] = [True] * size
             replacements.append((start, start + size, name))
             corrections.append(Correction(span, name))
