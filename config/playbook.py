@@ -232,6 +232,10 @@ def _parse_hhmm(value):
     return value
 
 
+class Handover(_Strict):
+    undo_minutes: int = Field(default=5, ge=1, le=60)   # 转交 can be taken back this long
+
+
 class Playbook(_Strict):
     timezone: str = "Asia/Shanghai"
     tags: tuple[Tag, ...] = Field(min_length=1)
@@ -247,6 +251,7 @@ class Playbook(_Strict):
     dashboard: Dashboard = Field(default_factory=Dashboard)
     onboarding: Onboarding
     assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
+    handover: Handover = Handover()
 
     @field_validator("timezone")
     @classmethod

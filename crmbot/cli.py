@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from config.clock import SystemClock
 from config.settings import SettingsError, load_settings
 
 
@@ -59,7 +60,7 @@ def seed_demo_cmd() -> None:
     upgrade(settings.crmbot_database_url)
     database = Database(settings.crmbot_database_url)
     with database.transaction() as session:
-        org = seed_demo(session, load_playbook(settings.crmbot_playbook))
+        org = seed_demo(session, load_playbook(settings.crmbot_playbook), now=SystemClock().now())
         click.echo(f"demo org #{org.id}: {org.name}")
 
 
@@ -98,8 +99,8 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an rq worker (with rq's scheduler for retries and delayed jobs)."""
     from rq import Queue, Worker
 
-    from jobs.queue import QUEUE_NAMES
     from crmbot.runtime import Runtime
+    from jobs.queue import QUEUE_NAMES
     from jobs.runtime import set_runtime
     settings = _settings()
     if not settings.crmbot_redis_url:
@@ -182,8 +183,8 @@ def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) 
     """Run every rule scan once and print the tasks each created."""
     from datetime import datetime, timedelta
 
-    from jobs.rules import run_all
     from crmbot.runtime import Runtime
+    from jobs.rules import run_all
     from jobs.runtime import set_runtime
     now = None
     if now_text:
@@ -289,7 +290,7 @@ def parse_note_cmd(text: str, now_text: str | None, as_json: bool) -> None:
     settings = _settings()
     playbook = load_playbook(settings.crmbot_playbook)
     try:
-        now = datetime.fromisoformat(now_text) if now_text else datetime.now(playbook.tz)
+        now = datetime.fromisoformat(now_text) if now_text else SystemClock().now()
     except ValueError:
         raise click.BadParameter("expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00", param_hint="--now")
     if now.tzinfo is None:
