@@ -85,6 +85,14 @@ def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, 
                 link=edit_link, source="拍名片 / 语音录入")
 
 
+def pick_card(card_id: str, *, title: str, choices: Sequence[tuple[int, str, str]]) -> Card:
+    """Several records answer a lookup: one button per record (name and owner), `pick:<id>`."""
+    buttons = tuple(Button(text=name[:10], key=f"pick:{cid}", style=ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
+                    for i, (cid, name, _owner) in enumerate(choices[:5]))
+    text = "\n".join(f"{i}. {name}（负责人：{owner}）" for i, (_cid, name, owner) in enumerate(choices[:5], 1))
+    return Card(card_id=card_id, title=title, text=text, buttons=buttons, source="选择客户")
+
+
 def done(card: Card, note: str, link: str | None = None) -> Card:
     """The same card after a click: no action buttons, no instructions (the hint), a line saying
     what was done and by whom. `link` replaces where the card and its 打开 button lead (what was

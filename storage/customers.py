@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from config.playbook import Playbook
 
 from . import audit, tasks
-from .errors import DuplicateCustomer, InvalidInput, NotFound
+from .errors import Conflict, DuplicateCustomer, InvalidInput, NotFound
 from .models import Contact, Customer, User
 from .name_search import pinyin_keys
 from .permissions import check_access, visible_user_ids
@@ -232,7 +232,14 @@ def mark_lost(session: Session, actor: User, customer_id: int, reason: str | Non
 
 def add_contact(session: Session, actor: User, customer_id: int, data: ContactInput) -> Contact:
     customer = get_customer(session, actor, customer_id)
-    contact = Contact(org_id=customer.org_id, customer_id=customer.id, **_validated_contact(data))
+    values = _validated_contact(data)
+    for existing in customer.contacts:  # 添加为联系人 twice, or a card of someone already there
+        same_mobile = values.get("mobile") and existing.mobile == values["mobile"]
+        same_name = not values.get("mobile") and existing.name == values.get("name")
+        if same_mobile or same_name:
+            raise Conflict(f"{customer.name}已有这位联系人：{existing.name}"
+                           + (f"（{existing.mobile}）" if existing.mobile else "") + "，不用重复添加")
+    contact = Contact(org_id=customer.org_id, customer_id=customer.id, **values)
     session.add(contact)
     customer.pinyin_keys = pinyin_keys(customer.name, [*(c.name for c in customer.contacts), contact.name])
     audit.record(session, actor, "contact.create", contact)

@@ -6,6 +6,7 @@ import re
 from sqlalchemy import select
 
 from cards import builders
+from cards.model import new_card_id
 from ocr_asr.note_parser import CustomerRef, parse_note
 from storage import customers, followups, tasks
 from storage.customers import ContactInput, CustomerInput
@@ -55,14 +56,27 @@ def lookup(ctx: Context, args: str) -> None:
     if not args:
         ctx.say("请告诉我要查谁，例如：查 华东机电 或 查 13812345678")
         return
-    found, total = customers.search_customers(ctx.session, ctx.user, args, limit=3)
+    found, total = customers.search_customers(ctx.session, ctx.user, args, limit=5)
     if not found:
         ctx.say(f"没有找到“{args}”。如果是新客户，可以发：新客户 姓名 手机号 公司")
         return
-    if total > 3:
-        ctx.say(f"找到 {total} 个匹配“{args}”的客户，先显示前3个，可以说得更具体些。")
-    for customer in found:
-        ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+    if len(found) == 1:
+        ctx.send_card(customer_card(ctx, found[0]), "customer", found[0].id)
+        return
+    more = f"，先列出前{len(found)}个，说得具体些能更快找到" if total > len(found) else ""
+    ctx.send_card(builders.pick_card(new_card_id("pick", ctx.user.id), title=f"找到{total}个“{args[:10]}”{more}",
+                                     choices=[(c.id, c.name, c.owner.name) for c in found]),
+                  "customer_pick", ctx.user.id)
+
+
+@router.action("customer_pick:pick")
+def pick_customer(ctx: Context, customer_id: str) -> None:
+    """A name matching several customers: the rep taps the one they meant and gets its card."""
+    if not customer_id.isdigit():
+        raise InvalidInput("customer", "这个按钮已失效，请重新查询")
+    customer = customers.get_customer(ctx.session, ctx.user, int(customer_id))
+    ctx.finish_card(f"已选：{customer.name}")
+    ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
 
 
 _MOBILE = re.compile(r"^\+?[\d\-\s]{11,16}$")
