@@ -60,21 +60,6 @@ def _server_error(_exc):
     return jsonify(error="服务器出错了，请稍后重试"), 500
 
 
-@bp.app_errorhandler(404)
-def _not_found(exc):
-    # unmatched URLs never reach a blueprint, so this is app-wide: JSON only under /api/
-    if request.path.startswith("/api/"):
-        return jsonify(error="接口不存在"), 404
-    return exc
-
-
-@bp.app_errorhandler(405)
-def _method(exc):
-    if request.path.startswith("/api/"):
-        return jsonify(error="不支持的请求方式"), 405
-    return exc
-
-
 def _body() -> dict[str, Any]:
     """The body of a route without its own model yet: checked for size, encoding, depth and NUL."""
     return bodies.parse_loose()
@@ -201,14 +186,16 @@ def complete_identifier(customer_id: int):
 def log_followup(customer_id: int):
     """The one-tap follow-up: tags (+ a short note), next date, 暂缓原因 when 暂缓."""
     data = bodies.parse(bodies.NewFollowUp)
+    short, record = followups.split_note(_playbook(), data.note)   # the same rule as in chat
     with work() as (session, actor):
         followup = followups.log_followup(session, actor, followups.FollowUpInput(
-            customer_id=customer_id, tags=list(data.tags or []), note=data.note,
+            customer_id=customer_id, tags=list(data.tags or []), note=short, transcript=record,
             channel=data.channel or "app", next_followup=data.next_followup or None,
             pause_reason=data.pause_reason or None, opportunity_id=data.opportunity_id or None,
             source_event_id=_request_key(actor.id, data.request_id)), _playbook(), now=clock_now())
         customer = customers.get_customer(session, actor, customer_id)
-        return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
+        kept = followups.note_rule(_playbook()) + "，这条已完整保存" if record else None
+        return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz()), note_kept=kept), 201
 
 
 def _request_key(user_id: int, request_id: str | int | None) -> str | None:

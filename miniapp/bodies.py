@@ -76,7 +76,7 @@ class Identifier(Body):
 
 class NewFollowUp(Body):
     tags: Annotated[list[_text(20)], Field(max_length=20)] | None = None
-    note: _text(200) | None = None
+    note: _text(5000) | None = None   # a long note is split: short line + the whole text kept
     channel: Literal["app", "sidebar", ""] | None = None
     next_followup: date | Literal[""] | None = None
     pause_reason: _text(50) | None = None

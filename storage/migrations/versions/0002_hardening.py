@@ -1,14 +1,14 @@
 """hardening: a per-user session version, so logging out or a role/team change revokes sessions
 
 Revision ID: 0002_hardening
-Revises: 0004_deals
+Revises: 0007_pinyin_keys
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0002_hardening'
-down_revision = '0004_deals'  # re-chained onto main's head at the merge (brief: 0001)
+down_revision = '0007_pinyin_keys'  # re-chained onto main's head at the merge (brief: 0001)
 branch_labels = None
 depends_on = None
 
