@@ -79,7 +79,7 @@ def find_card(image: Image.Image) -> CardOutline | None:
     if best is None:
         return None
     score, quad = best
-    corners = _order(quad / scale)
+    corners = _widen_banded(_order(quad / scale))
     return CardOutline(corners=tuple((float(x), float(y)) for x, y in corners), score=round(score, 3))
 
 
@@ -99,6 +99,30 @@ def flatten(image: Image.Image, outline: CardOutline, long_side: int = CARD_LONG
     flat = cv2.warpPerspective(np.asarray(image), matrix, (width, height), flags=cv2.INTER_AREA
                                if factor < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return Image.fromarray(flat)
+
+
+BANDED_RATIO = 1.85   # above this the outline is likely a card's white part without its coloured band
+CARD_RATIO = 1.7
+
+
+def _widen_banded(corners: np.ndarray) -> np.ndarray:
+    """A card with a coloured band along one long edge (company name printed in it) often shows only
+    its white part's outline: the band melts into a dark desk. Such an outline is too long for its
+    width; widen it on both long edges back to a card's proportions so the band is read too."""
+    a, b, c, d = corners
+    across = (np.linalg.norm(b - a) + np.linalg.norm(c - d)) / 2
+    down = (np.linalg.norm(d - a) + np.linalg.norm(c - b)) / 2
+    ratio = max(across, down) / max(1.0, min(across, down))
+    if ratio <= BANDED_RATIO:
+        return corners
+    # Which long edge the band is on is not known: widen both by the whole missing share (a strip
+    # of desk on the other side costs nothing; a lost company name does).
+    grow = ratio / CARD_RATIO - 1
+    if across >= down:
+        left, right = (d - a) * grow, (c - b) * grow
+        return np.array([a - left, b - right, c + right, d + left], dtype=np.float32)
+    top, bottom = (b - a) * grow, (c - d) * grow
+    return np.array([a - top, b + top, c + bottom, d - bottom], dtype=np.float32)
 
 
 def _outline_masks(rgb: np.ndarray):

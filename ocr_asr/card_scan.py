@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from ocr_asr.card_fields import FIELDS, BusinessCard, extract_card
+from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS, BusinessCard, extract_card
 from ocr_asr.card_finder import card_from_text, find_card, flatten
 from ocr_asr.errors import CaptureError
 from ocr_asr.images import MAX_SIDE, decode_image
@@ -79,19 +79,20 @@ def scan_card_files(paths: Iterable[str], engine: OcrEngine | None = None, *,
                     settings: "Settings | None" = None) -> Iterator[dict]:
     """One dict per file, in order, with the keys of the `crmbot scan-card --json` contract:
     file, name, company, title, mobile, phone, email, address, website (None when absent), lines,
-    elapsed_ms; a file that cannot be read also has `error` (Chinese) and the batch goes on.
+    elapsed_ms, plus the keys added since (mobile2, fax, english_name); a file that cannot be read
+    also has `error` (Chinese) and the batch goes on.
     The engine is built once, at the first readable image, and reused for the rest."""
     settings = _settings(settings)
     for path in paths:
         started = time.perf_counter()
-        result: dict = {"file": str(path), **{name: None for name in FIELDS}, "lines": []}
+        result: dict = {"file": str(path), **{name: None for name in FIELDS + EXTRA_FIELDS}, "lines": []}
         try:
             data = _read(Path(path), settings.crmbot_max_upload_bytes)
             if engine is None:
                 decode_image(data)  # refuse a bad file before paying for the model load
                 engine = get_ocr_engine(settings)
             card = scan_card_bytes(data, engine, settings=settings)
-            result.update(card.fields(), lines=card.lines)
+            result.update(card.all_fields(), lines=card.lines)
         except CaptureError as exc:
             result["error"] = exc.user_message
         except Exception:  # one broken file must not stop a batch of fifty
