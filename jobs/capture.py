@@ -18,6 +18,7 @@ from bot.events import Event
 from bot.handlers.common import app_link
 from cards import builders
 from ocr_asr.errors import CaptureError
+from ocr_asr.voice_customer import parse_voice_customer
 from storage import customers, drafts, media, users
 from storage.models import Customer, InboxEvent, User, utcnow
 from storage.validators import first_mobile, mobile_in_text
@@ -108,7 +109,9 @@ def capture_image(inbox_id: int) -> str:
     return "drafted"
 
 
-def _customer_draft_card(rt: Runtime, session, user: User, draft):
+def _customer_draft_card(rt: Runtime, session, user: User, draft, source: str = "名片"):
+    """The customer draft card, the same for a card photo and a voice note (`source` names which),
+    with the duplicate check."""
     fields = draft.fields
     mobile = first_mobile([fields["mobile"]]) if fields.get("mobile") else None
     matches = customers.find_matches(session, user.org_id, mobile=mobile, company=fields.get("company"))
@@ -121,9 +124,9 @@ def _customer_draft_card(rt: Runtime, session, user: User, draft):
         if existing.owner_id == user.id:
             actions.insert(0, (f"add_contact:{existing.id}", "添加为联系人"))
         note = f"已存在：{existing.name}（负责人：{existing.owner.name}），不会重复创建。"
-        return builders.capture_draft_card(card_id, title="名片识别结果：客户已存在", fields=shown,
+        return builders.capture_draft_card(card_id, title=f"{source}识别结果：客户已存在", fields=shown,
                                            note=note, actions=actions, edit_link=edit)
-    return builders.capture_draft_card(card_id, title="名片识别结果", fields=shown,
+    return builders.capture_draft_card(card_id, title=f"{source}识别结果", fields=shown,
                                        note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")],
                                        edit_link=edit)
 
@@ -164,6 +167,11 @@ def capture_voice(inbox_id: int) -> str:
                       "pause_reason": parsed.pause_reason}
             draft, _ = drafts.create_draft(session, user, "followup", fields, source_event_id=src.source_id)
             card = _followup_draft_card(rt, session, draft, parsed)
+        elif new_customer := parse_voice_customer(text):
+            # "刚见了先和科技的王总，手机139…": a new customer, drafted exactly as from a card photo.
+            draft, _ = drafts.create_draft(session, user, "customer", new_customer.fields(),
+                                           source_event_id=src.source_id)
+            card = _customer_draft_card(rt, session, user, draft, source="语音")
         else:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}

@@ -667,3 +667,8 @@ def _is_name_like(text: str) -> bool:
         return bool(re.fullmatch(r"[\u4e00-\u9fff]{2,4}|[\u4e00-\u9fff]{2,5}·[\u4e00-\u9fff]{2,8}", compact))
     # An English name ("David Wang") counts only when no Chinese name is printed.
     return bool(re.fullmatch(r"[A-Z][a-z]+(?:[ .-][A-Z][a-z]+){1,2}", text.strip()))
+
+
+def starts_with_surname(text: str) -> bool:
+    """True when `text` begins with a common Chinese surname (one or two characters)."""
+    return _starts_with_surname(text)
