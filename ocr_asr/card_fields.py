@@ -118,6 +118,8 @@ def _split_by_labels(text: str, line_no: int) -> list[_Piece]:
         at_start = not text[:match.start()].strip()
         if single_letter and not _COLON.search(label) and not at_start:
             continue  # "Sales Manager E" is not a label; "... E: x@y.com" is
+        if single_letter and re.match(r"[A-Za-z0-9]", text[match.start() - 1:match.start()]):
+            continue  # the last letter of a misread word ("Mobi1e：") is not a label
         after_chinese = bool(_CJK_CHAR.match(text[match.start() - 1:match.start()]))
         if not at_start and not _COLON.search(label) and after_chinese:
             continue  # 办公 in the middle of Chinese text (科技园办公楼...) is a word, not a label.
