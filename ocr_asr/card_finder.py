@@ -37,6 +37,7 @@ FIND_SIDE = 640          # px: the long side of the copy the outline is looked f
 CARD_LONG_SIDE = 1000    # px: the long side of the flattened card handed to OCR (type of 6-7 pt is ~20 px)
 MIN_AREA, MAX_AREA = 0.025, 0.85   # share of the frame a card can cover
 MIN_RATIO, MAX_RATIO = 1.35, 2.1   # long side / short side of a card seen at a slight angle
+PAGE_LINES = 8           # a group of this many lines of one angle is printed paper, not a card
 INSET = 0.006            # cut this share off each edge so the desk's edge is not read as a line
 
 
@@ -259,6 +260,10 @@ def card_from_text(boxes: list, image_size: tuple[int, int]) -> CardOutline | No
     if best is None:
         return None
     members = best[1]
+    # Cut only when there is something to leave out: a page of text (a large group of lines) beside
+    # the card. On a scan or a close-up the "other" lines are the card's own, and cutting would lose them.
+    if not any(len(group) >= PAGE_LINES for group in groups.values() if group is not members):
+        return None
     points = np.concatenate([m[0] for m in members])
     (cx, cy), (w, h), angle = cv2.minAreaRect(points)
     margin = 1.2 * sorted(m[4] for m in members)[len(members) // 2]

@@ -64,6 +64,13 @@ def test_card_from_text_gives_up_on_a_page_alone():
     assert card_from_text([_box(50, 100 + 40 * i, 500, 24) for i in range(12)], (1600, 1200)) is None
 
 
+def test_card_from_text_cuts_nothing_when_no_page_lies_beside_the_card():
+    # A close-up: the name and the card's lines in two groups, no page to leave out.
+    name = [_box(100, 100, 200, 70), _box(100, 190, 260, 30), _box(100, 235, 260, 30), _box(100, 280, 200, 30)]
+    contacts = [_box(900, 500 + 34 * i, 380, 22) for i in range(5)]
+    assert card_from_text(name + contacts, (1400, 800)) is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed, turn", [(3, 0), (5, 90), (10, 180), (24, 270)])
 def test_desk_photo_reads_the_card_not_the_page(cardgen, ocr_engine, seed, turn):
