@@ -37,6 +37,7 @@ FIND_SIDE = 640          # px: the long side of the copy the outline is looked f
 CARD_LONG_SIDE = 1000    # px: the long side of the flattened card handed to OCR (type of 6-7 pt is ~20 px)
 MIN_AREA, MAX_AREA = 0.025, 0.85   # share of the frame a card can cover
 MIN_RATIO, MAX_RATIO = 1.35, 2.1   # long side / short side of a card seen at a slight angle
+MIN_SOLIDITY = 0.8       # a card's outline fills its quadrilateral
 PAGE_LINES = 8           # a group of this many lines of one angle is printed paper, not a card
 INSET = 0.006            # cut this share off each edge so the desk's edge is not read as a line
 
@@ -74,6 +75,8 @@ def find_card(image: Image.Image) -> CardOutline | None:
             quad = _quadrilateral(contour)
             if quad is None:
                 continue
+            if cv2.contourArea(contour) < MIN_SOLIDITY * cv2.contourArea(quad):
+                continue  # a ragged blob (a block of text closed into one) only spans a quadrilateral
             score = _card_score(quad, frame_area, rgb.shape)
             if score and (best is None or score > best[0]):
                 best = (score, quad)
