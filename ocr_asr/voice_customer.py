@@ -30,6 +30,8 @@ import opencc
 
 from ocr_asr.card_fields import FIELDS, parse_numbers, starts_with_surname
 
+_TWO_CHAR_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "司徒", "东方", "夏侯", "慕容", "尉迟", "长孙", "皇甫", "令狐")
+
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
 
 # A company's name ends in one of these (longest first so 有限公司 wins over 公司).
@@ -74,6 +76,8 @@ def parse_voice_customer(text: str) -> VoiceCustomer:
     text = _TO_SIMPLIFIED.convert(text or "").strip()
     if not text:
         return VoiceCustomer()
+    # Homophones speech recognition writes for a title: 采购经历 is 采购经理.
+    text = re.sub(r"(?<=[购售场术务目户务理])经历", "经理", text)
     result = VoiceCustomer(mobile=_mobile(text))
     # Digits and the clause holding the number are no longer needed for the words.
     words = re.sub(r"[0-9０-９一二三四五六七八九零〇幺两][0-9０-９一二三四五六七八九零〇幺两\s，,\-]{6,}", "，", text)
@@ -162,6 +166,8 @@ def _word_at(text: str) -> str | None:
     text = text.lstrip("，, ")
     stop = _STOP_AFTER_NAME.search(text)
     word = text[:stop.start()] if stop else text
+    if len(word) == 4 and word[:2] not in _TWO_CHAR_SURNAMES:
+        word = word[:3]  # speech recognition ran the name into the next word: 王志刚语 -> 王志刚
     if 2 <= len(word) <= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", word) and starts_with_surname(word):
         return word
     return None

@@ -74,9 +74,9 @@ def test_dingtalk_voice_note_drafts_the_same_customer_card(stack, database):
     assert len(drafts) == 1
     fields = drafts[0]
     assert fields["mobile"] == "18602134567"
-    assert fields["company"] == "博远电子" and fields["title"] == "采购经理"
-    assert fields["name"].startswith("李")
-    assert "18602134567" in param["text"] and "博远电子" in param["text"]
+    assert fields["company"] == "华信电子有限公司" and fields["title"] == "采购经理"
+    assert fields["name"] == "张伟"
+    assert "18602134567" in param["text"] and "华信电子有限公司" in param["text"]
     confirm = next(param[f"actionURL{i}"] for i in range(1, 5) if param.get(f"actionTitle{i}") == "确认创建")
     button_text = parse_qs(urlparse(confirm).query)["content"][0]
     assert stack.dingtalk_text("rep1", button_text,
@@ -88,4 +88,4 @@ def test_dingtalk_voice_note_drafts_the_same_customer_card(stack, database):
 
 def test_fixtures_say_what_the_tests_expect():
     assert "一三九一二三四五六七八" in MANIFEST["customer_xianhe.amr"]
-    assert "一八六零二一三四五六七" in MANIFEST["customer_boyuan.ogg"]
+    assert "一八六零二一三四五六七" in MANIFEST["customer_boyuan.ogg"] and "张伟" in MANIFEST["customer_boyuan.ogg"]
