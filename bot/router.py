@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cards.model import Card
+
 from .context import Context
 from .events import Kind
 
@@ -26,6 +28,7 @@ class Router:
         self.commands: dict[str, Command] = {}
         self.ordered: list[Command] = []
         self.actions: dict[str, Handler] = {}
+        self.after_done: set[str] = set()   # actions a done card still offers (撤销)
         self.kinds: dict[Kind, Handler] = {}
         self.fallback_text: Handler | None = None
 
@@ -38,9 +41,11 @@ class Router:
             return fn
         return register
 
-    def action(self, key: str) -> Callable[[Handler], Handler]:
+    def action(self, key: str, *, when_done: bool = False) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.actions[key] = fn
+            if when_done:
+                self.after_done.add(key)
             return fn
         return register
 
@@ -61,9 +66,11 @@ class Router:
         if kind == Kind.TEXT:
             return self._text(ctx, ctx.event.payload.get("text", ""))
         if kind == Kind.CARD_ACTION:
+            record = ctx.card_record
             # a button key is "verb" or "verb:argument"; handlers register "<subject>:<verb>"
             verb, _, arg = str(ctx.event.payload.get("action", "")).partition(":")
-            record = ctx.card_record
+            if record is not None and f"{record.subject_type}:{verb}" not in self.after_done and already_done(ctx):
+                return None
             handler = self.actions.get(f"{record.subject_type}:{verb}") if record else None
             if handler is not None:
                 return handler(ctx, arg)
@@ -88,6 +95,16 @@ class Router:
             return cmd.handler(ctx, rest.strip())
         if self.fallback_text is not None:
             self.fallback_text(ctx, text)
+
+
+def already_done(ctx: Context) -> bool:
+    """Middleware for every card action: a card already acted upon is answered, not acted on
+    again (a DingTalk ActionCard cannot be greyed out, and a second tap must not redo the work)."""
+    if ctx.card_record.status != "done":
+        return False
+    note = Card.from_dict(ctx.card_record.card).done_note or "已处理"
+    ctx.say(f"这张卡片已经处理过了：{note}")
+    return True
 
 
 router = Router()

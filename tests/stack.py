@@ -13,9 +13,12 @@ from werkzeug.serving import make_server
 
 from bot.dingtalk import fake as dt_fake
 from bot.wecom import fake as wc_fake
+from config.clock import ManualClock
 from config.settings import Settings, load_settings
-from jobs.queue import InlineQueue, QUEUE_NAMES, RqQueue
-from jobs.runtime import Runtime, set_runtime
+from crmbot.runtime import Runtime
+from jobs.queue import QUEUE_NAMES, InlineQueue, RqQueue
+from jobs.runtime import set_runtime
+from tests.factories import NOW
 
 WECOM_KEYS = dict(wecom_corp_id="wwcorp001", wecom_agent_id=1000002, wecom_secret="test-wecom-secret",
                   wecom_token="QDG6eK", wecom_encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
@@ -32,6 +35,7 @@ class Stack:
     wecom: Any            # FakeWeComState
     dingtalk: Any         # FakeDingTalkState
     real_worker: bool
+    app: Any = None       # the Flask app, for the mini-app's test client
 
     def drain(self) -> None:
         """Run queued jobs to completion (an rq worker in burst mode on real Redis)."""
@@ -100,11 +104,12 @@ def running_stack(database, redis_conn, real_worker: bool | None = None, **overr
                              **overrides)
     real = bool(REDIS_URL) if real_worker is None else real_worker
     runtime = Runtime(settings=settings, playbook=_playbook(settings), db=database, redis=redis_conn,
-                      queue=RqQueue(redis_conn) if real else InlineQueue())
+                      queue=RqQueue(redis_conn) if real else InlineQueue(),
+                      clock=ManualClock(NOW, running=True))
     app = create_app(settings, runtime)
     base_url, stop_app = _serve(app)
     try:
-        yield Stack(settings, runtime, base_url, wecom_state, dt_state, real)
+        yield Stack(settings, runtime, base_url, wecom_state, dt_state, real, app)
     finally:
         stop_app()
         stop_wecom()

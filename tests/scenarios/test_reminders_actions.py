@@ -10,7 +10,8 @@ from storage import customers, leads, opportunities
 from storage.customers import ContactInput, CustomerInput
 from storage.leads import LeadInput
 from storage.models import Customer, Lead, Task, User
-from tests.factories import build_world
+from tests.factories import NOW, build_world
+from tests.jobs.helpers import after_working
 from tests.stack import running_stack
 
 
@@ -23,7 +24,7 @@ def stack(database, redis_conn, playbook):
 
 
 def _now(playbook):
-    return datetime.now(playbook.tz).replace(hour=10, minute=30, second=0, microsecond=0)
+    return NOW.astimezone(playbook.tz).replace(hour=10, minute=30, second=0, microsecond=0)
 
 
 def _cards(stack, user):
@@ -42,7 +43,8 @@ def _key(card, text):
 
 def _scan(stack, now, *names):
     for name in names:
-        stack.runtime.queue.enqueue("jobs.rules.run_rule", name, now.isoformat())
+        stack.runtime.clock.set(now)
+        stack.runtime.queue.enqueue("jobs.rules.run_rule", name)
     stack.drain()
 
 
@@ -50,23 +52,67 @@ def _rep1(s):
     return s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
 
 
-def test_pass_a_new_lead_to_a_colleague(stack, database, playbook):
+def _updates(stack) -> list[dict]:
+    return [m["body"]["template_card"] for m in stack.wecom.sent if m["path"].endswith("/update_template_card")]
+
+
+def _lead_owner(database) -> str:
+    with database.transaction() as s:
+        lead = s.scalars(select(Lead)).one()
+        return s.get(User, lead.assignee_id).wecom_userid
+
+
+def test_pass_a_new_lead_asks_to_whom_confirms_and_can_be_undone(stack, database, playbook):
     now = _now(playbook)
     with database.transaction() as s:
         leads.create_lead(s, 1, LeadInput(source="官网表单", name="陈先生", external_ref="x1"), now=now)
     _scan(stack, now, "lead_assignment")
     [card] = _cards(stack, "rep1")
-    stack.wecom_click("rep1", card["task_id"], _key(card, "转交"))
+    stack.wecom_click("rep1", card["task_id"], _key(card, "转交"))   # tap 1: to whom?
+    stack.drain()
+    picker = _updates(stack)[-1]
+    assert [b["text"] for b in picker["button_list"]] == ["转给王芳", "取消"]   # rep1's team, not rep1
+    assert _lead_owner(database) == "rep1" and _cards(stack, "rep2") == []   # nothing moved yet
+
+    stack.wecom_click("rep1", card["task_id"], _key(picker, "转给王芳"))   # tap 2: the confirmation
     stack.drain()
     with database.transaction() as s:
-        lead = s.scalars(select(Lead)).one()
-        assert lead.assignee_id == s.scalars(select(User.id).where(User.wecom_userid == "rep2")).one()
-        assert lead.assignment_count == 2
-    assert len(_cards(stack, "rep2")) == 1
-    # the old card cannot claim it any more: the card was updated, a retry is told so
+        assert s.scalars(select(Lead)).one().assignment_count == 2
+    assert _lead_owner(database) == "rep2" and len(_cards(stack, "rep2")) == 1
+    done = _updates(stack)[-1]
+    assert "已转交给王芳" in str(done) and [b["text"] for b in done["button_list"] if b.get("key")] == [
+        f"撤销（{playbook.handover.undo_minutes}分钟内）"]
+    # the old card cannot claim it any more: a retry is told so
     stack.wecom_click("rep1", card["task_id"], _key(card, "认领"))
     stack.drain()
     assert any("已经处理过了" in t for t in _texts(stack, "rep1"))
+
+    stack.wecom_click("rep1", card["task_id"], _key(done, f"撤销（{playbook.handover.undo_minutes}分钟内）"))
+    stack.drain()
+    assert _lead_owner(database) == "rep1" and len(_cards(stack, "rep1")) == 2, _texts(stack, "rep1")   # offered to rep1 again
+    with database.transaction() as s:
+        offers = s.scalars(select(Task).where(Task.kind == "lead_assignment").order_by(Task.id)).all()
+        assert [(t.status, t.result) for t in offers] == [("done", "已转交给王芳"), ("done", "已撤销转交"), ("open", None)]
+
+
+def test_undo_is_refused_after_the_window_or_once_the_colleague_acted(stack, database, playbook):
+    now = _now(playbook)
+    with database.transaction() as s:
+        leads.create_lead(s, 1, LeadInput(source="官网表单", name="陈先生", external_ref="x2"), now=now)
+    _scan(stack, now, "lead_assignment")
+    [card] = _cards(stack, "rep1")
+    stack.wecom_click("rep1", card["task_id"], _key(card, "转交"))
+    stack.drain()
+    stack.wecom_click("rep1", card["task_id"], _key(_updates(stack)[-1], "转给王芳"))
+    stack.drain()
+    done = _updates(stack)[-1]
+    [offer] = _cards(stack, "rep2")
+    stack.wecom_click("rep2", offer["task_id"], _key(offer, "认领"))     # rep2 acted
+    stack.drain()
+    stack.wecom_click("rep1", card["task_id"], _key(done, f"撤销（{playbook.handover.undo_minutes}分钟内）"))
+    stack.drain()
+    assert any("同事已经处理了这条线索" in t for t in _texts(stack, "rep1"))
+    assert _lead_owner(database) == "rep2"
 
 
 def test_stuck_deal_advance_refused_by_checklist_then_reason(stack, database, playbook):
@@ -75,7 +121,7 @@ def test_stuck_deal_advance_refused_by_checklist_then_reason(stack, database, pl
     with database.transaction() as s:
         rep = _rep1(s)
         c = customers.create_customer(s, rep, CustomerInput(kind="person", name="刘女士", mobile="13700001111",
-                                                            contacts=[ContactInput(name="刘女士")]), playbook)
+                                                            contacts=[ContactInput(name="刘女士")]), playbook, now=now)
         c.last_interaction_at = now - timedelta(days=1)
         opportunities.create_opportunity(s, rep, c.id, "厂房改造", playbook, now=entered)
     _scan(stack, now, "stage_stuck")
@@ -97,13 +143,15 @@ def test_manager_reassigns_then_director_closes(stack, database, playbook):
     now = _now(playbook)
     with database.transaction() as s:
         c = customers.create_customer(s, _rep1(s), CustomerInput(kind="person", name="刘女士", mobile="13700001111"),
-                                      playbook)
+                                      playbook, now=now)
         c.last_interaction_at = now - timedelta(days=60)
     _scan(stack, now, "silent_customer")
     rule = playbook.rules.escalation
-    _scan(stack, now + timedelta(hours=rule.manager_after_hours, minutes=1), "escalation")
+    _scan(stack, after_working(playbook, now, hours=rule.manager_after_hours, minutes=1), "escalation")
     [esc] = [c for c in _cards(stack, "manager") if c["source"]["desc"] == "升级给经理"]
     stack.wecom_click("manager", esc["task_id"], _key(esc, "转交"))
+    stack.drain()
+    stack.wecom_click("manager", esc["task_id"], _key(_updates(stack)[-1], "转给王芳"))
     stack.drain()
     with database.transaction() as s:
         task = s.scalars(select(Task).where(Task.kind == "silent_customer")).one()
@@ -111,7 +159,7 @@ def test_manager_reassigns_then_director_closes(stack, database, playbook):
         assert task.assignee_id == rep2.id and s.scalars(select(Customer)).one().owner_id == rep2.id
     assert any(c["source"]["desc"] == "同事转交" for c in _cards(stack, "rep2"))
 
-    _scan(stack, now + timedelta(hours=rule.director_after_hours, minutes=1), "escalation")
+    _scan(stack, after_working(playbook, now, hours=rule.director_after_hours, minutes=1), "escalation")
     [top] = [c for c in _cards(stack, "director") if c["source"]["desc"] == "升级给总监"]
     assert "王芳" in json.dumps(top, ensure_ascii=False)
     stack.wecom_click("director", top["task_id"], _key(top, "关闭"))
