@@ -149,9 +149,10 @@ def _outline_masks(rgb: np.ndarray):
     saturation = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[:, :, 1], (5, 5), 0)
     for channel in (grey, saturation):
         _, high = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        for mask in (high, 255 - high):
-            # Fill the card's text and logo holes so the card is one blob.
-            yield cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+        # Not closed: the card's own text leaves holes, which do not change its outer contour,
+        # while closing would turn a line of large type (the name) into a card-shaped block.
+        yield high
+        yield 255 - high
 
 
 def _quadrilateral(contour: np.ndarray) -> np.ndarray | None:
