@@ -43,7 +43,7 @@ NOTES = [
     ("customer_xianhe.amr", "libopencore_amrnb", "amr", 8000,
      "新客户，先和科技有限公司的销售总监王志刚，手机一三九一二三四五六七八。"),
     ("customer_boyuan.ogg", "libopus", "ogg", 48000,
-     "新客户，华信电子有限公司的采购经理张伟，手机是一八六零二一三四五六七。"),
+     "新客户，华信电子有限公司的销售经理张伟，手机一五八一二三四五六七八。"),
 ]
 PAD_S = 1.5  # silence before and after, as when a rep holds the button before speaking
 
