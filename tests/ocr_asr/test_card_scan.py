@@ -60,7 +60,7 @@ def test_batch_of_files_loads_the_model_once_and_survives_bad_files(cardgen, ocr
     assert "不完整" in by_name["truncated.jpg"]["error"]
     assert by_name["missing.jpg"]["error"] == "找不到这个文件"
     for bad in ("not_an_image.jpg", "empty.jpg", "truncated.jpg", "missing.jpg"):
-        assert set(by_name[bad]) == CONTRACT_KEYS | {"error"}
+        assert set(by_name[bad]) == CONTRACT_KEYS | ADDED_KEYS | {"error"}
         assert by_name[bad]["name"] is None and by_name[bad]["lines"] == []
 
 
