@@ -25,6 +25,7 @@ from ocr_asr.errors import CaptureError
 from ocr_asr.name_correction import correct_names
 from ocr_asr.note_parser import CustomerRef, company_keys, parse_note
 from ocr_asr.transcribe import transcribe_bytes
+from ocr_asr.voice_customer import parse_voice_customer
 from storage import customers, drafts, media, users
 from storage.models import Contact, Customer, InboxEvent, User
 from storage.validators import first_mobile, mobile_in_text
@@ -116,7 +117,9 @@ def capture_image(inbox_id: int) -> str:
     return "drafted"
 
 
-def _customer_draft_card(rt: Services, session, user: User, draft):
+def _customer_draft_card(rt: Services, session, user: User, draft, source: str = "名片"):
+    """The customer draft card, the same for a card photo and a voice note (`source` names which),
+    with the duplicate check."""
     fields = draft.fields
     mobile = first_mobile([fields["mobile"]]) if fields.get("mobile") else None
     matches = customers.find_matches(session, user.org_id, mobile=mobile, company=fields.get("company"))
@@ -128,9 +131,9 @@ def _customer_draft_card(rt: Services, session, user: User, draft):
         if existing.owner_id == user.id:
             actions.insert(0, (f"add_contact:{existing.id}", "添加为联系人"))
         note = f"已存在：{existing.name}（负责人：{existing.owner.name}），不会重复创建。"
-        return rows.draft_card(draft, public_url, title="名片识别结果：客户已存在", fields=shown,
+        return rows.draft_card(draft, public_url, title=f"{source}识别结果：客户已存在", fields=shown,
                                note=note, actions=actions)
-    return rows.draft_card(draft, public_url, title="名片识别结果", fields=shown,
+    return rows.draft_card(draft, public_url, title=f"{source}识别结果", fields=shown,
                            note="", hint="核对无误后点“确认创建”。",
                            actions=[("confirm", "确认创建"), ("discard", "放弃")])
 
@@ -177,6 +180,11 @@ def capture_voice(inbox_id: int) -> str:
                       "pause_reason": parsed.pause_reason}
             draft, _ = drafts.create_draft(session, user, "followup", fields, source_event_id=src.source_id)
             card = _followup_draft_card(rt, session, draft, parsed, fixes, now)
+        elif new_customer := parse_voice_customer(text):
+            # "刚见了先和科技的王总，手机139…": a new customer, drafted exactly as from a card photo.
+            draft, _ = drafts.create_draft(session, user, "customer", new_customer.fields(),
+                                           source_event_id=src.source_id)
+            card = _customer_draft_card(rt, session, user, draft, source="语音")
         else:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}

@@ -31,6 +31,9 @@ from phonenumbers import NumberParseException, PhoneNumberType
 from ocr_asr.ocr import OcrLine
 
 FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website")
+# Added after the first contract (new keys only): a second mobile, the fax (kept apart so it is never
+# taken for the phone), and the English name printed beside or below the Chinese one.
+EXTRA_FIELDS = ("mobile2", "fax", "english_name")
 
 
 @dataclass
@@ -43,11 +46,18 @@ class BusinessCard:
     email: str | None = None
     address: str | None = None
     website: str | None = None
+    mobile2: str | None = None
+    fax: str | None = None
+    english_name: str | None = None
     confidence: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
     def fields(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in FIELDS}
+
+    def all_fields(self) -> dict[str, str | None]:
+        """The contract's fields and the added ones (`crmbot scan-card --json` prints all)."""
+        return {name: getattr(self, name) for name in FIELDS + EXTRA_FIELDS}
 
 
 # ---------------------------------------------------------------- labels
@@ -108,6 +118,8 @@ def _split_by_labels(text: str, line_no: int) -> list[_Piece]:
         at_start = not text[:match.start()].strip()
         if single_letter and not _COLON.search(label) and not at_start:
             continue  # "Sales Manager E" is not a label; "... E: x@y.com" is
+        if single_letter and re.match(r"[A-Za-z0-9]", text[match.start() - 1:match.start()]):
+            continue  # the last letter of a misread word ("Mobi1e：") is not a label
         after_chinese = bool(_CJK_CHAR.match(text[match.start() - 1:match.start()]))
         if not at_start and not _COLON.search(label) and after_chinese:
             continue  # 办公 in the middle of Chinese text (科技园办公楼...) is a word, not a label.
@@ -401,8 +413,16 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> None:
             if numbers:
                 consumed += 1
             if piece.kind == "fax":
+                # A fax is never the phone or the mobile; it is kept under its own key.
+                landlines = [n for n in numbers if n.kind == "phone"]
+                if landlines:
+                    _set(card, "fax", landlines[0].value, score)
                 continue
             for number in numbers:
+                if number.kind == "mobile" and card.mobile and number.value != card.mobile:
+                    # "138… / 139…" or a second 手机 line: the second mobile is a second way to call.
+                    _set(card, "mobile2", number.value, score * labelled)
+                    continue
                 _set(card, number.kind, number.value, score * labelled)
         row.used = bool(consumed) and all(p.kind not in ("address",) for p in pieces) and not _has_leftover(row.text)
 
@@ -425,7 +445,13 @@ def _clean_email(text: str) -> str:
     # OCR reads a 1 after a digit as l or I (huang6l@): numbers in an address are digits.
     local = re.sub(r"(?<=\d)[lI|](?=\d|$)", "1", local)
     local = re.sub(r"(?<=\d)[oO](?=\d|$)", "0", local)
-    return f"{local}@{domain}".lower()
+    return f"{local}@{_letters_in_domain(domain)}".lower()
+
+
+def _letters_in_domain(domain: str) -> str:
+    """A 1 between two letters of a domain name is an l that OCR misread (Kai and Ming type draw l
+    and 1 alike): ju1itech.com -> julitech.com."""
+    return re.sub(r"(?<=[A-Za-z])1(?=[A-Za-z])", "l", domain)
 
 
 def _looks_like_web(text: str) -> bool:
@@ -438,7 +464,7 @@ def _clean_url(text: str) -> str:
     text = re.sub(r"\s", "", text).lower()
     text = re.sub(r"^(?:website|web|url|w)[:.]?(?=www\.|http)", "", text)  # a glued-on label
     text = re.sub(r"^https?:/*", "", text)
-    return text.rstrip("/.")
+    return _letters_in_domain(text.rstrip("/."))
 
 
 def _take_address(card: BusinessCard, rows: list[_Line]) -> None:
@@ -571,12 +597,31 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
         weight, row, text = max(titles, key=lambda t: (t[0], -t[1].no))
         _set(card, "title", _title_text(text), row.ocr.score * (0.9 if weight == 2.0 else 0.7))
     chinese = [n for n in names if _CJK.search(n[2]) and not (card.company and n[2] in card.company)]
-    pool = chinese or [n for n in names if not _CJK.search(n[2])]
+    english = [n for n in names if not _CJK.search(n[2])]
+    pool = chinese or english
     if pool:
         height, row, text = max(pool, key=lambda n: n[0])
         others = sorted((n[0] for n in pool if n[1] is not row), reverse=True)
         margin = 1.0 if not others else min(1.0, 0.6 + (height - others[0]) / max(height, 1))
         _set(card, "name", text, row.ocr.score * margin * (1.0 if _starts_with_surname(text) else 0.7))
+        if chinese:
+            _attach_english_name(card, row, english, rows)
+
+
+def _attach_english_name(card: BusinessCard, name_row: _Line, english: list, rows: list[_Line]) -> None:
+    """The person's English name: on the name's own line ("王伟 David Wang"), or a Latin name line
+    beside or right below it. It belongs to the person and is never the company or the title."""
+    both = re.fullmatch(r"[\u4e00-\u9fff]{2,4}\s*([A-Z][a-z]+(?:[ .-][A-Z][a-z]+){0,2})", name_row.text)
+    if both:
+        _set(card, "english_name", both.group(1), name_row.ocr.score)
+        return
+    box = name_row.ocr
+    near = [(abs(row.ocr.center_y - box.center_y), row, text) for _, row, text in english
+            if row.ocr.top < box.bottom + 2.0 * box.height and row.ocr.bottom > box.top - 0.5 * box.height]
+    if near:
+        _, row, text = min(near, key=lambda n: n[0])
+        row.used = True
+        _set(card, "english_name", text.strip(), row.ocr.score)
 
 
 def _title_text(text: str) -> str:
@@ -624,3 +669,8 @@ def _is_name_like(text: str) -> bool:
         return bool(re.fullmatch(r"[\u4e00-\u9fff]{2,4}|[\u4e00-\u9fff]{2,5}·[\u4e00-\u9fff]{2,8}", compact))
     # An English name ("David Wang") counts only when no Chinese name is printed.
     return bool(re.fullmatch(r"[A-Z][a-z]+(?:[ .-][A-Z][a-z]+){1,2}", text.strip()))
+
+
+def starts_with_surname(text: str) -> bool:
+    """True when `text` begins with a common Chinese surname (one or two characters)."""
+    return _starts_with_surname(text)

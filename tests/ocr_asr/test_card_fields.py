@@ -48,7 +48,10 @@ def test_classic_chinese_card():
     assert card.email == "wang.jianguo@boyuan.com.cn"
     assert card.address == "上海市浦东新区张江路1234号科技园A座5楼"
     assert card.website == "www.boyuan.com.cn"
-    assert set(card.confidence) == {"name", "company", "title", "mobile", "phone", "email", "address", "website"}
+    assert card.fax == "021-62345679"       # kept under its own key, never the phone
+    assert card.mobile2 is None and card.english_name is None
+    assert set(card.confidence) == {"name", "company", "title", "mobile", "phone", "email", "address", "website",
+                                    "fax"}
     assert all(0 < value <= 1 for value in card.confidence.values())
     assert card.lines[0] == "上海博远信息技术有限公司" and len(card.lines) == 10
 

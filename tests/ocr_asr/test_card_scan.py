@@ -14,6 +14,7 @@ from ocr_asr.errors import CaptureError
 
 CONTRACT_KEYS = {"file", "name", "company", "title", "mobile", "phone", "email", "address", "website",
                  "lines", "elapsed_ms"}
+ADDED_KEYS = {"mobile2", "fax", "english_name"}  # new keys only; the contract's keys stay
 
 
 def _assert_fields(cardgen, got: dict, truth) -> None:
@@ -50,7 +51,7 @@ def test_batch_of_files_loads_the_model_once_and_survives_bad_files(cardgen, ocr
     assert loads == ["rapidocr"]
     by_name = {r["file"].rsplit("/", 1)[-1]: r for r in results}
     for good in ("clean.png", "photo.jpg"):
-        assert set(by_name[good]) == CONTRACT_KEYS
+        assert set(by_name[good]) == CONTRACT_KEYS | ADDED_KEYS
         assert by_name[good]["lines"] and by_name[good]["elapsed_ms"] > 0
     _assert_fields(cardgen, by_name["clean.png"], clean.truth)
     _assert_fields(cardgen, by_name["photo.jpg"], photo.truth)
@@ -59,7 +60,7 @@ def test_batch_of_files_loads_the_model_once_and_survives_bad_files(cardgen, ocr
     assert "不完整" in by_name["truncated.jpg"]["error"]
     assert by_name["missing.jpg"]["error"] == "找不到这个文件"
     for bad in ("not_an_image.jpg", "empty.jpg", "truncated.jpg", "missing.jpg"):
-        assert set(by_name[bad]) == CONTRACT_KEYS | {"error"}
+        assert set(by_name[bad]) == CONTRACT_KEYS | ADDED_KEYS | {"error"}
         assert by_name[bad]["name"] is None and by_name[bad]["lines"] == []
 
 

@@ -1,0 +1,86 @@
+"""Finding the card in a photo before reading it: its outline on a cluttered desk, its group of
+text lines when the outline does not stand out, nothing when there is no card to cut out."""
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+from PIL import Image
+
+from ocr_asr.card_finder import CARD_LONG_SIDE, card_from_text, find_card, flatten
+from ocr_asr.images import decode_image
+
+
+def _photo(cardgen, seed: int, turn: int = 0) -> tuple[object, Image.Image]:
+    card = cardgen.make_real_card(seed)
+    return card, decode_image(cardgen.desk_photo(card.image, seed, turn=turn), max_side=2400)
+
+
+def _sides(outline) -> tuple[float, float]:
+    a, b, c, d = outline.corners
+    return (math.dist(a, b) + math.dist(d, c)) / 2, (math.dist(a, d) + math.dist(b, c)) / 2
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5, 9])
+def test_outline_of_a_card_on_a_cluttered_desk(cardgen, seed):
+    card, photo = _photo(cardgen, seed)
+    outline = find_card(photo)
+    assert outline is not None
+    across, down = _sides(outline)
+    ratio = max(across, down) / min(across, down)
+    assert 1.4 < ratio < 2.1
+    # The card is a third to a half of the frame wide: its outline is neither a speck nor the page.
+    assert 0.25 * photo.width < max(across, down) < 0.6 * max(photo.size)
+    flat = flatten(photo, outline)
+    assert max(flat.size) == CARD_LONG_SIDE or max(flat.size) < CARD_LONG_SIDE
+    assert (flat.height > flat.width) == outline.portrait
+
+
+def test_a_scan_that_is_all_card_has_no_outline_to_cut(cardgen):
+    card = cardgen.make_card(3)
+    assert find_card(decode_image(cardgen.scan_bytes(card.image))) is None
+
+
+def test_blank_desk_has_no_card():
+    assert find_card(Image.new("RGB", (1200, 900), (120, 100, 80))) is None
+
+
+def _box(x, y, w, h):
+    return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+
+
+def test_card_from_text_picks_the_lines_with_a_large_name_not_the_page():
+    # A page: twelve lines of one type size, left; a card: a large name and small lines, right.
+    page = [_box(50, 100 + 40 * i, 500, 24) for i in range(12)]
+    card = [_box(900, 300, 160, 60)] + [_box(900, 380 + 32 * i, 380, 20) for i in range(5)]
+    outline = card_from_text(page + card, (1600, 1200))
+    assert outline is not None
+    xs = [x for x, _ in outline.corners]
+    assert min(xs) > 800 and max(xs) < 1350
+
+
+def test_card_from_text_gives_up_on_a_page_alone():
+    assert card_from_text([_box(50, 100 + 40 * i, 500, 24) for i in range(12)], (1600, 1200)) is None
+
+
+def test_card_from_text_cuts_nothing_when_no_page_lies_beside_the_card():
+    # A close-up: the name and the card's lines in two groups, no page to leave out.
+    name = [_box(100, 100, 200, 70), _box(100, 190, 260, 30), _box(100, 235, 260, 30), _box(100, 280, 200, 30)]
+    contacts = [_box(900, 500 + 34 * i, 380, 22) for i in range(5)]
+    assert card_from_text(name + contacts, (1400, 800)) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed, turn", [(3, 0), (5, 90), (10, 180), (24, 270)])
+def test_desk_photo_reads_the_card_not_the_page(cardgen, ocr_engine, seed, turn):
+    from config.settings import load_settings
+    from ocr_asr.card_scan import scan_card_bytes
+    card = cardgen.make_real_card(seed)
+    got = scan_card_bytes(cardgen.desk_photo(card.image, seed, turn=turn), ocr_engine,
+                          settings=load_settings()).all_fields()
+    wrong = {name: (got[name], want) for name, want in card.truth.real_fields().items()
+             if not cardgen.same_field(name, got[name], want)}
+    assert not wrong, f"{card.notes}: fields read wrong (got, want): {wrong}"
+    if card.truth.fax:
+        assert got["fax"] == card.truth.fax and got["phone"] != card.truth.fax
