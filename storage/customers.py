@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
 
-from . import audit, tasks
-from .errors import DuplicateCustomer, InvalidInput, NotFound
+from . import audit, dedupe, duplicate_reviews, tasks
+from .errors import CustomerCollision, DuplicateCustomer, InvalidInput, NotFound, PossibleDuplicate
 from .models import Contact, Customer, User, utcnow
 from .permissions import check_access, visible_user_ids
 from .validators import (normalize_credit_code, normalize_email, normalize_mobile, normalize_name,
@@ -79,18 +79,35 @@ def find_by_identifier(session: Session, org_id: int, identifier: str) -> Custom
 
 
 def _refuse_duplicate(session: Session, org_id: int, identifier: str | None,
-                      exclude_id: int | None = None) -> None:
+                      exclude_id: int | None = None, owner_id: int | None = None) -> None:
+    """The identifier is taken: by the same owner it is a plain duplicate; by another owner it is
+    撞单 (CustomerCollision) and ownership never moves."""
     if identifier is None:
         return
     existing = find_by_identifier(session, org_id, identifier)
     if existing is not None and existing.id != exclude_id:
+        if owner_id is not None and existing.owner_id != owner_id:
+            raise CustomerCollision(existing.id, existing.name, existing.owner.name, identifier,
+                                    owner_id=existing.owner_id)
         raise DuplicateCustomer(existing.id, existing.name, existing.owner.name, identifier)
 
 
+def set_name(customer: Customer, name: str) -> None:
+    """The name and every key derived from it (search, initials, duplicate check)."""
+    customer.name, customer.normalized_name, customer.name_initials = name, normalize_name(name), initials(name)
+    customer.name_key, customer.name_city, customer.name_pinyin = dedupe.name_keys(customer.kind, name)
+
+
 def create_customer(session: Session, actor: User, data: CustomerInput, playbook: Playbook,
-                    owner: User | None = None, now: datetime | None = None) -> Customer:
-    """Create a customer owned by `owner` (default: the actor). Raises InvalidInput,
-    DuplicateCustomer. A customer without its identifier is saved as 待补全 with a data task."""
+                    owner: User | None = None, now: datetime | None = None, *,
+                    duplicate_reason: str | None = None) -> Customer:
+    """Create a customer owned by `owner` (default: the actor), after the duplicate check.
+
+    Raises InvalidInput; DuplicateCustomer (same identifier, same owner); CustomerCollision (the
+    identifier is another rep's customer: the caller raises 撞单, nothing is created);
+    PossibleDuplicate (likely the same as existing customers: shown before create). With a
+    `duplicate_reason` (one of the playbook's) a likely duplicate is created anyway and a review
+    task goes to the manager. A customer without its identifier is saved as 待补全."""
     now = now or utcnow()
     owner = owner or actor
     check_access(session, actor, owner.org_id, owner.id, "客户")
@@ -109,25 +126,37 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
     if data.kind == "person" and mobile is None:
         mobile = next((c["mobile"] for c in contacts if c["mobile"]), None)
     identifier = _identifier(data.kind, credit_code, mobile)
-    _refuse_duplicate(session, owner.org_id, identifier)
+    _refuse_duplicate(session, owner.org_id, identifier, owner_id=owner.id)
+    if duplicate_reason is not None and duplicate_reason not in playbook.dedupe.create_anyway_reasons:
+        raise InvalidInput("duplicate_reason", "请选择仍然创建的原因")
+    matches = dedupe.find_duplicates(session, owner.org_id, dedupe.candidate_for(
+        data.kind, name, credit_code=credit_code, mobile=mobile,
+        contacts=[ContactInput(**c) for c in contacts]), playbook=playbook)
+    if matches and duplicate_reason is None:
+        raise PossibleDuplicate(matches)
 
     customer = Customer(
-        org_id=owner.org_id, kind=data.kind, name=name, normalized_name=normalize_name(name),
-        name_initials=initials(name), credit_code=credit_code, mobile=mobile,
+        org_id=owner.org_id, kind=data.kind, credit_code=credit_code, mobile=mobile,
         identifier=identifier, status="active" if identifier else INCOMPLETE, owner_id=owner.id,
         source=_clean(data.source), industry=_clean(data.industry), grade=data.grade,
         address=_clean(data.address), created_at=now, updated_at=now)
+    set_name(customer, name)
     customer.owner = owner
     session.add(customer)
     try:
         with session.begin_nested():  # a concurrent twin hits the unique index: report it kindly
             session.flush()
     except IntegrityError:
-        _refuse_duplicate(session, owner.org_id, identifier)
+        _refuse_duplicate(session, owner.org_id, identifier, owner_id=owner.id)
         raise
     for contact in contacts:
         session.add(Contact(org_id=owner.org_id, customer_id=customer.id, **contact))
     audit.record(session, actor, "customer.create", customer)
+    if matches:
+        for match in matches[:1]:  # one review per creation: the closest existing customer
+            duplicate_reviews.open_review(session, actor, existing_id=match.customer_id, newer_id=customer.id,
+                        reason=f"仍然创建：{duplicate_reason}；{'、'.join(match.reasons)}",
+                        playbook=playbook, now=now)
     if identifier is None:
         _ensure_completion_task(session, customer, playbook, now)
     return customer
@@ -158,7 +187,9 @@ def complete_identifier(session: Session, actor: User, customer_id: int, *,
             raise InvalidInput("mobile", "请填写手机号")
         customer.mobile = normalize_mobile(mobile)
     identifier = _identifier(customer.kind, customer.credit_code, customer.mobile)
-    _refuse_duplicate(session, customer.org_id, identifier, exclude_id=customer.id)
+    _refuse_duplicate(session, customer.org_id, identifier, exclude_id=customer.id,
+                      owner_id=customer.owner_id)
+    _refuse_claim_by_identifier(session, customer)
     customer.identifier = identifier
     if customer.status == INCOMPLETE:
         customer.status = "active"
@@ -170,6 +201,19 @@ def complete_identifier(session: Session, actor: User, customer_id: int, *,
     if task is not None:
         tasks.close_task(session, actor, task.id, "资料已补全")
     return customer
+
+
+def _refuse_claim_by_identifier(session: Session, customer: Customer) -> None:
+    """Filling an identifier first never takes another rep's customer: when an OLDER customer of
+    another owner already shares a contact mobile, e-mail or platform id with this one, the
+    identifier is not written here (CustomerCollision; the caller raises 撞单)."""
+    contacts = list(customer.contacts)
+    matches = dedupe.find_duplicates(session, customer.org_id, dedupe.candidate_for(
+        customer.kind, customer.name, mobile=customer.mobile, contacts=contacts), exclude_id=customer.id)
+    for match in matches:
+        if match.exact and match.owner_id != customer.owner_id and match.customer_id < customer.id:
+            raise CustomerCollision(match.customer_id, match.customer_name, match.owner_name,
+                                    "、".join(match.reasons), owner_id=match.owner_id)
 
 
 UPDATABLE = ("name", "industry", "grade", "address", "source")
@@ -185,8 +229,7 @@ def update_customer(session: Session, actor: User, customer_id: int, changes: di
         name = _clean(changes["name"])
         if not name:
             raise InvalidInput("name", "客户名称不能为空")
-        customer.name, customer.normalized_name, customer.name_initials = (
-            name, normalize_name(name), initials(name))
+        set_name(customer, name)
     if "grade" in changes and changes["grade"] not in (None, *GRADES):
         raise InvalidInput("grade", "客户等级应为 A/B/C/D")
     for key in ("industry", "grade", "address", "source"):
