@@ -181,10 +181,13 @@ def name_score(a: CompanyName, b: CompanyName) -> float:
         return 0.0
     if a.core == b.core:
         return 1.0
-    score = fuzz.ratio(a.core, b.core) / 100
-    if a.pinyin and b.pinyin:
-        # same sound, other characters (IME typo): nearly as good as the same characters
-        score = max(score, 0.97 * fuzz.ratio(a.pinyin, b.pinyin) / 100)
+    score = _likeness(a.core, b.core, a.pinyin, b.pinyin)
+    shared = _common_suffix(a.core, b.core)
+    if len(shared) >= 2 and len(a.core) > len(shared) and len(b.core) > len(shared):
+        # Same trade words, so the brand in front decides: 华东机电设备 / 华南机电设备 are two
+        # companies, 华东 / 华冬 (same sound) are one company typed twice.
+        head_a, head_b = a.core[: -len(shared)], b.core[: -len(shared)]
+        return min(score, _likeness(head_a, head_b, pinyin_key(head_a), pinyin_key(head_b)))
     short, long_ = sorted((a.core, b.core), key=len)
     if len(short) >= 2 and long_.startswith(short):
         # 简称 at the start of the 全称: 华东机电 / 华东机电设备
@@ -192,6 +195,21 @@ def name_score(a: CompanyName, b: CompanyName) -> float:
     elif len(short) >= 3 and short in long_:
         score = max(score, 0.7 + 0.25 * len(short) / len(long_))
     return min(score, 1.0)
+
+
+def _likeness(a: str, b: str, pinyin_a: str, pinyin_b: str) -> float:
+    score = fuzz.ratio(a, b) / 100
+    if pinyin_a and pinyin_b:
+        # same sound, other characters (IME typo): nearly as good as the same characters
+        score = max(score, 0.97 * fuzz.ratio(pinyin_a, pinyin_b) / 100)
+    return score
+
+
+def _common_suffix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return a[len(a) - n:]
 
 
 # ------------------------------------------------------------------ the check
