@@ -133,7 +133,7 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
         data.kind, name, credit_code=credit_code, mobile=mobile,
         contacts=[ContactInput(**c) for c in contacts]), playbook=playbook)
     if matches and duplicate_reason is None:
-        raise PossibleDuplicate(matches)
+        raise PossibleDuplicate(matches, reasons=playbook.dedupe.create_anyway_reasons)
 
     customer = Customer(
         org_id=owner.org_id, kind=data.kind, credit_code=credit_code, mobile=mobile,
@@ -268,7 +268,12 @@ def add_contact(session: Session, actor: User, customer_id: int, data: ContactIn
 
 
 def get_customer(session: Session, actor: User, customer_id: int) -> Customer:
+    """The customer, or the one it was merged into: old cards, links and drafts keep working."""
     customer = session.get(Customer, customer_id)
+    seen = set()
+    while customer is not None and customer.merged_into_id is not None and customer.id not in seen:
+        seen.add(customer.id)
+        customer = session.get(Customer, customer.merged_into_id)
     if customer is None:
         raise NotFound("客户不存在")
     check_access(session, actor, customer.org_id, customer.owner_id, "客户")
@@ -276,7 +281,7 @@ def get_customer(session: Session, actor: User, customer_id: int) -> Customer:
 
 
 def visible_customers(session: Session, actor: User) -> Select:
-    query = select(Customer).where(Customer.org_id == actor.org_id)
+    query = select(Customer).where(Customer.org_id == actor.org_id, Customer.merged_into_id.is_(None))
     owners = visible_user_ids(session, actor)
     if owners is not None:
         query = query.where(Customer.owner_id.in_(owners))
@@ -311,16 +316,12 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
 
 
 def find_matches(session: Session, org_id: int, *, mobile: str | None = None,
-                 company: str | None = None, name: str | None = None) -> list[Customer]:
-    """Existing customers that look like the same one (same mobile, same company name)."""
-    conditions = []
-    if mobile:
-        conditions.append(Customer.mobile == mobile)
-        conditions.append(Customer.id.in_(select(Contact.customer_id).where(Contact.mobile == mobile)))
-    for value in (company, name):
-        if _clean(value):
-            conditions.append(Customer.normalized_name == normalize_name(value))
-    if not conditions:
+                 company: str | None = None, name: str | None = None,
+                 playbook: Playbook | None = None) -> list[Customer]:
+    """Existing customers that look like the same one, best first (storage.dedupe's check)."""
+    if not any(_clean(v) for v in (mobile, company, name)):
         return []
-    return list(session.scalars(select(Customer).where(Customer.org_id == org_id, or_(*conditions))
-                                .order_by(Customer.id).limit(5)))
+    candidate = dedupe.Candidate(name=company or name, kind="company" if company else "person",
+                                 mobile=mobile, contact_name=name if company else None)
+    matches = dedupe.find_duplicates(session, org_id, candidate, playbook=playbook)
+    return [session.get(Customer, m.customer_id) for m in matches]

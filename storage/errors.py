@@ -57,9 +57,9 @@ class PossibleDuplicate(Conflict):
     `matches` are storage.dedupe.Match rows; the rep may open one, ask for it, or create anyway
     with a reason (which raises a review to the manager)."""
 
-    def __init__(self, matches: list):
+    def __init__(self, matches: list, reasons: tuple[str, ...] = ()):
         labels = "；".join(m.label() for m in matches[:3])
-        super().__init__(f"可能重复：{labels}",
+        super().__init__(f"可能重复：{labels}", reasons=list(reasons),
                          matches=[{"customer_id": m.customer_id, "name": m.customer_name,
                                    "owner": m.owner_name, "score": m.score, "reasons": m.reasons}
                                   for m in matches])
