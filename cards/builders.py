@@ -76,3 +76,41 @@ def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, 
 def done(card: Card, note: str) -> Card:
     """The same card after a click: no buttons, a line saying what was done and by whom."""
     return replace(card, buttons=tuple(b for b in card.buttons if b.url), done_note=note)
+
+
+def possible_duplicate_card(card_id: str, *, typed: str, matches: Sequence[tuple[int, str, str, str, bool]],
+                            open_links: Sequence[str], reasons: Sequence[str],
+                            fields: Sequence[tuple[str, str]] = (), title: str | None = None) -> Card:
+    """Show before create: the likely existing customers with their owners. The rep opens one,
+    adds the person to their own customer, asks the manager for another rep's, or creates anyway
+    with one of the playbook's reasons (which raises a review to the manager).
+    `matches`: (customer id, name, owner, reasons, owned by the rep)."""
+    lines = [f"可能重复：{name}（负责人：{owner}）· {why}" for _cid, name, owner, why, _own in matches[:3]]
+    buttons = [Button(text=f"打开：{name[:8]}", url=url)
+               for (_cid, name, *_rest), url in zip(matches[:2], open_links)]
+    first_id, _, _, _, own = matches[0]
+    if own:
+        buttons.append(Button(text="添加为联系人", key=f"add_contact:{first_id}", style=ButtonStyle.PRIMARY))
+    else:
+        buttons.append(Button(text="申请共享/转交", key=f"ask:{first_id}", style=ButtonStyle.PRIMARY))
+    buttons += [Button(text=f"仍然创建：{reason}", key=f"anyway:{i}") for i, reason in enumerate(reasons)]
+    buttons.append(Button(text="放弃", key="discard", style=ButtonStyle.DANGER))
+    return Card(card_id=card_id, title=title or f"“{typed}”可能已存在", text="\n".join(lines),
+                fields=tuple(CardField(k, v) for k, v in fields if v), buttons=tuple(buttons),
+                source="查重")
+
+
+def duplicate_review_card(card_id: str, *, title: str, reason: str,
+                          records: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+                          can_merge: bool, transfer_to: str | None, links: Sequence[str]) -> Card:
+    """撞单 to the manager: both records with their owners, and what to do about them."""
+    fields = [CardField(f"{label}·{k}", v) for label, pairs in records for k, v in pairs if v]
+    buttons = []
+    if can_merge:
+        buttons.append(Button(text="合并到已有客户", key="merge", style=ButtonStyle.PRIMARY))
+    buttons.append(Button(text="保持两个", key="keep"))
+    if transfer_to:
+        buttons.append(Button(text=f"转给{transfer_to}", key="transfer"))
+    buttons += [Button(text="打开已有客户" if i == 0 else "打开新录入", url=url) for i, url in enumerate(links[:2])]
+    return Card(card_id=card_id, title=title, text=reason, fields=tuple(fields), buttons=tuple(buttons),
+                link=links[0] if links else None, source="撞单")

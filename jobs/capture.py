@@ -16,11 +16,12 @@ from bot.context import new_card_id
 from bot.errors import PermanentError
 from bot.events import Event
 from bot.handlers.common import app_link
+from bot.handlers.duplicates import matches_for_draft, offer_card
 from cards import builders
 from ocr_asr.errors import CaptureError
-from storage import customers, drafts, media, users
+from storage import drafts, media, users
 from storage.models import Customer, InboxEvent, User, utcnow
-from storage.validators import first_mobile, mobile_in_text
+from storage.validators import mobile_in_text
 
 from .outbound import enqueue_delivery, push_card, push_text
 from .runtime import Runtime, current_runtime
@@ -109,20 +110,17 @@ def capture_image(inbox_id: int) -> str:
 
 
 def _customer_draft_card(rt: Runtime, session, user: User, draft):
+    """The draft to confirm; when it looks like an existing customer, the show-before-create card
+    (owners named, open / add as contact / ask / create anyway with a reason)."""
     fields = draft.fields
-    mobile = first_mobile([fields["mobile"]]) if fields.get("mobile") else None
-    matches = customers.find_matches(session, user.org_id, mobile=mobile, company=fields.get("company"))
+    matches = matches_for_draft(session, user, draft, rt.playbook) \
+        if (fields.get("company") or fields.get("name") or fields.get("mobile")) else []
     shown = [(label, fields.get(key) or "") for key, label in FIELD_LABELS]
     edit = app_link(rt.settings, f"drafts/{draft.id}")
     card_id = new_card_id("draft", draft.id)
     if matches:
-        existing = matches[0]
-        actions = [("discard", "放弃")]
-        if existing.owner_id == user.id:
-            actions.insert(0, (f"add_contact:{existing.id}", "添加为联系人"))
-        note = f"已存在：{existing.name}（负责人：{existing.owner.name}），不会重复创建。"
-        return builders.capture_draft_card(card_id, title="名片识别结果：客户已存在", fields=shown,
-                                           note=note, actions=actions, edit_link=edit)
+        return offer_card(rt.settings, rt.playbook, user, draft, matches, card_id=card_id, fields=shown,
+                          title="名片识别结果：客户已存在" if matches[0].exact else "名片识别结果：可能重复")
     return builders.capture_draft_card(card_id, title="名片识别结果", fields=shown,
                                        note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")],
                                        edit_link=edit)
@@ -168,7 +166,10 @@ def capture_voice(inbox_id: int) -> str:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
             draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id)
-            card = builders.capture_draft_card(
+            matches = matches_for_draft(session, user, draft, rt.playbook)
+            card = offer_card(rt.settings, rt.playbook, user, draft, matches, title="语音：可能是已有客户",
+                              fields=[("转写", text[:60]), ("手机", mobile or "")]) if matches else \
+                builders.capture_draft_card(
                 new_card_id("draft", draft.id), title="语音：没有找到对应客户",
                 fields=[("转写", text[:60]), ("手机", mobile or "")],
                 note="要新建客户吗？可以先编辑补全姓名和公司。",

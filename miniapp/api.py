@@ -16,8 +16,9 @@ from flask import Blueprint, jsonify, request
 from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
-from storage import customers, drafts, followups, leads, links, opportunities, tasks
-from storage.errors import DomainError, InvalidInput, PermissionDenied
+from storage import (customers, drafts, duplicate_reviews, followups, leads, links, merge, opportunities,
+                     tasks)
+from storage.errors import CustomerCollision, DomainError, InvalidInput, PermissionDenied
 from storage.models import utcnow
 
 from . import metrics, reads
@@ -26,6 +27,7 @@ from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
 PLATFORMS = ("wecom", "dingtalk")
+NOTIFY_REVIEW_JOB = "jobs.duplicates.notify_review"
 WECOM_JS_APIS = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
 
 
@@ -159,16 +161,48 @@ def create_customer():
     contact = [customers.ContactInput(name=contact_name, mobile=data.get("contact_mobile"),
                                       title=data.get("contact_title"),
                                       wecom_external_userid=data.get("external_userid"))] if contact_name else []
+    reason = data.get("duplicate_reason") or None
     with work() as (session, actor):
-        customer = customers.create_customer(session, actor, customers.CustomerInput(
-            kind=data.get("kind") or "company", name=data.get("name") or "",
-            credit_code=data.get("credit_code"), mobile=data.get("mobile"),
-            source=data.get("source") or "企业微信", industry=data.get("industry"),
-            grade=data.get("grade") or None, contacts=contact), _playbook())
-        if data.get("external_userid"):
-            links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
-                            customer.id)
-        return jsonify(reads.customer_summary(customer, _tz())), 201
+        try:
+            customer = customers.create_customer(session, actor, customers.CustomerInput(
+                kind=data.get("kind") or "company", name=data.get("name") or "",
+                credit_code=data.get("credit_code"), mobile=data.get("mobile"),
+                source=data.get("source") or "企业微信", industry=data.get("industry"),
+                grade=data.get("grade") or None, contacts=contact), _playbook(), now=_now(),
+                duplicate_reason=reason)
+        except CustomerCollision as exc:
+            body, reviews, status = _collision(session, actor, exc, None)
+        else:
+            if data.get("external_userid"):
+                links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
+                                customer.id)
+            reviews = [t.id for t in duplicate_reviews.reviews_of(session, customer.id)]
+            body, status = reads.customer_summary(customer, _tz()), 201
+    _notify_reviews(reviews)  # after the commit: the job reads the review
+    return jsonify(body), status
+
+
+def _now():
+    """Business time for these calls (one place to move to the runtime's clock)."""
+    return utcnow()
+
+
+def _collision(session, actor, exc: CustomerCollision, newer_id: int | None) -> tuple[dict, list[int], int]:
+    """撞单: the review is written (and committed with this request), the manager is told by a job,
+    and the rep gets 409 with what happens next. Nothing else is written."""
+    task, created = duplicate_reviews.open_review(
+        session, actor, existing_id=exc.existing_id, newer_id=newer_id,
+        reason=f"{actor.name}在小程序录入时与{exc.owner_name}的客户相同（{exc.details.get('identifier')}）",
+        playbook=_playbook(), now=_now())
+    body = {"error": f"{exc.message}。已提交{task.assignee.name}裁决撞单。", "existing_id": exc.existing_id,
+            "owner": exc.owner_name, "review_task_id": task.id}
+    return body, [task.id] if created else [], 409
+
+
+def _notify_reviews(task_ids) -> None:
+    """The manager's 撞单 card leaves through the job that owns it (jobs/duplicates.py)."""
+    for task_id in task_ids:
+        runtime().queue.enqueue(NOTIFY_REVIEW_JOB, task_id, job_id=f"dup-review-{task_id}")
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -181,10 +215,34 @@ def get_customer(customer_id: int):
 def complete_identifier(customer_id: int):
     data = _body()
     with work() as (session, actor):
-        customer = customers.complete_identifier(session, actor, customer_id,
-                                                 credit_code=data.get("credit_code"),
-                                                 mobile=data.get("mobile"))
-        return jsonify(reads.customer_summary(customer, _tz()))
+        try:
+            customer = customers.complete_identifier(session, actor, customer_id,
+                                                     credit_code=data.get("credit_code"),
+                                                     mobile=data.get("mobile"))
+            body, reviews, status = reads.customer_summary(customer, _tz()), [], 200
+        except CustomerCollision as exc:
+            body, reviews, status = _collision(session, actor, exc, customer_id)
+    _notify_reviews(reviews)
+    return jsonify(body), status
+
+
+@bp.post("/customers/<int:customer_id>/merge")
+def merge_customer(customer_id: int):
+    """Merge `merged_id` into this customer (manager of both owners, director or admin)."""
+    data = _body()
+    merged_id = _optional_int(data.get("merged_id"), "merged_id")
+    choices = data.get("choices") or {}
+    if merged_id is None or not isinstance(choices, dict):
+        raise InvalidInput("merged_id", "请选择要合并的客户")
+    with work() as (session, actor):
+        result = merge.merge_customers(session, actor, into_id=customer_id, merged_id=merged_id,
+                                       now=_now(), choices={str(k): str(v) for k, v in choices.items()})
+        for task in duplicate_reviews.open_reviews(session, actor.org_id):
+            parties = duplicate_reviews.parties(task)
+            if {parties.existing_id, parties.newer_id} == {customer_id, merged_id}:
+                duplicate_reviews.close_review(session, actor, task, "合并到已有客户", _now())
+        return jsonify(into_id=result.into_id, merged_id=result.merged_id, moved=result.moved,
+                       chosen=result.chosen)
 
 
 @bp.post("/customers/<int:customer_id>/followups")
@@ -276,7 +334,17 @@ def edit_draft(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/confirm")
 def confirm_draft(draft_id: int):
     with work() as (session, actor):
-        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook())))
+        try:
+            draft = drafts.confirm_draft(session, actor, draft_id, _playbook(), now=_now(),
+                                         duplicate_reason=_body().get("duplicate_reason") or None)
+        except CustomerCollision as exc:
+            body, reviews, status = _collision(session, actor, exc, None)
+        else:
+            reviews = [t.id for t in duplicate_reviews.reviews_of(session, draft.result_customer_id)] \
+                if draft.kind == "customer" else []
+            body, status = reads.draft_dict(draft), 200
+    _notify_reviews(reviews)
+    return jsonify(body), status
 
 
 @bp.post("/drafts/<int:draft_id>/discard")

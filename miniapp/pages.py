@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
-from storage import customers
+from storage import customers, merge
 from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
 
@@ -144,8 +144,27 @@ def customer(customer_id: int):
     now = utcnow()
     with work() as (session, me):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
+        if page.customer.id != customer_id:  # merged: the old link opens the surviving customer
+            return redirect(url_for("miniapp_pages.customer", customer_id=page.customer.id))
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
                                form=_followup_form(rt.playbook, now, "app"), now=now)
+
+
+@bp.get("/customers/<int:customer_id>/merge")
+def merge_page(customer_id: int):
+    """合并客户: B (?with=) into this customer, choosing field by field where they differ."""
+    merged_id = request.args.get("with", type=int)
+    if merged_id is None:
+        raise InvalidInput("with", "请选择要合并进来的客户")
+    with work() as (session, me):
+        into, merged = merge.check_merge(session, me, customer_id, merged_id)
+        return render_template("miniapp/merge.html", me=me, into=into, merged=merged,
+                               conflicts=merge.conflicts(into, merged), labels=MERGE_LABELS,
+                               counts=merge.related_counts(session, merged.id))
+
+
+MERGE_LABELS = {"name": "名称", "credit_code": "信用代码", "mobile": "手机号", "industry": "行业",
+                "grade": "等级", "address": "地址", "source": "来源", "owner_id": "负责人"}
 
 
 def _days() -> int:

@@ -178,18 +178,21 @@ def complete_identifier(session: Session, actor: User, customer_id: int, *,
     """Fill in the missing identifier of a 待补全 customer and close its data task."""
     customer = get_customer(session, actor, customer_id)
     before = audit.snapshot(customer)
+    code, mobile_value = customer.credit_code, customer.mobile
     if customer.kind == "company":
         if not _clean(credit_code):
             raise InvalidInput("credit_code", "请填写统一社会信用代码")
-        customer.credit_code = normalize_credit_code(credit_code)
+        code = normalize_credit_code(credit_code)
     else:
         if not _clean(mobile):
             raise InvalidInput("mobile", "请填写手机号")
-        customer.mobile = normalize_mobile(mobile)
-    identifier = _identifier(customer.kind, customer.credit_code, customer.mobile)
+        mobile_value = normalize_mobile(mobile)
+    identifier = _identifier(customer.kind, code, mobile_value)
+    # checked before anything is written: a refusal leaves the customer as it was
     _refuse_duplicate(session, customer.org_id, identifier, exclude_id=customer.id,
                       owner_id=customer.owner_id)
     _refuse_claim_by_identifier(session, customer)
+    customer.credit_code, customer.mobile = code, mobile_value
     customer.identifier = identifier
     if customer.status == INCOMPLETE:
         customer.status = "active"

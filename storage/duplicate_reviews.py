@@ -81,6 +81,12 @@ def open_review(session: Session, requester: User, *, existing_id: int, newer_id
     return task, created
 
 
+def reviews_of(session: Session, newer_id: int) -> list[Task]:
+    """Open reviews raised by creating `newer_id` anyway."""
+    return list(session.scalars(select(Task).where(Task.kind == KIND, Task.subject_type == "customer",
+                                                   Task.subject_id == newer_id, Task.status == "open")))
+
+
 def open_reviews(session: Session, org_id: int) -> list[Task]:
     return list(session.scalars(select(Task).where(Task.org_id == org_id, Task.kind == KIND,
                                                    Task.status == "open").order_by(Task.id)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -75,6 +75,12 @@ def check_merge(session: Session, actor: User, into_id: int, merged_id: int) -> 
     if visible is not None and not {into.owner_id, merged.owner_id} <= visible:
         raise PermissionDenied("只能合并你团队内的客户：其中一个客户的负责人不在你的团队")
     return into, merged
+
+
+def related_counts(session: Session, customer_id: int) -> dict[str, int]:
+    """How many rows of each kind point at the customer (what a merge moves)."""
+    return {table: session.scalar(select(func.count()).select_from(model).where(column == customer_id))
+            for table, model, column in RELATED}
 
 
 def conflicts(into: Customer, merged: Customer) -> list[Conflicting]:

@@ -8,13 +8,14 @@ from sqlalchemy import select
 from cards import builders
 from storage import customers, followups, tasks
 from storage.customers import ContactInput, CustomerInput
-from storage.errors import InvalidInput
+from storage.errors import CustomerCollision, InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Opportunity
 
 from ..context import Context
 from ..router import router
 from .common import customer_card, task_to_card
+from .duplicates import catch_duplicates, report_collision
 
 HELP = """crmbot 能帮你做这些（直接发给我）：
 · 发一张名片照片 → 自动生成客户草稿，点一下确认
@@ -75,10 +76,41 @@ def new_customer(ctx: Context, args: str) -> None:
     contact = ContactInput(name=name, mobile=mobile, title=title)
     data = CustomerInput(kind="company", name=company, contacts=[contact], source="聊天录入") if company \
         else CustomerInput(kind="person", name=name, mobile=mobile, contacts=[contact], source="聊天录入")
-    customer = customers.create_customer(ctx.session, ctx.user, data, ctx.playbook, now=ctx.now)
+    fields = {"name": name, "mobile": mobile, "company": company, "title": title, "source": "聊天录入"}
+    customer = catch_duplicates(ctx, fields, lambda: customers.create_customer(
+        ctx.session, ctx.user, data, ctx.playbook, now=ctx.now))
+    if customer is None:  # shown before create, or 撞单 reported
+        return
     if customer.status == "incomplete":
         ctx.say(f"已创建客户“{customer.name}”，还缺统一社会信用代码（待补全），已给你建了补全任务。")
     ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+
+
+@router.command("补全", "补全资料", "补信用代码", usage="补全 <客户> <信用代码|手机号>")
+def complete(ctx: Context, args: str) -> None:
+    """补全 宁波东海贸易 91330200MA2H0X1234: the missing identifier, typed in chat."""
+    head, _, value = args.strip().rpartition(" ")
+    if not head or not value:
+        ctx.say("格式：补全 客户名 统一社会信用代码（个人客户填手机号）\n例如：补全 宁波东海贸易 91330200MA2H0X1234")
+        return
+    found, total = customers.search_customers(ctx.session, ctx.user, head.strip(), limit=5)
+    exact = [c for c in found if c.name == head.strip()]
+    if total == 0:
+        ctx.say(f"没有找到你负责的客户“{head}”，先用“查 {head}”确认一下名字？")
+        return
+    if not exact and total > 1:
+        ctx.say(f"“{head}”对应多个客户：{'、'.join(c.name for c in found)}。请写完整的客户名。")
+        return
+    customer = (exact or found)[0]
+    try:
+        customer = customers.complete_identifier(
+            ctx.session, ctx.user, customer.id,
+            credit_code=value if customer.kind == "company" else None,
+            mobile=value if customer.kind == "person" else None)
+    except CustomerCollision as exc:
+        report_collision(ctx, exc, newer_id=customer.id)
+        return
+    ctx.say(f"已补全：{customer.name}，资料完整。")
 
 
 @router.command("跟进", "记跟进", "跟进记录", "记录", usage="跟进 <客户> #标签 备注 [日期]")

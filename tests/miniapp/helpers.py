@@ -32,6 +32,7 @@ class FakeWeCom:
         self.contacts: dict[str, dict] = {}  # external_userid → externalcontact/get answer
         self.jsapi_ticket = "corp-ticket-1"
         self.agent_ticket = "agent-ticket-1"
+        self.sent: list[tuple[str, dict]] = []  # messages the API's jobs pushed (e.g. 撞单 cards)
 
     def get_user_id_by_code(self, code: str) -> str:
         from bot.errors import PermanentError
@@ -50,6 +51,11 @@ class FakeWeCom:
 
     def get_agent_ticket(self) -> str:
         return self.agent_ticket
+
+    def send(self, recipient: str, body: dict):
+        from bot.wecom.client import SendResult
+        self.sent.append((recipient, body))
+        return SendResult(msgid=f"msg{len(self.sent)}", response_code=None, invalid_users=())
 
 
 class FakeDingTalk:
