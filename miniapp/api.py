@@ -161,7 +161,7 @@ def create_customer():
     contact = [customers.ContactInput(name=contact_name, mobile=data.get("contact_mobile"),
                                       title=data.get("contact_title"),
                                       wecom_external_userid=data.get("external_userid"))] if contact_name else []
-    reason = data.get("duplicate_reason") or None
+    reason = _duplicate_reason(data)
     with work() as (session, actor):
         try:
             customer = customers.create_customer(session, actor, customers.CustomerInput(
@@ -180,6 +180,14 @@ def create_customer():
             body, status = reads.customer_summary(customer, _tz()), 201
     _notify_reviews(reviews)  # after the commit: the job reads the review
     return jsonify(body), status
+
+
+def _duplicate_reason(data: dict) -> str | None:
+    """仍然创建 needs one of the playbook's reasons (the manager reviews it)."""
+    reason = data.get("duplicate_reason") or None
+    if reason is not None and reason not in _playbook().dedupe.create_anyway_reasons:
+        raise InvalidInput("duplicate_reason", "请选择仍然创建的原因")
+    return reason
 
 
 def _now():
@@ -336,7 +344,7 @@ def confirm_draft(draft_id: int):
     with work() as (session, actor):
         try:
             draft = drafts.confirm_draft(session, actor, draft_id, _playbook(), now=_now(),
-                                         duplicate_reason=_body().get("duplicate_reason") or None)
+                                         duplicate_reason=_duplicate_reason(_body()))
         except CustomerCollision as exc:
             body, reviews, status = _collision(session, actor, exc, None)
         else:

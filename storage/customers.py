@@ -106,7 +106,7 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
     Raises InvalidInput; DuplicateCustomer (same identifier, same owner); CustomerCollision (the
     identifier is another rep's customer: the caller raises 撞单, nothing is created);
     PossibleDuplicate (likely the same as existing customers: shown before create). With a
-    `duplicate_reason` (one of the playbook's) a likely duplicate is created anyway and a review
+    `duplicate_reason` (a person picks one of the playbook's; a system path names itself) a likely duplicate is created anyway and a review
     task goes to the manager. A customer without its identifier is saved as 待补全."""
     now = now or utcnow()
     owner = owner or actor
@@ -127,7 +127,7 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
         mobile = next((c["mobile"] for c in contacts if c["mobile"]), None)
     identifier = _identifier(data.kind, credit_code, mobile)
     _refuse_duplicate(session, owner.org_id, identifier, owner_id=owner.id)
-    if duplicate_reason is not None and duplicate_reason not in playbook.dedupe.create_anyway_reasons:
+    if duplicate_reason is not None and not duplicate_reason.strip():
         raise InvalidInput("duplicate_reason", "请选择仍然创建的原因")
     matches = dedupe.find_duplicates(session, owner.org_id, dedupe.candidate_for(
         data.kind, name, credit_code=credit_code, mobile=mobile,

@@ -10,12 +10,13 @@ from jobs.pacing import Pacer
 from jobs.rules.lead_assignment import create_assignment_task
 from jobs.rules.scanning import task_card
 from storage import customers, followups, leads, opportunities, tasks
-from storage.errors import Conflict, InvalidInput
+from storage.errors import Conflict, CustomerCollision, InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Task, Team, User
 
 from ..context import Context
 from ..router import router
+from .duplicates import report_collision
 
 
 def _open_task(ctx: Context) -> Task:
@@ -41,7 +42,11 @@ def claim_lead(ctx: Context, _arg: str) -> None:
     if ctx.card_is_done():
         return
     task = _open_task(ctx)
-    leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)
+    try:
+        leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)
+    except CustomerCollision as exc:  # the lead is another rep's customer: 撞单, never a takeover
+        report_collision(ctx, exc)
+        return
     _close(ctx, task, "已认领")
     ctx.finish_card("已认领")
 

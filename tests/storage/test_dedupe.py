@@ -156,3 +156,29 @@ def test_filling_the_identifier_first_never_takes_the_customer(database, world, 
     with database.transaction() as s:  # rep2 completes the original: accepted
         done = customers.complete_identifier(s, world.rep2, original, credit_code=code)
         assert done.owner_id == world.rep2.id and done.identifier == f"uscc:{code}"
+
+
+def test_a_lead_of_a_known_customer_goes_to_its_owner(database, world, playbook):
+    from storage import leads
+    cid = _seed(database, world, playbook)
+    with database.transaction() as s:
+        lead, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
+            source="官网表单", name="陈总", company="华东机电", mobile="13912345678", external_ref="f-1"))
+        assert lead.customer_id == cid
+        assert leads.assign(s, lead, playbook).id == world.rep1.id
+        other, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
+            source="官网表单", name="钱工", company="杭州华东机电", mobile="13700000001", external_ref="f-2"))
+        assert other.customer_id is None  # a fuzzy likeness never decides the owner
+
+
+def test_claiming_a_known_customer_of_another_rep_is_a_collision(database, world, playbook):
+    from storage import leads
+    _seed(database, world, playbook)
+    with database.transaction() as s:
+        lead, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
+            source="官网表单", name="陈总", mobile="13912345678", external_ref="f-3"))
+        lead.status, lead.assignee_id = "assigned", world.rep2.id
+        lead_id = lead.id
+    with pytest.raises(CustomerCollision):
+        with database.transaction() as s:
+            leads.claim(s, s.merge(world.rep2), lead_id, playbook)
