@@ -86,18 +86,20 @@ def possible_duplicate_card(card_id: str, *, typed: str, matches: Sequence[tuple
     with one of the playbook's reasons (which raises a review to the manager).
     `matches`: (customer id, name, owner, reasons, owned by the rep)."""
     lines = [f"可能重复：{name}（负责人：{owner}）· {why}" for _cid, name, owner, why, _own in matches[:3]]
+    # A DingTalk ActionCard shows five buttons: open the closest match (the card body opens it
+    # too), one way to get it, the first two reasons to create anyway, and 放弃
     buttons = [Button(text=f"打开：{name[:8]}", url=url)
-               for (_cid, name, *_rest), url in zip(matches[:2], open_links)]
+               for (_cid, name, *_rest), url in zip(matches[:1], open_links)]
     first_id, _, _, _, own = matches[0]
     if own:
         buttons.append(Button(text="添加为联系人", key=f"add_contact:{first_id}", style=ButtonStyle.PRIMARY))
     else:
         buttons.append(Button(text="申请共享/转交", key=f"ask:{first_id}", style=ButtonStyle.PRIMARY))
-    buttons += [Button(text=f"仍然创建：{reason}", key=f"anyway:{i}") for i, reason in enumerate(reasons)]
+    buttons += [Button(text=f"仍然创建：{reason}", key=f"anyway:{i}") for i, reason in enumerate(reasons[:2])]
     buttons.append(Button(text="放弃", key="discard", style=ButtonStyle.DANGER))
     return Card(card_id=card_id, title=title or f"“{typed}”可能已存在", text="\n".join(lines),
                 fields=tuple(CardField(k, v) for k, v in fields if v), buttons=tuple(buttons),
-                source="查重")
+                link=open_links[0] if open_links else None, source="查重")
 
 
 def duplicate_review_card(card_id: str, *, title: str, reason: str,
