@@ -116,3 +116,12 @@ def duplicate_review_card(card_id: str, *, title: str, reason: str,
     buttons += [Button(text="打开已有客户" if i == 0 else "打开新录入", url=url) for i, url in enumerate(links[:2])]
     return Card(card_id=card_id, title=title, text=reason, fields=tuple(fields), buttons=tuple(buttons),
                 link=links[0] if links else None, source="撞单")
+
+
+def completion_digest_card(card_id: str, *, count: int, lines: Sequence[str], link: str) -> Card:
+    """The weekly 补全 digest: every 待补全 customer of a rep on one card; 去补全 opens the list."""
+    more = f"\n…另有{count - len(lines)}个" if count > len(lines) else ""
+    return Card(card_id=card_id, title=f"本周待补全：{count}个客户缺少信用代码或手机号",
+                text="\n".join(lines) + more + "\n也可以直接发：补全 客户名 信用代码",
+                buttons=(Button(text="去补全", url=link, style=ButtonStyle.PRIMARY),), link=link,
+                source="资料补全")

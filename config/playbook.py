@@ -137,6 +137,19 @@ class Dedupe(_Strict):
         return self
 
 
+class Identifiers(_Strict):
+    """Per customer kind: `block` (no save without the identifier: credit code for a company,
+    mobile for a person) or `incomplete` (saved as 待补全, listed in the rep's weekly 补全 digest)."""
+    company: Literal["block", "incomplete"]
+    person: Literal["block", "incomplete"]
+    digest_weekday: int = Field(ge=0, le=6)   # the weekly 补全 digest to each rep (0 = Monday)
+    digest_at: time
+    digest_max_items: int = Field(gt=0, le=20)
+
+    def policy(self, kind: str) -> str:
+        return self.company if kind == "company" else self.person
+
+
 class QuietHours(_Strict):
     start: time
     end: time
@@ -204,6 +217,7 @@ class Playbook(_Strict):
     onboarding: Onboarding
     assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
     dedupe: Dedupe
+    identifiers: Identifiers
 
     @field_validator("timezone")
     @classmethod
@@ -219,7 +233,7 @@ class Playbook(_Strict):
     def _times(cls, data):
         if isinstance(data, dict):
             for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at")),
-                                   ("followup", ("default_time",))):
+                                   ("followup", ("default_time",)), ("identifiers", ("digest_at",))):
                 block = data.get(section)
                 if isinstance(block, dict):
                     for key in keys:

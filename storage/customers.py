@@ -3,7 +3,7 @@ owner named, 待补全 with a data task, search and visibility."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import Select, func, or_, select
@@ -102,6 +102,8 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
                     owner: User | None = None, now: datetime | None = None, *,
                     duplicate_reason: str | None = None) -> Customer:
     """Create a customer owned by `owner` (default: the actor), after the duplicate check.
+    Without its identifier it is refused (playbook [identifiers] `block`) or saved as 待补全
+    (`incomplete`): a data-health item in the owner's weekly 补全 digest, not a task of its own.
 
     Raises InvalidInput; DuplicateCustomer (same identifier, same owner); CustomerCollision (the
     identifier is another rep's customer: the caller raises 撞单, nothing is created);
@@ -126,6 +128,10 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
     if data.kind == "person" and mobile is None:
         mobile = next((c["mobile"] for c in contacts if c["mobile"]), None)
     identifier = _identifier(data.kind, credit_code, mobile)
+    if identifier is None and playbook.identifiers.policy(data.kind) == "block":
+        if data.kind == "company":
+            raise InvalidInput("credit_code", "请填写统一社会信用代码：按公司规定，没有信用代码的企业客户不能保存")
+        raise InvalidInput("mobile", "请填写手机号：按公司规定，没有手机号的个人客户不能保存")
     _refuse_duplicate(session, owner.org_id, identifier, owner_id=owner.id)
     if duplicate_reason is not None and not duplicate_reason.strip():
         raise InvalidInput("duplicate_reason", "请选择仍然创建的原因")
@@ -157,25 +163,13 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
             duplicate_reviews.open_review(session, actor, existing_id=match.customer_id, newer_id=customer.id,
                         reason=f"仍然创建：{duplicate_reason}；{'、'.join(match.reasons)}",
                         playbook=playbook, now=now)
-    if identifier is None:
-        _ensure_completion_task(session, customer, playbook, now)
     return customer
-
-
-def _ensure_completion_task(session: Session, customer: Customer, playbook: Playbook,
-                            now: datetime) -> None:
-    what = "统一社会信用代码" if customer.kind == "company" else "手机号"
-    tasks.ensure_task(session, tasks.TaskSpec(
-        org_id=customer.org_id, kind="data_completion", subject_type="customer",
-        subject_id=customer.id, customer_id=customer.id, assignee_id=customer.owner_id,
-        title=f"补全客户资料：{customer.name}", detail=f"缺少{what}，补全后才能避免重复录入和撞单",
-        due_at=now + timedelta(days=playbook.rules.data_completion.due_days),
-        dedupe_key=f"data_completion:customer:{customer.id}"), now)
 
 
 def complete_identifier(session: Session, actor: User, customer_id: int, *,
                         credit_code: str | None = None, mobile: str | None = None) -> Customer:
-    """Fill in the missing identifier of a 待补全 customer and close its data task."""
+    """Fill in the missing identifier of a 待补全 customer (and close a data task left from before
+    the weekly digest, if any)."""
     customer = get_customer(session, actor, customer_id)
     before = audit.snapshot(customer)
     code, mobile_value = customer.credit_code, customer.mobile

@@ -82,7 +82,8 @@ def new_customer(ctx: Context, args: str) -> None:
     if customer is None:  # shown before create, or 撞单 reported
         return
     if customer.status == "incomplete":
-        ctx.say(f"已创建客户“{customer.name}”，还缺统一社会信用代码（待补全），已给你建了补全任务。")
+        ctx.say(f"已创建客户“{customer.name}”，还缺统一社会信用代码（待补全）。"
+                f"拿到后发“补全 {customer.name} 信用代码”即可。")
     ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
 
 

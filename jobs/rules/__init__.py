@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from storage.models import utcnow
 
 from ..runtime import Runtime, current_runtime
-from . import (claim_timeout, escalation, first_contact, followup_due, lead_assignment, onboarding,
-               reports, silent_customer, stage_stuck)
+from . import (claim_timeout, completion_digest, escalation, first_contact, followup_due, lead_assignment,
+               onboarding, reports, silent_customer, stage_stuck)
 from .scanning import Scan
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ RULES: list[Rule] = [
     Rule(escalation.NAME, escalation.scan),
     Rule(onboarding.NAME, onboarding.scan),
     Rule(reports.NAME, reports.scan),
+    Rule(completion_digest.NAME, completion_digest.scan),
 ]
 BY_NAME = {rule.name: rule for rule in RULES}
 
