@@ -121,20 +121,12 @@ class Dedupe(_Strict):
     """Duplicate detection (storage/dedupe.py): when two names are "the same customer"."""
     # A fuzzy name score (0..1) at or above this is shown as 可能重复.
     name_threshold: float = Field(gt=0, le=1)
-    # PostgreSQL pre-filter (pg_trgm similarity): lower finds more candidates and costs more.
-    trigram_threshold: float = Field(gt=0, lt=1)
     # How many rows the pre-filter hands to the scorer at most.
     prefilter_limit: int = Field(gt=0, le=1000)
     # Reasons a rep can give for 仍然创建 (one tap each); the manager reviews them.
     create_anyway_reasons: tuple[str, ...] = Field(min_length=1)
     # A duplicate review (撞单 or 仍然创建) is due with the manager after this many hours.
     review_hours: int = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _prefilter_below_threshold(self):
-        if self.trigram_threshold >= self.name_threshold:
-            raise ValueError("trigram_threshold must be below name_threshold (it only pre-filters)")
-        return self
 
 
 class Identifiers(_Strict):

@@ -115,12 +115,11 @@ class Customer(Base):
         Index("ix_customer_org_norm_name", "org_id", "normalized_name"),
         Index("ix_customer_last_interaction", "org_id", "status", "last_interaction_at"),
         Index("ix_customer_next_followup", "org_id", "next_followup_at"),
-        # duplicate check (storage/dedupe.py): trigram GIN indexes on PostgreSQL (pg_trgm,
-        # migration 0003); plain indexes on SQLite, where the check filters by prefix
+        # duplicate check (storage/dedupe.py): the name's head by prefix through a trigram GIN
+        # index on PostgreSQL (pg_trgm, migration 0003; a plain index on SQLite), the pinyin by equality
         Index("ix_customer_name_key_trgm", "name_key", postgresql_using="gin",
               postgresql_ops={"name_key": "gin_trgm_ops"}),
-        Index("ix_customer_name_pinyin_trgm", "name_pinyin", postgresql_using="gin",
-              postgresql_ops={"name_pinyin": "gin_trgm_ops"}),
+        Index("ix_customer_org_name_pinyin", "org_id", "name_pinyin"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))

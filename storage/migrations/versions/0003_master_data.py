@@ -44,8 +44,7 @@ def upgrade() -> None:
         batch_op.alter_column('name_pinyin', server_default=None)
         batch_op.create_index('ix_customer_name_key_trgm', ['name_key'], unique=False,
                               postgresql_using='gin', postgresql_ops={'name_key': 'gin_trgm_ops'})
-        batch_op.create_index('ix_customer_name_pinyin_trgm', ['name_pinyin'], unique=False,
-                              postgresql_using='gin', postgresql_ops={'name_pinyin': 'gin_trgm_ops'})
+        batch_op.create_index('ix_customer_org_name_pinyin', ['org_id', 'name_pinyin'], unique=False)
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_email'), ['email'], unique=False)
 
@@ -54,7 +53,7 @@ def downgrade() -> None:
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_email'))
     with op.batch_alter_table('customer', schema=None) as batch_op:
-        batch_op.drop_index('ix_customer_name_pinyin_trgm')
+        batch_op.drop_index('ix_customer_org_name_pinyin')
         batch_op.drop_index('ix_customer_name_key_trgm')
         batch_op.drop_index(batch_op.f('ix_customer_merged_into_id'))
         batch_op.drop_constraint(batch_op.f('fk_customer_merged_into_id_customer'), type_='foreignkey')
