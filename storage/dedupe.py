@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from config.playbook import Playbook, cached_playbook
@@ -272,6 +272,7 @@ def find_duplicates(session: Session, org_id: int, candidate: Candidate, *,
     hits before name likeness). Merged tombstones are never returned. Writes nothing."""
     rules = (playbook or default_playbook()).dedupe
     hits: dict[int, tuple[float, list[str], bool]] = {}
+    known: dict[int, tuple[str, int, str]] = {}   # id → (name, owner id, owner name)
 
     def hit(customer_id: int, score: float, reason: str, exact: bool = False) -> None:
         if customer_id == exclude_id:
@@ -282,33 +283,33 @@ def find_duplicates(session: Session, org_id: int, candidate: Candidate, *,
         hits[customer_id] = (max(old_score, score), reasons, old_exact or exact)
 
     live = (Customer.org_id == org_id, Customer.merged_into_id.is_(None))
+    # every identifier in one round trip (the check runs inside a write path's transaction)
+    exact = []
     code = _quiet(normalize_credit_code, candidate.credit_code)
     if code:
-        for cid in session.scalars(select(Customer.id).where(*live, Customer.identifier == f"uscc:{code}")):
-            hit(cid, 1.0, "信用代码相同", True)
+        exact.append(select(Customer.id, literal("信用代码相同")).where(*live, Customer.identifier == f"uscc:{code}"))
     mobiles = {m for m in (_quiet(normalize_mobile, v) for v in (candidate.mobile, *candidate.mobiles)) if m}
     if mobiles:
-        ids = set(session.scalars(select(Customer.id).where(
-            *live, Customer.identifier.in_([f"mobile:{m}" for m in mobiles]))))
-        ids |= set(session.scalars(select(Contact.customer_id).join(Customer).where(
-            *live, Contact.mobile.in_(mobiles))))
-        for cid in ids:
-            hit(cid, 1.0, "手机号相同", True)
+        exact.append(select(Customer.id, literal("手机号相同")).where(
+            *live, Customer.identifier.in_([f"mobile:{m}" for m in sorted(mobiles)])))
+        exact.append(select(Contact.customer_id, literal("手机号相同")).join(Customer).where(
+            *live, Contact.mobile.in_(sorted(mobiles))))
     email = _quiet(normalize_email, candidate.email)
     if email:
-        for cid in session.scalars(select(Contact.customer_id).join(Customer).where(*live, Contact.email == email)):
-            hit(cid, 1.0, "邮箱相同", True)
+        exact.append(select(Contact.customer_id, literal("邮箱相同")).join(Customer).where(
+            *live, Contact.email == email))
     for platform, external, reason in (("wecom", candidate.wecom_external_userid, "企业微信客户相同"),
                                        ("dingtalk", candidate.dingtalk_userid, "钉钉客户相同")):
         external = (external or "").strip()
         if not external:
             continue
-        ids = set(session.scalars(select(ChatLink.customer_id).where(
-            ChatLink.org_id == org_id, ChatLink.platform == platform, ChatLink.external_id == external)))
+        exact.append(select(ChatLink.customer_id, literal(reason)).where(
+            ChatLink.org_id == org_id, ChatLink.platform == platform, ChatLink.external_id == external))
         if platform == "wecom":
-            ids |= set(session.scalars(select(Contact.customer_id).join(Customer).where(
-                *live, Contact.wecom_external_userid == external)))
-        for cid in ids:
+            exact.append(select(Contact.customer_id, literal(reason)).join(Customer).where(
+                *live, Contact.wecom_external_userid == external))
+    if exact:
+        for cid, reason in session.execute(union_all(*exact) if len(exact) > 1 else exact[0]):
             hit(cid, 1.0, reason, True)
 
     company = candidate.company_name()
@@ -317,7 +318,8 @@ def find_duplicates(session: Session, org_id: int, candidate: Candidate, *,
         if len(wanted.core) >= 2:
             contact_key = normalize_person(candidate.contact_name) if candidate.contact_name else None
             near = []
-            for cid, core, city, pinyin in _name_prefilter(session, org_id, wanted, rules):
+            for cid, core, city, pinyin, name, owner_id, owner_name in _name_prefilter(session, org_id, wanted, rules):
+                known[cid] = (name, owner_id, owner_name)
                 score = name_score(wanted, CompanyName(core=core, city=city, pinyin=pinyin or ""))
                 if score >= rules.name_threshold - 0.15:
                     near.append((cid, score))
@@ -334,12 +336,15 @@ def find_duplicates(session: Session, org_id: int, candidate: Candidate, *,
                     hit(cid, score, "名称相同" if score >= 0.999 else "名称相近")
     if not hits:
         return []
-    rows = session.execute(select(Customer.id, Customer.name, Customer.owner_id, User.name)
-                           .join(User, User.id == Customer.owner_id)
-                           .where(Customer.id.in_(list(hits)), *live)).all()
-    matches = [Match(customer_id=cid, customer_name=name, owner_id=owner_id, owner_name=owner_name,
-                     score=round(hits[cid][0], 3), reasons=hits[cid][1], exact=hits[cid][2])
-               for cid, name, owner_id, owner_name in rows]
+    missing = [cid for cid in hits if cid not in known]
+    if missing:  # exact hits the name pre-filter did not bring (tombstones drop out here)
+        for cid, name, owner_id, owner_name in session.execute(
+                select(Customer.id, Customer.name, Customer.owner_id, User.name)
+                .join(User, User.id == Customer.owner_id).where(Customer.id.in_(missing), *live)):
+            known[cid] = (name, owner_id, owner_name)
+    matches = [Match(customer_id=cid, customer_name=known[cid][0], owner_id=known[cid][1],
+                     owner_name=known[cid][2], score=round(score, 3), reasons=reasons, exact=exact)
+               for cid, (score, reasons, exact) in hits.items() if cid in known]
     matches.sort(key=lambda m: (not m.exact, -m.score, m.customer_id))
     return matches[:limit]
 
@@ -350,7 +355,8 @@ def _name_prefilter(session: Session, org_id: int, wanted: CompanyName, rules) -
     anywhere). On PostgreSQL the prefix goes through the pg_trgm GIN index of name_key and the
     pinyin through the (org_id, name_pinyin) index; a free similarity search (`%`) was measured at
     0.6 s on a million rows, because trade words (机电设备, 科技) share trigrams with thousands of names."""
-    query = (select(Customer.id, Customer.name_key, Customer.name_city, Customer.name_pinyin)
+    query = (select(Customer.id, Customer.name_key, Customer.name_city, Customer.name_pinyin, Customer.name,
+                    Customer.owner_id, User.name).join(User, User.id == Customer.owner_id)
              .where(Customer.org_id == org_id, Customer.merged_into_id.is_(None), Customer.kind == "company",
                     or_(Customer.name_key.like(f"{_like(wanted.core[:2])}%", escape="\\"),
                         Customer.name_pinyin == wanted.pinyin)))
