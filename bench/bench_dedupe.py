@@ -234,7 +234,7 @@ def main() -> None:
     def pct(p: float) -> float:
         return timings[min(len(timings) - 1, int(round(p / 100 * (len(timings) - 1))))]
 
-    print(f"load average before the timed run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"load average (1 min) at the end of the timed run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"find_duplicates over {len(timings)} candidates ({hits} with a match): "
           f"p50 {pct(50):.1f} ms, p95 {pct(95):.1f} ms, p99 {pct(99):.1f} ms, max {timings[-1]:.1f} ms, "
           f"mean {statistics.mean(timings):.1f} ms")

@@ -142,6 +142,17 @@ class Identifiers(_Strict):
         return self.company if kind == "company" else self.person
 
 
+class DataHealthRules(_Strict):
+    """storage/data_health.py and jobs/rules/data_quality.py."""
+    # A rep whose completeness (mean per-field fill rate) stays under this for `coaching_weeks`
+    # weekly checks running gets a coaching task for their manager.
+    coaching_threshold: float = Field(gt=0, le=1)
+    coaching_weeks: int = Field(ge=1, le=8)
+    coaching_due_days: int = Field(gt=0)
+    monthly_day: int = Field(ge=1, le=28)     # the monthly data-quality card to each manager
+    monthly_at: time
+
+
 class QuietHours(_Strict):
     start: time
     end: time
@@ -210,6 +221,7 @@ class Playbook(_Strict):
     assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
     dedupe: Dedupe
     identifiers: Identifiers
+    data_health: DataHealthRules
 
     @field_validator("timezone")
     @classmethod
@@ -225,7 +237,8 @@ class Playbook(_Strict):
     def _times(cls, data):
         if isinstance(data, dict):
             for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at")),
-                                   ("followup", ("default_time",)), ("identifiers", ("digest_at",))):
+                                   ("followup", ("default_time",)), ("identifiers", ("digest_at",)),
+                                   ("data_health", ("monthly_at",))):
                 block = data.get(section)
                 if isinstance(block, dict):
                     for key in keys:

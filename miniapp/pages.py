@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
-from storage import customers, merge
+from storage import customers, data_health, merge
 from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
 
@@ -186,7 +186,8 @@ def dashboard():
         board = metrics.build_dashboard(session, me, rt.playbook, utcnow(), days)
         widest = max([f.reached for f in board.funnel] + [1])
         return render_template("miniapp/dashboard.html", me=me, board=board, days=days,
-                               periods=metrics.PERIODS, widest=widest)
+                               periods=metrics.PERIODS, widest=widest, fields=data_health.FIELDS,
+                               threshold=rt.playbook.data_health.coaching_threshold)
 
 
 @bp.get("/dashboard/list")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from storage.models import utcnow
 
 from ..runtime import Runtime, current_runtime
-from . import (claim_timeout, completion_digest, escalation, first_contact, followup_due, lead_assignment,
+from . import (claim_timeout, completion_digest, data_quality, escalation, first_contact, followup_due, lead_assignment,
                onboarding, reports, silent_customer, stage_stuck)
 from .scanning import Scan
 
@@ -40,6 +40,7 @@ RULES: list[Rule] = [
     Rule(onboarding.NAME, onboarding.scan),
     Rule(reports.NAME, reports.scan),
     Rule(completion_digest.NAME, completion_digest.scan),
+    Rule(data_quality.NAME, data_quality.scan),
 ]
 BY_NAME = {rule.name: rule for rule in RULES}
 

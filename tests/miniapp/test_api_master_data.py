@@ -79,3 +79,19 @@ def test_merge_permission_matrix(client, data, database):
     old = client.get(f"/app/customers/{copy}")
     assert old.status_code == 302 and old.headers["Location"].endswith(f"/app/customers/{data.c_rep1}")
     assert client.get(f"/api/customers/{copy}").json["id"] == data.c_rep1
+
+
+def test_dashboard_shows_data_health_by_rep_and_team(client, data):
+    login(client, "rep2")
+    assert _create(client, "苏州精工", duplicate_reason="同名不同公司").status_code == 201  # an open review
+    login(client, "manager")
+    health = client.get("/api/dashboard").json["data_health"]
+    assert [r["name"] for r in health["reps"]] == ["李明", "王芳"]           # team A only, ranked
+    rep1 = health["reps"][0]
+    assert rep1["customers"] == 2 and rep1["fields"]["identifier"] == 0.5 and rep1["fields"]["grade"] == 0
+    assert health["teams"][0]["name"] == "华东一组" and health["open_reviews"] == 1
+    assert health["ageing"]["7天内"] == 2   # 无锡华润包装 and the new copy wait for a code
+    page = client.get("/app/dashboard").get_data(as_text=True)
+    assert "资料健康" in page and "待审核撞单 1 条" in page
+    login(client, "rep1")
+    assert client.get("/api/dashboard").status_code == 403
