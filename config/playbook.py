@@ -153,6 +153,11 @@ class DataHealthRules(_Strict):
     monthly_at: time
 
 
+class Integration(_Strict):
+    """The ERP guard (miniapp/integration.py): another system's view never overwrites ours."""
+    mismatch_due_hours: int = Field(gt=0)   # the owner's data task when the views differ
+
+
 class QuietHours(_Strict):
     start: time
     end: time
@@ -222,6 +227,7 @@ class Playbook(_Strict):
     dedupe: Dedupe
     identifiers: Identifiers
     data_health: DataHealthRules
+    integration: Integration
 
     @field_validator("timezone")
     @classmethod
