@@ -99,7 +99,8 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     from rq import Queue, Worker
 
     from jobs.queue import QUEUE_NAMES
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     settings = _settings()
     if not settings.crmbot_redis_url:
         raise click.ClickException("CRMBOT_REDIS_URL is not set: a worker needs Redis "
@@ -118,7 +119,8 @@ def dingtalk_stream() -> None:
     Each frame is written to the inbox before it is acked (DingTalk never redelivers robot
     messages); the queue and the handlers are the same as for the HTTP callbacks."""
     from bot.dingtalk.stream import run_stream
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     settings = _settings()
     if not settings.dingtalk_configured:
         raise click.ClickException("DINGTALK_APP_KEY and DINGTALK_APP_SECRET must be set for stream mode")
@@ -152,7 +154,8 @@ class _LeaveToSweep:
 @main.command()
 def scheduler() -> None:
     """The one active process that enqueues the periodic rule scans (a Redis lease; start two)."""
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     from jobs.scheduler import run_scheduler
     settings = _settings()
     if not settings.crmbot_redis_url:
@@ -180,7 +183,8 @@ def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) 
     from datetime import datetime, timedelta
 
     from jobs.rules import run_all
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     now = None
     if now_text:
         try:
@@ -220,7 +224,7 @@ def demo(host: str, port: int, db_path: str | None) -> None:
 @main.command("dingtalk-register-card-callback")
 def dingtalk_register_card_callback() -> None:
     """Point DingTalk interactive-card clicks at CRMBOT_PUBLIC_URL/dingtalk/card-callback (once)."""
-    from jobs.runtime import Runtime
+    from crmbot.runtime import Runtime
     settings = _settings()
     route = settings.crmbot_dingtalk_card_route_key
     if not (settings.dingtalk_configured and route):

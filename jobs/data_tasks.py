@@ -1,11 +1,16 @@
-"""Data tasks raised outside a handler or a scan (the ERP guard's mismatch): the one place that
-tells their assignee, with the task card the rules use."""
+"""Data tasks raised outside a handler or a scan (the ERP guard's mismatch, miniapp/integration.py):
+the one place that tells their assignee, with the task card the rules use. Like
+bot.task_cards.open_task, the task's hours count from when its card can be seen: a card held for
+quiet hours moves the due time to that much working time after it is released."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from bot.outbound import Outbound
+from cards import rows
+from config.worktime import WorkCalendar
 from storage.models import Task
 
-from .outbound import enqueue_delivery, push_card
-from .rules.scanning import task_card
 from .runtime import current_runtime
 
 
@@ -15,10 +20,12 @@ def notify_task(task_id: int) -> str:
         task = session.get(Task, task_id)
         if task is None or task.status != "open":
             return "skipped"
-        card = task_card(rt.settings, rt.playbook, task, fields=[("截止", task.due_at.astimezone(
-            rt.playbook.tz).strftime("%m-%d %H:%M") if task.due_at else "")])
-        outbox_id = push_card(session, task.assignee, card, subject_type="task", subject_id=task.id,
-                              dedupe_key=f"task:{task.id}:card")
-    if outbox_id:
-        enqueue_delivery(rt, [outbox_id])
+        out = Outbound(session, rt.playbook, rt.settings, rt.clock.now())
+        queued = out.card(task.assignee, rows.task_card(task, rt.playbook, rt.settings.crmbot_public_url,
+                                                        with_due=True),
+                          subject_type="task", subject_id=task.id, dedupe_key=f"{task.dedupe_key}:card")
+        if queued.held_until is not None and task.due_at is not None:
+            window = timedelta(hours=rt.playbook.integration.mismatch_due_hours)
+            task.due_at = WorkCalendar.from_playbook(rt.playbook).add_working(queued.held_until, window)
+    out.deliver_after_commit(rt.queue)
     return "sent"

@@ -19,10 +19,9 @@ from bot.errors import PlatformError
 from storage import (customers, drafts, duplicate_reviews, followups, leads, links, merge, opportunities,
                      tasks)
 from storage.errors import CustomerCollision, DomainError, InvalidInput, PermissionDenied
-from storage.models import utcnow
 
 from . import metrics, reads
-from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
+from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
@@ -168,14 +167,14 @@ def create_customer():
                 kind=data.get("kind") or "company", name=data.get("name") or "",
                 credit_code=data.get("credit_code"), mobile=data.get("mobile"),
                 source=data.get("source") or "企业微信", industry=data.get("industry"),
-                grade=data.get("grade") or None, contacts=contact), _playbook(), now=_now(),
+                grade=data.get("grade") or None, contacts=contact), _playbook(), now=clock_now(),
                 duplicate_reason=reason)
         except CustomerCollision as exc:
             body, reviews, status = _collision(session, actor, exc, None)
         else:
             if data.get("external_userid"):
                 links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
-                                customer.id)
+                                customer.id, now=clock_now())
             reviews = [t.id for t in duplicate_reviews.reviews_of(session, customer.id)]
             body, status = reads.customer_summary(customer, _tz()), 201
     _notify_reviews(reviews)  # after the commit: the job reads the review
@@ -190,18 +189,13 @@ def _duplicate_reason(data: dict) -> str | None:
     return reason
 
 
-def _now():
-    """Business time for these calls (one place to move to the runtime's clock)."""
-    return utcnow()
-
-
 def _collision(session, actor, exc: CustomerCollision, newer_id: int | None) -> tuple[dict, list[int], int]:
     """撞单: the review is written (and committed with this request), the manager is told by a job,
     and the rep gets 409 with what happens next. Nothing else is written."""
     task, created = duplicate_reviews.open_review(
         session, actor, existing_id=exc.existing_id, newer_id=newer_id,
         reason=f"{actor.name}在小程序录入时与{exc.owner_name}的客户相同（{exc.details.get('identifier')}）",
-        playbook=_playbook(), now=_now())
+        playbook=_playbook(), now=clock_now())
     body = {"error": f"{exc.message}。已提交{task.assignee.name}裁决撞单。", "existing_id": exc.existing_id,
             "owner": exc.owner_name, "review_task_id": task.id}
     return body, [task.id] if created else [], 409
@@ -224,7 +218,7 @@ def complete_identifier(customer_id: int):
     data = _body()
     with work() as (session, actor):
         try:
-            customer = customers.complete_identifier(session, actor, customer_id,
+            customer = customers.complete_identifier(session, actor, customer_id, now=clock_now(),
                                                      credit_code=data.get("credit_code"),
                                                      mobile=data.get("mobile"))
             body, reviews, status = reads.customer_summary(customer, _tz()), [], 200
@@ -244,11 +238,11 @@ def merge_customer(customer_id: int):
         raise InvalidInput("merged_id", "请选择要合并的客户")
     with work() as (session, actor):
         result = merge.merge_customers(session, actor, into_id=customer_id, merged_id=merged_id,
-                                       now=_now(), choices={str(k): str(v) for k, v in choices.items()})
+                                       now=clock_now(), choices={str(k): str(v) for k, v in choices.items()})
         for task in duplicate_reviews.open_reviews(session, actor.org_id):
             parties = duplicate_reviews.parties(task)
             if {parties.existing_id, parties.newer_id} == {customer_id, merged_id}:
-                duplicate_reviews.close_review(session, actor, task, "合并到已有客户", _now())
+                duplicate_reviews.close_review(session, actor, task, "合并到已有客户", clock_now())
         return jsonify(into_id=result.into_id, merged_id=result.merged_id, moved=result.moved,
                        chosen=result.chosen)
 
@@ -269,7 +263,7 @@ def log_followup(customer_id: int):
             next_followup=_date(data.get("next_followup"), "next_followup"),
             pause_reason=data.get("pause_reason") or None,
             opportunity_id=_optional_int(data.get("opportunity_id"), "opportunity_id"),
-            source_event_id=_request_key(actor.id, data)), _playbook())
+            source_event_id=_request_key(actor.id, data)), _playbook(), now=clock_now())
         customer = customers.get_customer(session, actor, customer_id)
         return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -285,7 +279,7 @@ def create_opportunity(customer_id: int):
     data = _body()
     with work() as (session, actor):
         opp = opportunities.create_opportunity(session, actor, customer_id, data.get("name") or "",
-                                               _playbook(), amount=data.get("amount"))
+                                               _playbook(), amount=data.get("amount"), now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict()), 201
 
 
@@ -310,7 +304,7 @@ def link_chat():
         raise InvalidInput("customer_id", "请选择要关联的客户")
     with work() as (session, actor):
         link = links.link_chat(session, actor, _platform(data.get("platform")),
-                               str(data.get("external_userid") or ""), customer_id)
+                               str(data.get("external_userid") or ""), customer_id, now=clock_now())
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -343,7 +337,7 @@ def edit_draft(draft_id: int):
 def confirm_draft(draft_id: int):
     with work() as (session, actor):
         try:
-            draft = drafts.confirm_draft(session, actor, draft_id, _playbook(), now=_now(),
+            draft = drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now(),
                                          duplicate_reason=_duplicate_reason(_body()))
         except CustomerCollision as exc:
             body, reviews, status = _collision(session, actor, exc, None)
@@ -367,13 +361,13 @@ def discard_draft(draft_id: int):
 @bp.get("/tasks")
 def list_tasks():
     with work() as (session, actor):
-        return jsonify(items=[reads.task_dict(t, utcnow(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
+        return jsonify(items=[reads.task_dict(t, clock_now(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
 
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     with work() as (session, actor):
-        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), utcnow(), _tz()))
+        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), clock_now(), _tz()))
 
 
 @bp.post("/tasks/<int:task_id>")
@@ -383,14 +377,14 @@ def close_task(task_id: int):
     if data.get("action") != "done":
         raise InvalidInput("action", "未知的操作")
     with work() as (session, actor):
-        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"))
-        return jsonify(reads.task_dict(task, utcnow(), _tz()))
+        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"), now=clock_now())
+        return jsonify(reads.task_dict(task, clock_now(), _tz()))
 
 
 @bp.post("/leads/<int:lead_id>/claim")
 def claim_lead(lead_id: int):
     with work() as (session, actor):
-        lead = leads.claim(session, actor, lead_id, _playbook())
+        lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
         return jsonify(reads.lead_dict(lead, _tz()))
 
 
@@ -429,7 +423,7 @@ def tick_checklist(opp_id: int):
 def change_stage(opp_id: int):
     data = _body()
     with work() as (session, actor):
-        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook())
+        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook(), now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
 
 
@@ -446,7 +440,7 @@ def dashboard():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.build_dashboard(session, actor, _playbook(), utcnow(), days).as_dict())
+        return jsonify(metrics.build_dashboard(session, actor, _playbook(), clock_now(), days).as_dict())
 
 
 @bp.get("/dashboard/list")
@@ -454,7 +448,7 @@ def dashboard_list():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
+        return jsonify(metrics.drill(session, actor, _playbook(), clock_now(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())
 

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from storage import integration
 from storage.errors import DomainError, InvalidInput, NotFound
-from storage.models import Customer, utcnow
+from storage.models import Customer
 from storage.validators import normalize_credit_code
 
-from .auth import runtime
+from .auth import clock_now, runtime
 
 bp = Blueprint("integration_api", __name__, url_prefix="/api/integration")
 NOTIFY_JOB = "jobs.data_tasks.notify_task"
@@ -86,7 +86,7 @@ def report(customer_id: int):
     with rt.db.transaction() as session:
         result = integration.report_view(
             session, org_id, customer_id, system=str(data.get("system") or ""),
-            name=data.get("name"), credit_code=data.get("credit_code"), playbook=rt.playbook, now=utcnow())
+            name=data.get("name"), credit_code=data.get("credit_code"), playbook=rt.playbook, now=clock_now())
         task_id = result.task.id if result.task is not None else None
         body = {"customer_id": result.customer_id, "status": result.status,
                 "mismatches": [m.__dict__ for m in result.mismatches], "task_id": task_id}

@@ -14,7 +14,7 @@ from config.playbook import Playbook
 
 from . import audit, dedupe, duplicate_reviews, tasks
 from .errors import CustomerCollision, DuplicateCustomer, InvalidInput, NotFound, PossibleDuplicate
-from .models import Contact, Customer, User, utcnow
+from .models import Contact, Customer, User
 from .permissions import check_access, visible_user_ids
 from .validators import (normalize_credit_code, normalize_email, normalize_mobile, normalize_name,
                          normalize_phone)
@@ -99,7 +99,7 @@ def set_name(customer: Customer, name: str) -> None:
 
 
 def create_customer(session: Session, actor: User, data: CustomerInput, playbook: Playbook,
-                    owner: User | None = None, now: datetime | None = None, *,
+                    owner: User | None = None, *, now: datetime,
                     duplicate_reason: str | None = None) -> Customer:
     """Create a customer owned by `owner` (default: the actor), after the duplicate check.
     Without its identifier it is refused (playbook [identifiers] `block`) or saved as 待补全
@@ -108,9 +108,8 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
     Raises InvalidInput; DuplicateCustomer (same identifier, same owner); CustomerCollision (the
     identifier is another rep's customer: the caller raises 撞单, nothing is created);
     PossibleDuplicate (likely the same as existing customers: shown before create). With a
-    `duplicate_reason` (a person picks one of the playbook's; a system path names itself) a likely duplicate is created anyway and a review
-    task goes to the manager. A customer without its identifier is saved as 待补全."""
-    now = now or utcnow()
+    `duplicate_reason` (a person picks one of the playbook's; a system path names itself) a likely
+    duplicate is created anyway and a review task goes to the manager."""
     owner = owner or actor
     check_access(session, actor, owner.org_id, owner.id, "客户")
     if data.kind not in KINDS:
@@ -166,7 +165,7 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
     return customer
 
 
-def complete_identifier(session: Session, actor: User, customer_id: int, *,
+def complete_identifier(session: Session, actor: User, customer_id: int, *, now: datetime,
                         credit_code: str | None = None, mobile: str | None = None) -> Customer:
     """Fill in the missing identifier of a 待补全 customer (and close a data task left from before
     the weekly digest, if any)."""
@@ -196,7 +195,7 @@ def complete_identifier(session: Session, actor: User, customer_id: int, *,
         tasks.Task.dedupe_key == f"data_completion:customer:{customer.id}",
         tasks.Task.status == "open")).first()
     if task is not None:
-        tasks.close_task(session, actor, task.id, "资料已补全")
+        tasks.close_task(session, actor, task.id, "资料已补全", now=now)
     return customer
 
 

@@ -14,7 +14,7 @@ from . import audit
 from .customers import ContactInput, CustomerInput, create_customer
 from .errors import Conflict, InvalidInput, NotFound
 from .followups import FollowUpInput, log_followup
-from .models import CaptureDraft, User, utcnow
+from .models import CaptureDraft, User
 from .permissions import check_access
 
 CUSTOMER_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website",
@@ -83,11 +83,10 @@ def discard_draft(session: Session, actor: User, draft_id: int) -> CaptureDraft:
 
 
 def confirm_draft(session: Session, actor: User, draft_id: int, playbook: Playbook,
-                  now: datetime | None = None, *, duplicate_reason: str | None = None) -> CaptureDraft:
+                  *, now: datetime, duplicate_reason: str | None = None) -> CaptureDraft:
     """Create the customer or follow-up the draft proposes. Refusals (duplicate, invalid mobile)
     propagate with nothing written; confirming twice is refused, not repeated. A likely duplicate
     (PossibleDuplicate) is created only with a `duplicate_reason`, which opens a manager review."""
-    now = now or utcnow()
     draft = get_draft(session, actor, draft_id)
     _pending(draft)
     before = audit.snapshot(draft, ("status",))

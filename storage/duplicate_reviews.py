@@ -77,7 +77,7 @@ def open_review(session: Session, requester: User, *, existing_id: int, newer_id
         subject_id=newer.id if newer is not None else existing.id, customer_id=existing.id,
         assignee_id=reviewer.id, title=title, detail=reason[:1000],
         due_at=now + timedelta(hours=playbook.dedupe.review_hours),
-        dedupe_key=f"{KIND}:{existing.id}:{newer.id if newer is not None else 0}:{requester.id}"), now)
+        dedupe_key=f"{KIND}:{existing.id}:{newer.id if newer is not None else 0}:{requester.id}"), now=now)
     return task, created
 
 

@@ -102,5 +102,5 @@ def report_view(session: Session, org_id: int, customer_id: int, *, system: str,
             title=f"核对客户资料：{customer.name}与{system}不一致",
             detail=f"{detail}。crmbot 的资料没有被改动，请核实后在客户详情里修正正确的一方。",
             due_at=now + timedelta(hours=playbook.integration.mismatch_due_hours),
-            dedupe_key=f"{KIND}:{customer.id}:{system}:{digest}"), now)
+            dedupe_key=f"{KIND}:{customer.id}:{system}:{digest}"), now=now)
     return result

@@ -105,7 +105,7 @@ def complete(ctx: Context, args: str) -> None:
     customer = (exact or found)[0]
     try:
         customer = customers.complete_identifier(
-            ctx.session, ctx.user, customer.id,
+            ctx.session, ctx.user, customer.id, now=ctx.now,
             credit_code=value if customer.kind == "company" else None,
             mobile=value if customer.kind == "person" else None)
     except CustomerCollision as exc:

@@ -7,28 +7,27 @@
 - An identifier that is another rep's customer (CustomerCollision) never moves ownership: a review
   (撞单) goes to the manager of both owners and the rep is told so.
 - The manager's card (subject `dup_review`, the review task): 合并到已有客户 / 保持两个 / 转给….
-The manager's card is sent by the job `jobs.duplicates.notify_review` after this transaction
-commits (ctx.defer): a handler answers only the person who wrote.
+The manager's card (`review_card`) goes out with ctx.tell, in the handler's transaction; the
+mini-app and other paths send the same card through the job `jobs.duplicates.notify_review`.
 """
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from cards import builders
-from cards.model import Card
+from cards.links import customer_link
+from cards.model import Card, new_card_id
+from cards.rows import CUSTOMER_STATUS_LABELS
 from config.playbook import Playbook
 from storage import customers, dedupe, drafts, duplicate_reviews, merge
 from storage.errors import CustomerCollision, InvalidInput, PossibleDuplicate
-from storage.models import CaptureDraft, Customer, User
+from storage.models import CaptureDraft, Customer, Task, User
 
-from ..context import Context, new_card_id
+from ..context import Context
 from ..router import router
-from .common import app_link
-
-NOTIFY_JOB = "jobs.duplicates.notify_review"
 
 
-def offer_card(settings, playbook: Playbook, user: User, draft: CaptureDraft, matches,
+def offer_card(public_url: str, playbook: Playbook, user: User, draft: CaptureDraft, matches,
                card_id: str | None = None, fields=(), title: str | None = None) -> Card:
     """The show-before-create card for a pending customer draft."""
     typed = draft.fields.get("company") or draft.fields.get("name") or "新客户"
@@ -36,8 +35,37 @@ def offer_card(settings, playbook: Playbook, user: User, draft: CaptureDraft, ma
             for m in matches]
     return builders.possible_duplicate_card(
         card_id or new_card_id("draft", draft.id), typed=typed, matches=rows,
-        open_links=[app_link(settings, f"customers/{m.customer_id}") for m in matches[:2]],
+        open_links=[customer_link(public_url, m.customer_id) for m in matches[:2]],
         reasons=playbook.dedupe.create_anyway_reasons, fields=fields, title=title)
+
+
+def _record(customer: Customer) -> list[tuple[str, str]]:
+    contact = customer.contacts[0] if customer.contacts else None
+    identifier = (customer.credit_code or "待补全") if customer.kind == "company" else (customer.mobile or "待补全")
+    return [("名称", customer.name), ("负责人", customer.owner.name), ("标识", identifier),
+            ("联系人", f"{contact.name} {contact.mobile or ''}".strip() if contact else ""),
+            ("状态", CUSTOMER_STATUS_LABELS.get(customer.status, customer.status))]
+
+
+def review_card(session: Session, task: Task, public_url: str) -> Card:
+    """撞单 to the manager: both records (or the existing one and who wanted it), and the actions."""
+    parties = duplicate_reviews.parties(task)
+    existing = session.get(Customer, parties.existing_id)
+    newer = session.get(Customer, parties.newer_id) if parties.newer_id else None
+    requester = session.get(User, parties.requester_id)
+    records, links = [("已有", _record(existing))], [customer_link(public_url, existing.id)]
+    if newer is not None:
+        records.append(("新录入", _record(newer)))
+        links.append(customer_link(public_url, newer.id))
+    return builders.duplicate_review_card(
+        new_card_id("dup", task.id), title=task.title, reason=task.detail or "", records=records,
+        can_merge=newer is not None,
+        transfer_to=requester.name if requester.id != existing.owner_id else None, links=links)
+
+
+def _tell_reviewer(ctx: Context, task: Task) -> None:
+    ctx.tell(task.assignee, review_card(ctx.session, task, ctx.public_url), subject_type="dup_review",
+             subject_id=task.id, key=f"dup_review:{task.id}")
 
 
 def matches_for_draft(session: Session, user: User, draft: CaptureDraft, playbook: Playbook):
@@ -54,7 +82,7 @@ def offer_before_create(ctx: Context, fields: dict, exc: PossibleDuplicate) -> N
     """Keep what the rep typed as a draft and show the likely existing customers."""
     draft, _ = drafts.create_draft(ctx.session, ctx.user, "customer", fields,
                                    source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}")
-    ctx.send_card(offer_card(ctx.settings, ctx.playbook, ctx.user, draft, exc.matches), "draft", draft.id)
+    ctx.send_card(offer_card(ctx.public_url, ctx.playbook, ctx.user, draft, exc.matches), "draft", draft.id)
 
 
 def report_collision(ctx: Context, exc: CustomerCollision, *, finish: bool = False,
@@ -67,7 +95,7 @@ def report_collision(ctx: Context, exc: CustomerCollision, *, finish: bool = Fal
         reason=f"{ctx.user.name}录入的客户与{exc.owner_name}的客户“{existing.name}”{_what(exc)}",
         playbook=ctx.playbook, now=ctx.now)
     if created:
-        ctx.defer(NOTIFY_JOB, task.id)
+        _tell_reviewer(ctx, task)
     text = f"{exc.message}。已提交{task.assignee.name}裁决撞单，结果以经理的处理为准。"
     if finish and ctx.card_record is not None:
         ctx.finish_card("已提交经理裁决撞单")
@@ -88,8 +116,6 @@ def _what(exc: CustomerCollision) -> str:
 
 @router.action("draft:anyway")
 def create_anyway(ctx: Context, index: str) -> None:
-    if ctx.card_is_done():
-        return
     reasons = ctx.playbook.dedupe.create_anyway_reasons
     if not index.isdigit() or int(index) >= len(reasons):
         raise InvalidInput("reason", "请选择仍然创建的原因")
@@ -101,15 +127,13 @@ def create_anyway(ctx: Context, index: str) -> None:
         return
     customer = customers.get_customer(ctx.session, ctx.user, draft.result_customer_id)
     for task in duplicate_reviews.reviews_of(ctx.session, customer.id):
-        ctx.defer(NOTIFY_JOB, task.id)
+        _tell_reviewer(ctx, task)
     ctx.finish_card(f"已创建客户 {customer.name}，已请经理审核是否重复")
 
 
 @router.action("draft:ask")
 def ask_for_existing(ctx: Context, customer_id: str) -> None:
     """申请共享/转交: the manager decides; nothing changes owner before that."""
-    if ctx.card_is_done():
-        return
     draft = drafts.get_draft(ctx.session, ctx.user, ctx.card_record.subject_id)
     task, created = duplicate_reviews.open_review(
         ctx.session, ctx.user, existing_id=int(customer_id), newer_id=None,
@@ -117,7 +141,7 @@ def ask_for_existing(ctx: Context, customer_id: str) -> None:
         playbook=ctx.playbook, now=ctx.now)
     drafts.discard_draft(ctx.session, ctx.user, draft.id)
     if created:
-        ctx.defer(NOTIFY_JOB, task.id)
+        _tell_reviewer(ctx, task)
     ctx.finish_card(f"已向{task.assignee.name}申请，经理处理后会通知负责人")
 
 
@@ -131,8 +155,6 @@ def _review(ctx: Context):
 
 @router.action("dup_review:merge")
 def review_merge(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task, parties = _review(ctx)
     if parties.newer_id is None:
         raise InvalidInput("merge", "只有一条记录，无需合并")
@@ -146,8 +168,6 @@ def review_merge(ctx: Context, _arg: str) -> None:
 
 @router.action("dup_review:keep")
 def review_keep(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task, _ = _review(ctx)
     duplicate_reviews.close_review(ctx.session, ctx.user, task, "保持两个", ctx.now)
     ctx.finish_card("已保持两个客户")
@@ -155,8 +175,6 @@ def review_keep(ctx: Context, _arg: str) -> None:
 
 @router.action("dup_review:transfer")
 def review_transfer(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task, parties = _review(ctx)
     to = ctx.session.get(User, parties.requester_id)
     customer = customers.transfer_customer(ctx.session, ctx.user, parties.existing_id, to)

@@ -4,7 +4,7 @@ oldest first with how long each has waited, and one main button 去补全 (the m
 A missing identifier is a data-health item, not a task per customer: before this rule every new
 company made its own task and escalation, and 待补全 crowded out real work in 待办. Sent on
 [identifiers].digest_weekday at digest_at; a closed task per rep and week is the idempotency
-record (a scan after the hour still sends the week's digest, once).
+record (a scan after the hour still sends the week's digest, once, on that day).
 """
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.context import new_card_id
+from bot.outbound import Outbound
 from cards import builders
+from cards.links import app_link
+from cards.model import new_card_id
 from storage import tasks
 from storage.customers import INCOMPLETE
 from storage.models import Customer, Org, User
 from storage.tasks import TaskSpec
 
-from ..pacing import Pacer
-from .scanning import Scan, app_link
+from .scanning import Scan
 
 NAME = "completion_digest"
 
@@ -31,10 +32,10 @@ def scan(s: Scan) -> int:
     local = s.now.astimezone(s.playbook.tz)
     day = local.date() - timedelta(days=(local.weekday() - rules.digest_weekday) % 7)
     at = datetime.combine(day, rules.digest_at, tzinfo=s.playbook.tz)
-    if s.now < at:
+    if s.now < at or local.date() != day:  # on the digest day only: a late Wednesday digest is noise
         return 0
     sent = 0
-    with s.transaction() as (session, pacer):
+    with s.transaction() as (session, out):
         for org_id in session.scalars(select(Org.id).order_by(Org.id)).all():
             waiting = dict(session.execute(
                 select(Customer.owner_id, func.count()).where(
@@ -42,11 +43,11 @@ def scan(s: Scan) -> int:
                 .group_by(Customer.owner_id)).all())
             for rep in session.scalars(select(User).where(User.id.in_(list(waiting)), User.active.is_(True))
                                        .order_by(User.id)).all():
-                sent += _digest(s, session, pacer, rep, waiting[rep.id], at)
+                sent += _digest(s, session, out, rep, waiting[rep.id], at)
     return sent
 
 
-def _digest(s: Scan, session: Session, pacer: Pacer, rep: User, count: int, at: datetime) -> int:
+def _digest(s: Scan, session: Session, out: Outbound, rep: User, count: int, at: datetime) -> int:
     if not _record(s, session, rep, at.date()):
         return 0
     oldest = session.scalars(select(Customer).where(
@@ -55,8 +56,8 @@ def _digest(s: Scan, session: Session, pacer: Pacer, rep: User, count: int, at: 
     lines = [f"{c.name}（{'缺信用代码' if c.kind == 'company' else '缺手机号'}，已等{max((s.now - c.created_at).days, 0)}天）"
              for c in oldest]
     card = builders.completion_digest_card(new_card_id("fill", rep.id), count=count, lines=lines,
-                                           link=app_link(s.settings, "?status=incomplete"))
-    pacer.card(rep, card, subject_type="user", subject_id=rep.id,
+                                           link=app_link(s.settings.crmbot_public_url, "?status=incomplete"))
+    out.card(rep, card, subject_type="user", subject_id=rep.id,
                dedupe_key=f"{NAME}:{rep.id}:{at.date().isoformat()}")
     return 1
 
@@ -64,7 +65,7 @@ def _digest(s: Scan, session: Session, pacer: Pacer, rep: User, count: int, at: 
 def _record(s: Scan, session: Session, rep: User, week: date) -> bool:
     task, created = tasks.ensure_task(session, TaskSpec(
         org_id=rep.org_id, kind=NAME, subject_type="user", subject_id=rep.id, assignee_id=rep.id,
-        title="每周资料补全提醒", dedupe_key=f"{NAME}:user:{rep.id}:{week.isoformat()}"), s.now)
+        title="每周资料补全提醒", dedupe_key=f"{NAME}:user:{rep.id}:{week.isoformat()}"), now=s.now)
     if created:
         task.status, task.result, task.closed_at = "done", "已发送", s.now
     return created

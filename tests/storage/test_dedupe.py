@@ -1,4 +1,6 @@
 """The duplicate check: normalisation, exact and fuzzy matches, owner protection on create."""
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import select
 
@@ -11,6 +13,7 @@ from storage.validators import credit_code_check_char
 from tests.factories import build_world
 
 CODE = "9144030071526726XG"
+NOW = datetime(2026, 3, 4, 2, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -46,8 +49,8 @@ def _company(name, code=None, mobile=None, email=None, contact="陈总"):
 def _seed(database, world, playbook):
     with database.transaction() as s:
         c = customers.create_customer(s, world.rep1, _company(
-            "上海华东机电设备有限公司", CODE, "13912345678", "chen@huadong.cn"), playbook)
-        links.link_chat(s, world.rep1, "dingtalk", "ding-ext-1", c.id)
+            "上海华东机电设备有限公司", CODE, "13912345678", "chen@huadong.cn"), playbook, now=NOW)
+        links.link_chat(s, world.rep1, "dingtalk", "ding-ext-1", c.id, now=NOW)
         return c.id
 
 
@@ -106,7 +109,7 @@ def test_create_shows_possible_duplicate_before_writing(database, world, playboo
     _seed(database, world, playbook)
     with pytest.raises(PossibleDuplicate) as err:
         with database.transaction() as s:
-            customers.create_customer(s, world.rep2, _company("华东机电（上海）"), playbook)
+            customers.create_customer(s, world.rep2, _company("华东机电（上海）"), playbook, now=NOW)
     assert err.value.message == "可能重复：上海华东机电设备有限公司（负责人：李明）"
     with database.transaction() as s:
         assert s.scalar(select(Customer.id).where(Customer.owner_id == world.rep2.id)) is None
@@ -116,7 +119,7 @@ def test_create_anyway_with_reason_opens_review_for_the_manager(database, world,
     cid = _seed(database, world, playbook)
     reason = playbook.dedupe.create_anyway_reasons[0]
     with database.transaction() as s:
-        new = customers.create_customer(s, world.rep2, _company("华东机电（上海）"), playbook,
+        new = customers.create_customer(s, world.rep2, _company("华东机电（上海）"), playbook, now=NOW,
                                         duplicate_reason=reason)
         new_id = new.id
     with database.transaction() as s:
@@ -130,31 +133,31 @@ def test_identifier_of_another_owner_is_a_collision_not_a_takeover(database, wor
     cid = _seed(database, world, playbook)
     with pytest.raises(CustomerCollision) as err:
         with database.transaction() as s:
-            customers.create_customer(s, world.rep3, _company("随便写的名字", CODE), playbook)
+            customers.create_customer(s, world.rep3, _company("随便写的名字", CODE), playbook, now=NOW)
     assert err.value.existing_id == cid and "负责人不会因此变更" in err.value.message
     with pytest.raises(DuplicateCustomer):  # the owner's own repeat is a plain duplicate
         with database.transaction() as s:
-            customers.create_customer(s, world.rep1, _company("随便写的名字", CODE), playbook)
+            customers.create_customer(s, world.rep1, _company("随便写的名字", CODE), playbook, now=NOW)
 
 
 def test_filling_the_identifier_first_never_takes_the_customer(database, world, playbook):
     """The 宁波东海贸易 sequence of issue 11 at the service level."""
     with database.transaction() as s:
         original = customers.create_customer(s, world.rep2, _company("宁波东海贸易", mobile="13712345678"),
-                                             playbook).id
+                                             playbook, now=NOW).id
     with pytest.raises(PossibleDuplicate):  # rep3 is shown rep2's customer first
         with database.transaction() as s:
-            customers.create_customer(s, world.rep3, _company("东海贸易有限公司", mobile="13712345678"), playbook)
+            customers.create_customer(s, world.rep3, _company("东海贸易有限公司", mobile="13712345678"), playbook, now=NOW)
     with database.transaction() as s:  # … and creates anyway: a review goes to the manager
         copy = customers.create_customer(s, world.rep3, _company("东海贸易有限公司", mobile="13712345678"),
-                                         playbook, duplicate_reason="同名不同公司").id
+                                         playbook, now=NOW, duplicate_reason="同名不同公司").id
     code = "91330200MA2H0X123" + credit_code_check_char("91330200MA2H0X123")
     with pytest.raises(CustomerCollision) as err:  # rep3 fills the code into the copy: refused
         with database.transaction() as s:
-            customers.complete_identifier(s, world.rep3, copy, credit_code=code)
+            customers.complete_identifier(s, world.rep3, copy, credit_code=code, now=NOW)
     assert err.value.existing_id == original
     with database.transaction() as s:  # rep2 completes the original: accepted
-        done = customers.complete_identifier(s, world.rep2, original, credit_code=code)
+        done = customers.complete_identifier(s, world.rep2, original, credit_code=code, now=NOW)
         assert done.owner_id == world.rep2.id and done.identifier == f"uscc:{code}"
 
 
@@ -163,11 +166,11 @@ def test_a_lead_of_a_known_customer_goes_to_its_owner(database, world, playbook)
     cid = _seed(database, world, playbook)
     with database.transaction() as s:
         lead, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
-            source="官网表单", name="陈总", company="华东机电", mobile="13912345678", external_ref="f-1"))
+            source="官网表单", name="陈总", company="华东机电", mobile="13912345678", external_ref="f-1"), now=NOW)
         assert lead.customer_id == cid
-        assert leads.assign(s, lead, playbook).id == world.rep1.id
+        assert leads.assign(s, lead, playbook, now=NOW).id == world.rep1.id
         other, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
-            source="官网表单", name="钱工", company="杭州华东机电", mobile="13700000001", external_ref="f-2"))
+            source="官网表单", name="钱工", company="杭州华东机电", mobile="13700000001", external_ref="f-2"), now=NOW)
         assert other.customer_id is None  # a fuzzy likeness never decides the owner
 
 
@@ -176,9 +179,9 @@ def test_claiming_a_known_customer_of_another_rep_is_a_collision(database, world
     _seed(database, world, playbook)
     with database.transaction() as s:
         lead, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
-            source="官网表单", name="陈总", mobile="13912345678", external_ref="f-3"))
+            source="官网表单", name="陈总", mobile="13912345678", external_ref="f-3"), now=NOW)
         lead.status, lead.assignee_id = "assigned", world.rep2.id
         lead_id = lead.id
     with pytest.raises(CustomerCollision):
         with database.transaction() as s:
-            leads.claim(s, s.merge(world.rep2), lead_id, playbook)
+            leads.claim(s, s.merge(world.rep2), lead_id, playbook, now=NOW)

@@ -37,7 +37,7 @@ def _pair(database, world, playbook, owner_b=None):
         actor_b = s.merge(owner_b)
         followups.log_followup(s, actor_b, FollowUpInput(customer_id=b.id, tags=["quoted"], channel="chat"),
                                playbook, now=NOW)
-        opp = opportunities.create_opportunity(s, actor_b, b.id, "华东机电年度采购", playbook, amount="100000")
+        opp = opportunities.create_opportunity(s, actor_b, b.id, "华东机电年度采购", playbook, amount="100000", now=NOW)
         links.link_chat(s, actor_b, "wecom", "wm-copy", b.id, now=NOW)
         s.add(Lead(org_id=b.org_id, source="官网表单", name="王工", company="华东机电", customer_id=b.id,
                    status="claimed", assignee_id=owner_b.id))
