@@ -122,7 +122,7 @@ def _customer_draft_card(rt: Services, session, user: User, draft):
     shown = [(label, fields.get(key) or "") for key, label in FIELD_LABELS]
     public_url = rt.settings.crmbot_public_url
     if matches:
-        return offer_card(public_url, rt.playbook, user, draft, matches, card_id=card_id, fields=shown,
+        return offer_card(public_url, rt.playbook, user, draft, matches, fields=shown,
                           title="名片识别结果：客户已存在" if matches[0].exact else "名片识别结果：可能重复")
     return rows.draft_card(draft, public_url, title="名片识别结果", fields=shown,
                            note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")])
