@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
-from storage import customers, data_health, merge
+from storage import customers, data_health, drafts, merge
 from storage.errors import DomainError, InvalidInput
 
 from . import metrics, reads
@@ -164,6 +164,23 @@ def merge_page(customer_id: int):
 
 MERGE_LABELS = {"name": "名称", "credit_code": "信用代码", "mobile": "手机号", "industry": "行业",
                 "grade": "等级", "address": "地址", "source": "来源", "owner_id": "负责人"}
+
+
+@bp.get("/drafts/<int:draft_id>")
+def draft(draft_id: int):
+    """编辑 / 改客户 on a capture card: the draft itself while it waits; once confirmed, the
+    customer it became; once discarded, a page that says so."""
+    with work() as (session, me):
+        found = drafts.get_draft(session, me, draft_id)
+        became = found.result_customer_id or found.fields.get("customer_id")
+        if found.status == "confirmed" and became:
+            return redirect(url_for("miniapp_pages.customer", customer_id=int(became)))
+        if found.status != "pending":
+            return render_template("miniapp/message.html", title="这条录入已处理",
+                                   message="这条录入已放弃或已处理，不需要再确认。")
+        choices = (customers.search_customers(session, me, owner_id=me.id, limit=100)[0]
+                   if found.kind == "followup" else [])
+        return render_template("miniapp/draft.html", me=me, d=reads.draft_dict(found), customer_choices=choices)
 
 
 def _days() -> int:
