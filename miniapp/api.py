@@ -384,8 +384,15 @@ def close_task(task_id: int):
 @bp.post("/leads/<int:lead_id>/claim")
 def claim_lead(lead_id: int):
     with work() as (session, actor):
-        lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
-        return jsonify(reads.lead_dict(lead, _tz()))
+        try:
+            lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
+        except CustomerCollision as exc:  # another rep's customer: 撞单 for the manager, nothing claimed
+            body, reviews, status = _collision(session, actor, exc, None)
+        else:
+            reviews = [t.id for t in duplicate_reviews.reviews_of(session, lead.customer_id)] if lead.customer_id else []
+            body, status = reads.lead_dict(lead, _tz()), 200
+    _notify_reviews(reviews)
+    return jsonify(body), status
 
 
 # ------------------------------------------------------------------ opportunities

@@ -111,6 +111,12 @@ def _what(exc: CustomerCollision) -> str:
     return f"{identifier}相同" if identifier else "标识相同"
 
 
+def tell_reviews_of(ctx: Context, customer_id: int) -> None:
+    """The reviews raised by creating `customer_id` anyway reach their managers."""
+    for task in duplicate_reviews.reviews_of(ctx.session, customer_id):
+        _tell_reviewer(ctx, task)
+
+
 # ------------------------------------------------------------------ the rep's card
 
 
@@ -126,8 +132,7 @@ def create_anyway(ctx: Context, index: str) -> None:
         report_collision(ctx, exc, finish=True)
         return
     customer = customers.get_customer(ctx.session, ctx.user, draft.result_customer_id)
-    for task in duplicate_reviews.reviews_of(ctx.session, customer.id):
-        _tell_reviewer(ctx, task)
+    tell_reviews_of(ctx, customer.id)
     ctx.finish_card(f"已创建客户 {customer.name}，已请经理审核是否重复")
 
 

@@ -16,7 +16,7 @@ from ..context import Context
 from ..outbound import Purpose, held_note
 from ..router import router
 from ..task_cards import offer_lead
-from .duplicates import report_collision
+from .duplicates import report_collision, tell_reviews_of
 
 
 def _open_task(ctx: Context) -> Task:
@@ -45,6 +45,8 @@ def claim_lead(ctx: Context, _arg: str) -> None:
     except CustomerCollision as exc:  # the lead is another rep's customer: 撞单, never a takeover
         report_collision(ctx, exc)
         return
+    if lead.customer_id:  # it looked like another rep's customer: the manager reviews it
+        tell_reviews_of(ctx, lead.customer_id)
     ctx.finish_card("已认领", link=links.customer_link(ctx.public_url, lead.customer_id) if lead.customer_id else None)
 
 

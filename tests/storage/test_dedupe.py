@@ -185,3 +185,37 @@ def test_claiming_a_known_customer_of_another_rep_is_a_collision(database, world
     with pytest.raises(CustomerCollision):
         with database.transaction() as s:
             leads.claim(s, s.merge(world.rep2), lead_id, playbook, now=NOW)
+
+
+THREE_WAYS = ("上海华东机电设备有限公司", "上海华东机电", "华东机电设备（上海）有限公司")
+
+
+@pytest.mark.parametrize("typed", THREE_WAYS)
+def test_photo_and_voice_drafts_are_caught_three_ways(database, world, playbook, typed):
+    from storage import drafts
+    cid = _seed(database, world, playbook)
+    with database.transaction() as s:
+        draft, _ = drafts.create_draft(s, s.merge(world.rep2), "customer",
+                                       {"name": "赵工", "company": typed, "mobile": "13600000000"})
+        draft_id = draft.id
+    with pytest.raises(PossibleDuplicate) as err:
+        with database.transaction() as s:
+            drafts.confirm_draft(s, s.merge(world.rep2), draft_id, playbook, now=NOW)
+    assert err.value.matches[0].customer_id == cid
+
+
+@pytest.mark.parametrize("typed", THREE_WAYS)
+def test_a_claimed_lead_is_caught_three_ways(database, world, playbook, typed):
+    """The lead webhook's company typed differently: claiming it never creates a silent twin."""
+    from storage import leads
+    cid = _seed(database, world, playbook)
+    with database.transaction() as s:
+        lead, _ = leads.create_lead(s, world.org.id, leads.LeadInput(
+            source="官网表单", name="赵工", company=typed, mobile="13600000000", external_ref=typed), now=NOW)
+        lead.status, lead.assignee_id = "assigned", world.rep2.id
+        lead_id = lead.id
+    with database.transaction() as s:
+        claimed = leads.claim(s, s.merge(world.rep2), lead_id, playbook, now=NOW)
+        review = s.scalars(select(Task).where(Task.kind == "duplicate_review")).one()
+        assert review.customer_id == cid and review.subject_id == claimed.customer_id
+        assert review.assignee_id == world.manager.id
