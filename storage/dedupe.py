@@ -283,86 +283,85 @@ def find_duplicates(session: Session, org_id: int, candidate: Candidate, *,
         hits[customer_id] = (max(old_score, score), reasons, old_exact or exact)
 
     live = (Customer.org_id == org_id, Customer.merged_into_id.is_(None))
-    # every identifier in one round trip (the check runs inside a write path's transaction)
+    exact = _exact_ids(org_id, candidate, live)
+    company = candidate.company_name()
+    wanted = parse_company(company) if company else None
+    if wanted is not None and len(wanted.core) < 2:
+        wanted = None
+    contact_key = normalize_person(candidate.contact_name) if candidate.contact_name else ""
+    # ONE round trip whatever was given (the check runs inside a write path's transaction, where
+    # every round trip waits for the database): the identifier hits with their owners, and the
+    # rows the name pre-filter hands to the scorer, each with "a contact of the same name" answered.
+    same_contact = (select(Contact.id).where(Contact.customer_id == Customer.id,
+                                             func.lower(Contact.name) == contact_key)
+                    .exists() if contact_key else literal(False))
+    columns = (Customer.id, Customer.name_key, Customer.name_city, Customer.name_pinyin, Customer.name,
+               Customer.owner_id, User.name.label("owner_name"), same_contact.label("same_contact"))
+    parts = []
+    if exact is not None:
+        ids = exact.subquery()
+        parts.append(select(*columns, ids.c.reason).join(User, User.id == Customer.owner_id)
+                     .join(ids, ids.c.customer_id == Customer.id).where(*live))
+    if wanted is not None:
+        near = (select(*columns).join(User, User.id == Customer.owner_id)
+                .where(*live, Customer.kind == "company",
+                       or_(Customer.name_key.like(f"{_like(wanted.core[:2])}%", escape="\\"),
+                           Customer.name_pinyin == wanted.pinyin)))
+        if session.get_bind().dialect.name == "postgresql":
+            near = near.order_by(func.similarity(Customer.name_key, wanted.core).desc())
+        near = near.limit(rules.prefilter_limit).subquery()
+        parts.append(select(near, literal(None).label("reason")))
+    if not parts:
+        return []
+    for row in session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+        cid, core, city, pinyin, name, owner_id, owner_name, same, reason = row
+        known[cid] = (name, owner_id, owner_name)
+        if reason is not None:
+            hit(cid, 1.0, reason, True)
+            continue
+        score = name_score(wanted, CompanyName(core=core, city=city, pinyin=pinyin or ""))
+        if same and score >= rules.name_threshold - 0.15:
+            score = min(1.0, score + 0.15)
+            hit(cid, score, "联系人同名")
+        if score >= rules.name_threshold:
+            hit(cid, score, "名称相同" if score >= 0.999 else "名称相近")
+    matches = [Match(customer_id=cid, customer_name=known[cid][0], owner_id=known[cid][1],
+                     owner_name=known[cid][2], score=round(score, 3), reasons=reasons, exact=is_exact)
+               for cid, (score, reasons, is_exact) in hits.items()]
+    matches.sort(key=lambda m: (not m.exact, -m.score, m.customer_id))
+    return matches[:limit]
+
+
+def _exact_ids(org_id: int, candidate: Candidate, live):
+    """(customer_id, reason) for every identifier given, as one UNION ALL, or None."""
+    def by(column, reason: str):
+        return select(column.label("customer_id"), literal(reason).label("reason"))
+
     exact = []
     code = _quiet(normalize_credit_code, candidate.credit_code)
     if code:
-        exact.append(select(Customer.id, literal("信用代码相同")).where(*live, Customer.identifier == f"uscc:{code}"))
-    mobiles = {m for m in (_quiet(normalize_mobile, v) for v in (candidate.mobile, *candidate.mobiles)) if m}
+        exact.append(by(Customer.id, "信用代码相同").where(*live, Customer.identifier == f"uscc:{code}"))
+    mobiles = sorted({m for m in (_quiet(normalize_mobile, v) for v in (candidate.mobile, *candidate.mobiles)) if m})
     if mobiles:
-        exact.append(select(Customer.id, literal("手机号相同")).where(
-            *live, Customer.identifier.in_([f"mobile:{m}" for m in sorted(mobiles)])))
-        exact.append(select(Contact.customer_id, literal("手机号相同")).join(Customer).where(
-            *live, Contact.mobile.in_(sorted(mobiles))))
+        exact.append(by(Customer.id, "手机号相同").where(
+            *live, Customer.identifier.in_([f"mobile:{m}" for m in mobiles])))
+        exact.append(by(Contact.customer_id, "手机号相同").where(Contact.org_id == org_id, Contact.mobile.in_(mobiles)))
     email = _quiet(normalize_email, candidate.email)
     if email:
-        exact.append(select(Contact.customer_id, literal("邮箱相同")).join(Customer).where(
-            *live, Contact.email == email))
+        exact.append(by(Contact.customer_id, "邮箱相同").where(Contact.org_id == org_id, Contact.email == email))
     for platform, external, reason in (("wecom", candidate.wecom_external_userid, "企业微信客户相同"),
                                        ("dingtalk", candidate.dingtalk_userid, "钉钉客户相同")):
         external = (external or "").strip()
         if not external:
             continue
-        exact.append(select(ChatLink.customer_id, literal(reason)).where(
+        exact.append(by(ChatLink.customer_id, reason).where(
             ChatLink.org_id == org_id, ChatLink.platform == platform, ChatLink.external_id == external))
         if platform == "wecom":
-            exact.append(select(Contact.customer_id, literal(reason)).join(Customer).where(
-                *live, Contact.wecom_external_userid == external))
-    if exact:
-        for cid, reason in session.execute(union_all(*exact) if len(exact) > 1 else exact[0]):
-            hit(cid, 1.0, reason, True)
-
-    company = candidate.company_name()
-    if company:
-        wanted = parse_company(company)
-        if len(wanted.core) >= 2:
-            contact_key = normalize_person(candidate.contact_name) if candidate.contact_name else None
-            near = []
-            for cid, core, city, pinyin, name, owner_id, owner_name in _name_prefilter(session, org_id, wanted, rules):
-                known[cid] = (name, owner_id, owner_name)
-                score = name_score(wanted, CompanyName(core=core, city=city, pinyin=pinyin or ""))
-                if score >= rules.name_threshold - 0.15:
-                    near.append((cid, score))
-            same_contact = set()
-            if contact_key and near:
-                same_contact = set(session.scalars(select(Contact.customer_id).where(
-                    Contact.customer_id.in_([cid for cid, _ in near]),
-                    func.lower(Contact.name) == contact_key)))
-            for cid, score in near:
-                if cid in same_contact:
-                    hit(cid, min(1.0, score + 0.15), "联系人同名")
-                    score = min(1.0, score + 0.15)
-                if score >= rules.name_threshold:
-                    hit(cid, score, "名称相同" if score >= 0.999 else "名称相近")
-    if not hits:
-        return []
-    missing = [cid for cid in hits if cid not in known]
-    if missing:  # exact hits the name pre-filter did not bring (tombstones drop out here)
-        for cid, name, owner_id, owner_name in session.execute(
-                select(Customer.id, Customer.name, Customer.owner_id, User.name)
-                .join(User, User.id == Customer.owner_id).where(Customer.id.in_(missing), *live)):
-            known[cid] = (name, owner_id, owner_name)
-    matches = [Match(customer_id=cid, customer_name=known[cid][0], owner_id=known[cid][1],
-                     owner_name=known[cid][2], score=round(score, 3), reasons=reasons, exact=exact)
-               for cid, (score, reasons, exact) in hits.items() if cid in known]
-    matches.sort(key=lambda m: (not m.exact, -m.score, m.customer_id))
-    return matches[:limit]
-
-
-def _name_prefilter(session: Session, org_id: int, wanted: CompanyName, rules) -> list[tuple]:
-    """Rows worth scoring: the same first two characters of the comparable name (the brand's head:
-    name_score() never pairs two different brand heads), or the same pinyin (a homophone typo
-    anywhere). On PostgreSQL the prefix goes through the pg_trgm GIN index of name_key and the
-    pinyin through the (org_id, name_pinyin) index; a free similarity search (`%`) was measured at
-    0.6 s on a million rows, because trade words (机电设备, 科技) share trigrams with thousands of names."""
-    query = (select(Customer.id, Customer.name_key, Customer.name_city, Customer.name_pinyin, Customer.name,
-                    Customer.owner_id, User.name).join(User, User.id == Customer.owner_id)
-             .where(Customer.org_id == org_id, Customer.merged_into_id.is_(None), Customer.kind == "company",
-                    or_(Customer.name_key.like(f"{_like(wanted.core[:2])}%", escape="\\"),
-                        Customer.name_pinyin == wanted.pinyin)))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.order_by(func.similarity(Customer.name_key, wanted.core).desc())
-    return list(session.execute(query.limit(rules.prefilter_limit)))
+            exact.append(by(Contact.customer_id, reason).where(
+                Contact.org_id == org_id, Contact.wecom_external_userid == external))
+    if not exact:
+        return None
+    return union_all(*exact) if len(exact) > 1 else exact[0]
 
 
 def _like(value: str) -> str:
