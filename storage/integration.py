@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
 
-from . import audit, dedupe, tasks
+from . import dedupe, tasks
 from .errors import InvalidInput, NotFound
 from .models import AuditLog, Customer, Task
 from .validators import normalize_credit_code
