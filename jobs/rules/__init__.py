@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from bot.services import Services
 
 from ..runtime import current_runtime
-from . import (claim_timeout, completion_digest, data_quality, escalation, first_contact, followup_due,
-               lead_assignment, onboarding, reports, silent_customer, stage_stuck)
+from . import (approval_escalation, claim_timeout, completion_digest, data_quality, escalation, first_contact,
+               followup_due, lead_assignment, onboarding, reports, silent_customer, stage_stuck)
 from .scanning import Scan
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ RULES: list[Rule] = [
     Rule(silent_customer.NAME, silent_customer.scan),
     Rule(stage_stuck.NAME, stage_stuck.scan),
     Rule(escalation.NAME, escalation.scan),
+    Rule(approval_escalation.NAME, approval_escalation.scan),
     Rule(onboarding.NAME, onboarding.scan),
     Rule(reports.NAME, reports.scan),
     Rule(completion_digest.NAME, completion_digest.scan),

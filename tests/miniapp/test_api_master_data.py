@@ -32,8 +32,8 @@ def test_create_anyway_needs_a_playbook_reason_and_tells_the_manager(client, dat
         review = s.scalars(select(Task).where(Task.kind == "duplicate_review")).one()
         assert review.assignee_id == data.world.manager.id and review.customer_id == data.c_rep1
     sent = app.extensions["crmbot"].clients["wecom"].sent
-    assert [r for r, _ in sent] == ["manager"]
-    card = sent[0][1]["template_card"]
+    assert [m["touser"] for m in sent] == ["manager"]
+    card = sent[0]["template_card"]
     assert "撞单" in card["main_title"]["title"]
     assert {b["key"] for b in card["button_list"] if b.get("key")} >= {"merge", "keep", "transfer"}
 

@@ -61,7 +61,7 @@ def test_mismatch_never_overwrites_and_raises_one_four_hour_task(erp, data, data
         assert (task.due_at - task.created_at).total_seconds() == playbook.integration.mismatch_due_hours * 3600
         assert "苏州精工机电有限公司" in task.detail and theirs in task.detail and "没有被改动" in task.detail
     sent = app.extensions["crmbot"].clients["wecom"].sent
-    assert [r for r, _ in sent] == ["rep1"]   # the owner is told once
+    assert [m["touser"] for m in sent] == ["rep1"]   # the owner is told once
 
 
 def test_a_merged_id_answers_with_the_surviving_customer(erp, data, database):
