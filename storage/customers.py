@@ -15,6 +15,7 @@ from config.playbook import Playbook
 from . import audit, dedupe, duplicate_reviews, tasks
 from .errors import CustomerCollision, DuplicateCustomer, InvalidInput, NotFound, PossibleDuplicate
 from .models import Contact, Customer, User
+from .name_search import pinyin_keys
 from .permissions import check_access, visible_user_ids
 from .validators import normalize_credit_code, normalize_email, normalize_mobile, normalize_name, normalize_phone
 
@@ -155,6 +156,7 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
         raise
     for contact in contacts:
         session.add(Contact(org_id=owner.org_id, customer_id=customer.id, **contact))
+    customer.pinyin_keys = pinyin_keys(name, [c["name"] for c in contacts])
     audit.record(session, actor, "customer.create", customer)
     if matches:
         for match in matches[:1]:  # one review per creation: the closest existing customer
@@ -225,6 +227,7 @@ def update_customer(session: Session, actor: User, customer_id: int, changes: di
         if not name:
             raise InvalidInput("name", "客户名称不能为空")
         set_name(customer, name)
+        customer.pinyin_keys = pinyin_keys(name, [c.name for c in customer.contacts])
     if "grade" in changes and changes["grade"] not in (None, *GRADES):
         raise InvalidInput("grade", "客户等级应为 A/B/C/D")
     for key in ("industry", "grade", "address", "source"):
@@ -271,6 +274,7 @@ def add_contact(session: Session, actor: User, customer_id: int, data: ContactIn
     customer = get_customer(session, actor, customer_id)
     contact = Contact(org_id=customer.org_id, customer_id=customer.id, **_validated_contact(data))
     session.add(contact)
+    customer.pinyin_keys = pinyin_keys(customer.name, [*(c.name for c in customer.contacts), contact.name])
     audit.record(session, actor, "contact.create", contact)
     return contact
 
@@ -305,6 +309,9 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
     if q:
         like = f"%{normalize_name(q)}%"
         conditions = [Customer.normalized_name.like(like), Customer.name_initials.like(f"{q.lower()}%")]
+        letters = q.replace(" ", "").lower()
+        if letters.isascii() and letters.isalpha():   # pinyin: initials or full, of any part of a name
+            conditions.append(Customer.pinyin_keys.like(f"%|{letters}%"))
         digits = "".join(ch for ch in q if ch.isdigit())
         if len(digits) >= 4:
             conditions.append(Customer.mobile.like(f"%{digits}%"))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .customers import set_name
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from .name_search import pinyin_keys
 from .models import (CaptureDraft, ChatLink, Contact, Customer, FollowUp, Lead, Opportunity, Task,
                      User)
 from .permissions import WHOLE_ORG_ROLES, visible_user_ids
@@ -150,6 +151,7 @@ def merge_customers(session: Session, actor: User, *, into_id: int, merged_id: i
     session.flush()
     session.expire_all()
     into, merged = session.get(Customer, into_id), session.get(Customer, merged_id)
+    into.pinyin_keys = pinyin_keys(into.name, [c.name for c in into.contacts])  # B's contacts are A's now
 
     moved = {table: len(ids) for table, ids in moved_ids.items()}
     audit.record(session, actor, "customer.merge", into, before={

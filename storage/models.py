@@ -131,6 +131,8 @@ class Customer(Base):
     name_key: Mapped[str] = mapped_column(String(200), default="")
     name_city: Mapped[str | None] = mapped_column(String(20))
     name_pinyin: Mapped[str] = mapped_column(String(400), default="")
+    # "|hd|huadong|ljh|liujianhua|…": pinyin of every part of its name and its contacts' (name_search)
+    pinyin_keys: Mapped[str] = mapped_column(String(1000), default="|")
     credit_code: Mapped[str | None] = mapped_column(String(18))
     mobile: Mapped[str | None] = mapped_column(String(20))
     identifier: Mapped[str | None] = mapped_column(String(32))

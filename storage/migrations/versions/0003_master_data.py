@@ -1,14 +1,14 @@
 """master data: duplicate-check keys with pg_trgm indexes, merge tombstones
 
 Revision ID: 0003_master_data
-Revises: 0004_deals (re-chained after main's 0004_deals; the brief's base was 0001)
+Revises: 0007_pinyin_keys (re-chained after main's head; the brief's base was 0001)
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0003_master_data'
-down_revision = '0004_deals'
+down_revision = '0007_pinyin_keys'
 branch_labels = None
 depends_on = None
 
