@@ -101,6 +101,54 @@ def done(card: Card, note: str, link: str | None = None) -> Card:
     return replace(card, buttons=buttons, done_note=note, link=link or card.link, hint="")
 
 
+def possible_duplicate_card(card_id: str, *, typed: str, matches: Sequence[tuple[int, str, str, str, bool]],
+                            open_links: Sequence[str], reasons: Sequence[str],
+                            fields: Sequence[tuple[str, str]] = (), title: str | None = None) -> Card:
+    """Show before create: the likely existing customers with their owners. The rep opens one,
+    adds the person to their own customer, asks the manager for another rep's, or creates anyway
+    with one of the playbook's reasons (which raises a review to the manager).
+    `matches`: (customer id, name, owner, reasons, owned by the rep)."""
+    lines = [f"可能重复：{name}（负责人：{owner}）· {why}" for _cid, name, owner, why, _own in matches[:3]]
+    # A DingTalk ActionCard shows five buttons: open the closest match (the card body opens it
+    # too), one way to get it, the first two reasons to create anyway, and 放弃
+    buttons = [Button(text=f"打开：{name[:8]}", url=url)
+               for (_cid, name, *_rest), url in zip(matches[:1], open_links)]
+    first_id, _, _, _, own = matches[0]
+    if own:
+        buttons.append(Button(text="添加为联系人", key=f"add_contact:{first_id}", style=ButtonStyle.PRIMARY))
+    else:
+        buttons.append(Button(text="申请共享/转交", key=f"ask:{first_id}", style=ButtonStyle.PRIMARY))
+    buttons += [Button(text=f"仍然创建：{reason}", key=f"anyway:{i}") for i, reason in enumerate(reasons[:2])]
+    buttons.append(Button(text="放弃", key="discard", style=ButtonStyle.DANGER))
+    return Card(card_id=card_id, title=title or f"“{typed}”可能已存在", text="\n".join(lines),
+                fields=tuple(CardField(k, v) for k, v in fields if v), buttons=tuple(buttons),
+                link=open_links[0] if open_links else None, source="查重")
+
+
+def duplicate_review_card(card_id: str, *, title: str, reason: str,
+                          records: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+                          can_merge: bool, transfer_to: str | None, links: Sequence[str]) -> Card:
+    """撞单 to the manager: both records with their owners, and what to do about them."""
+    fields = [CardField(f"{label}·{k}", v) for label, pairs in records for k, v in pairs if v]
+    buttons = []
+    if can_merge:
+        buttons.append(Button(text="合并到已有客户", key="merge", style=ButtonStyle.PRIMARY))
+    buttons.append(Button(text="保持两个", key="keep"))
+    if transfer_to:
+        buttons.append(Button(text=f"转给{transfer_to}", key="transfer"))
+    buttons += [Button(text="打开已有客户" if i == 0 else "打开新录入", url=url) for i, url in enumerate(links[:2])]
+    return Card(card_id=card_id, title=title, text=reason, fields=tuple(fields), buttons=tuple(buttons),
+                link=links[0] if links else None, source="撞单")
+
+
+def completion_digest_card(card_id: str, *, count: int, lines: Sequence[str], link: str) -> Card:
+    """The weekly 补全 digest: every 待补全 customer of a rep on one card; 去补全 opens the list."""
+    more = f"\n…另有{count - len(lines)}个" if count > len(lines) else ""
+    return Card(card_id=card_id, title=f"本周待补全：{count}个客户缺少信用代码或手机号",
+                text="\n".join(lines) + more + "\n也可以直接发：补全 客户名 信用代码",
+                buttons=(Button(text="去补全", url=link, style=ButtonStyle.PRIMARY),), link=link,
+                source="资料补全")
+
 def approval_card(card_id: str, *, title: str, text: str, fields: Sequence[tuple[str, str]],
                   reject_reasons: Sequence[str], link: str | None) -> Card:
     """An approval asked of a manager or director: 同意, or 驳回 with one of the playbook's reasons

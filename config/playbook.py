@@ -121,6 +121,47 @@ class Rules(_Strict):
     data_completion: DataCompletionRule
 
 
+class Dedupe(_Strict):
+    """Duplicate detection (storage/dedupe.py): when two names are "the same customer"."""
+    # A fuzzy name score (0..1) at or above this is shown as 可能重复.
+    name_threshold: float = Field(gt=0, le=1)
+    # How many rows the pre-filter hands to the scorer at most.
+    prefilter_limit: int = Field(gt=0, le=1000)
+    # Reasons a rep can give for 仍然创建 (one tap each); the manager reviews them.
+    create_anyway_reasons: tuple[str, ...] = Field(min_length=1)
+    # A duplicate review (撞单 or 仍然创建) is due with the manager after this many hours.
+    review_hours: int = Field(gt=0)
+
+
+class Identifiers(_Strict):
+    """Per customer kind: `block` (no save without the identifier: credit code for a company,
+    mobile for a person) or `incomplete` (saved as 待补全, listed in the rep's weekly 补全 digest)."""
+    company: Literal["block", "incomplete"]
+    person: Literal["block", "incomplete"]
+    digest_weekday: int = Field(ge=0, le=6)   # the weekly 补全 digest to each rep (0 = Monday)
+    digest_at: time
+    digest_max_items: int = Field(gt=0, le=20)
+
+    def policy(self, kind: str) -> str:
+        return self.company if kind == "company" else self.person
+
+
+class DataHealthRules(_Strict):
+    """storage/data_health.py and jobs/rules/data_quality.py."""
+    # A rep whose completeness (mean per-field fill rate) stays under this for `coaching_weeks`
+    # weekly checks running gets a coaching task for their manager.
+    coaching_threshold: float = Field(gt=0, le=1)
+    coaching_weeks: int = Field(ge=1, le=8)
+    coaching_due_days: int = Field(gt=0)
+    monthly_day: int = Field(ge=1, le=28)     # the monthly data-quality card to each manager
+    monthly_at: time
+
+
+class Integration(_Strict):
+    """The ERP guard (miniapp/integration.py): another system's view never overwrites ours."""
+    mismatch_due_hours: int = Field(gt=0)   # the owner's data task when the views differ
+
+
 class QuietHours(_Strict):
     start: time
     end: time
@@ -300,6 +341,10 @@ class Playbook(_Strict):
     approvals: Approvals
     targets: Targets
     handover: Handover = Handover()
+    dedupe: Dedupe
+    identifiers: Identifiers
+    data_health: DataHealthRules
+    integration: Integration
 
     @field_validator("timezone")
     @classmethod
@@ -315,7 +360,8 @@ class Playbook(_Strict):
     def _times(cls, data):
         if isinstance(data, dict):
             for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at")),
-                                   ("followup", ("default_time",)),
+                                   ("followup", ("default_time",)), ("identifiers", ("digest_at",)),
+                                   ("data_health", ("monthly_at",)),
                                    ("working_hours", ("start", "end", "lunch_start", "lunch_end"))):
                 block = data.get(section)
                 if isinstance(block, dict):

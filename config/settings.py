@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # lead forms posting to POST /api/leads, by source key (JSON in the environment):
     # {"website": {"secret": "…", "label": "官网表单", "org_id": 1}} — see jobs/README.md
     crmbot_lead_sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # the integration API (ERP, finance) under /api/integration/: org id → bearer token (JSON):
+    # {"1": "a-long-random-token"} — see README "Integration API"
+    crmbot_integration_tokens: dict[str, str] = Field(default_factory=dict)
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None

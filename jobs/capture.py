@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import PermanentError
 from bot.events import Event
+from bot.handlers.duplicates import matches_for_draft, offer_card
 from bot.outbound import Outbound, Purpose, sender_for
 from bot.services import Services
 from cards import formats, rows
@@ -26,9 +27,9 @@ from ocr_asr.name_correction import correct_names
 from ocr_asr.note_parser import CustomerRef, company_keys, parse_note
 from ocr_asr.transcribe import transcribe_bytes
 from ocr_asr.voice_customer import parse_voice_customer
-from storage import customers, drafts, media, users
+from storage import drafts, media, users
 from storage.models import Contact, Customer, InboxEvent, User
-from storage.validators import first_mobile, mobile_in_text
+from storage.validators import mobile_in_text
 
 from .runtime import current_runtime
 
@@ -118,21 +119,17 @@ def capture_image(inbox_id: int) -> str:
 
 
 def _customer_draft_card(rt: Services, session, user: User, draft, source: str = "名片"):
-    """The customer draft card, the same for a card photo and a voice note (`source` names which),
-    with the duplicate check."""
+    """The draft to confirm, the same for a card photo and a voice note (`source` names which); when
+    it looks like an existing customer, the show-before-create card (owners named, open / add as
+    contact / ask / create anyway with a reason)."""
     fields = draft.fields
-    mobile = first_mobile([fields["mobile"]]) if fields.get("mobile") else None
-    matches = customers.find_matches(session, user.org_id, mobile=mobile, company=fields.get("company"))
+    matches = matches_for_draft(session, user, draft, rt.playbook) \
+        if (fields.get("company") or fields.get("name") or fields.get("mobile")) else []
     shown = [(label, fields.get(key) or "") for key, label in FIELD_LABELS]
     public_url = rt.settings.crmbot_public_url
     if matches:
-        existing = matches[0]
-        actions = [("discard", "放弃")]
-        if existing.owner_id == user.id:
-            actions.insert(0, (f"add_contact:{existing.id}", "添加为联系人"))
-        note = f"已存在：{existing.name}（负责人：{existing.owner.name}），不会重复创建。"
-        return rows.draft_card(draft, public_url, title=f"{source}识别结果：客户已存在", fields=shown,
-                               note=note, actions=actions)
+        return offer_card(public_url, rt.playbook, user, draft, matches, fields=shown,
+                          title=f"{source}识别结果：客户已存在" if matches[0].exact else f"{source}识别结果：可能重复")
     return rows.draft_card(draft, public_url, title=f"{source}识别结果", fields=shown,
                            note="", hint="核对无误后点“确认创建”。",
                            actions=[("confirm", "确认创建"), ("discard", "放弃")])
@@ -189,7 +186,11 @@ def capture_voice(inbox_id: int) -> str:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
             draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id)
-            card = rows.draft_card(
+            matches = matches_for_draft(session, user, draft, rt.playbook)
+            card = offer_card(rt.settings.crmbot_public_url, rt.playbook, user, draft, matches,
+                              title="语音：可能是已有客户",
+                              fields=[("转写", text[:60]), ("手机", mobile or "")]) if matches else \
+                rows.draft_card(
                 draft, rt.settings.crmbot_public_url, title="语音：没有找到对应客户",
                 fields=[("转写", formats.fit(text, 60)), ("手机", mobile or "")],
                 note="", hint="要新建客户吗？可以先编辑补全姓名和公司。",

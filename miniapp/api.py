@@ -20,8 +20,9 @@ from bot.outbound import Outbound, Purpose
 from cards import builders
 from cards.links import app_link
 from cards.model import new_card_id
-from storage import approvals, customers, deal_insights, drafts, followups, leads, links, opportunities, tasks
-from storage.errors import DomainError, InvalidInput, PermissionDenied
+from storage import (approvals, customers, deal_insights, drafts, duplicate_reviews, followups, leads, links, merge,
+                     opportunities, tasks)
+from storage.errors import CustomerCollision, DomainError, InvalidInput, PermissionDenied
 from storage.models import User
 
 from . import bodies, metrics, reads
@@ -30,6 +31,7 @@ from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url,
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
 PLATFORMS = ("wecom", "dingtalk")
+NOTIFY_REVIEW_JOB = "jobs.duplicates.notify_review"
 WECOM_JS_APIS = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
 
 
@@ -155,16 +157,51 @@ def create_customer():
     contact = [customers.ContactInput(name=contact_name, mobile=data.contact_mobile,
                                       title=data.contact_title,
                                       wecom_external_userid=data.external_userid)] if contact_name else []
+    reason = _duplicate_reason(data.duplicate_reason)
     with work() as (session, actor):
-        customer = customers.create_customer(session, actor, customers.CustomerInput(
-            kind=data.kind or "company", name=data.name or "",
-            credit_code=data.credit_code, mobile=data.mobile,
-            source=data.source or "企业微信", industry=data.industry,
-            grade=data.grade or None, contacts=contact), _playbook(), now=clock_now())
-        if data.external_userid:
-            links.link_chat(session, actor, _platform(data.platform), data.external_userid,
-                            customer.id, now=clock_now())
-        return jsonify(reads.customer_summary(customer, _tz())), 201
+        try:
+            customer = customers.create_customer(session, actor, customers.CustomerInput(
+                kind=data.kind or "company", name=data.name or "",
+                credit_code=data.credit_code, mobile=data.mobile,
+                source=data.source or "企业微信", industry=data.industry,
+                grade=data.grade or None, contacts=contact), _playbook(), now=clock_now(),
+                duplicate_reason=reason)
+        except CustomerCollision as exc:
+            body, reviews, status = _collision(session, actor, exc, None)
+        else:
+            if data.external_userid:
+                links.link_chat(session, actor, _platform(data.platform), data.external_userid,
+                                customer.id, now=clock_now())
+            reviews = [t.id for t in duplicate_reviews.reviews_of(session, customer.id)]
+            body, status = reads.customer_summary(customer, _tz()), 201
+    _notify_reviews(reviews)  # after the commit: the job reads the review
+    return jsonify(body), status
+
+
+def _duplicate_reason(reason: str | None) -> str | None:
+    """仍然创建 needs one of the playbook's reasons (the manager reviews it)."""
+    reason = reason or None
+    if reason is not None and reason not in _playbook().dedupe.create_anyway_reasons:
+        raise InvalidInput("duplicate_reason", "请选择仍然创建的原因")
+    return reason
+
+
+def _collision(session, actor, exc: CustomerCollision, newer_id: int | None) -> tuple[dict, list[int], int]:
+    """撞单: the review is written (and committed with this request), the manager is told by a job,
+    and the rep gets 409 with what happens next. Nothing else is written."""
+    task, created = duplicate_reviews.open_review(
+        session, actor, existing_id=exc.existing_id, newer_id=newer_id,
+        reason=f"{actor.name}在小程序录入时与{exc.owner_name}的客户相同（{exc.details.get('identifier')}）",
+        playbook=_playbook(), now=clock_now())
+    body = {"error": f"{exc.message}。已提交{task.assignee.name}裁决撞单。", "existing_id": exc.existing_id,
+            "owner": exc.owner_name, "review_task_id": task.id}
+    return body, [task.id] if created else [], 409
+
+
+def _notify_reviews(task_ids) -> None:
+    """The manager's 撞单 card leaves through the job that owns it (jobs/duplicates.py)."""
+    for task_id in task_ids:
+        runtime().queue.enqueue(NOTIFY_REVIEW_JOB, task_id, job_id=f"dup-review-{task_id}")
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -177,9 +214,33 @@ def get_customer(customer_id: int):
 def complete_identifier(customer_id: int):
     data = bodies.parse(bodies.Identifier)
     with work() as (session, actor):
-        customer = customers.complete_identifier(session, actor, customer_id, now=clock_now(),
-                                                 credit_code=data.credit_code, mobile=data.mobile)
-        return jsonify(reads.customer_summary(customer, _tz()))
+        try:
+            customer = customers.complete_identifier(session, actor, customer_id, now=clock_now(),
+                                                     credit_code=data.credit_code, mobile=data.mobile)
+            body, reviews, status = reads.customer_summary(customer, _tz()), [], 200
+        except CustomerCollision as exc:
+            body, reviews, status = _collision(session, actor, exc, customer_id)
+    _notify_reviews(reviews)
+    return jsonify(body), status
+
+
+@bp.post("/customers/<int:customer_id>/merge")
+def merge_customer(customer_id: int):
+    """Merge `merged_id` into this customer (manager of both owners, director or admin)."""
+    data = _body()
+    merged_id = _optional_int(data.get("merged_id"), "merged_id")
+    choices = data.get("choices") or {}
+    if merged_id is None or not isinstance(choices, dict):
+        raise InvalidInput("merged_id", "请选择要合并的客户")
+    with work() as (session, actor):
+        result = merge.merge_customers(session, actor, into_id=customer_id, merged_id=merged_id,
+                                       now=clock_now(), choices={str(k): str(v) for k, v in choices.items()})
+        for task in duplicate_reviews.open_reviews(session, actor.org_id):
+            parties = duplicate_reviews.parties(task)
+            if {parties.existing_id, parties.newer_id} == {customer_id, merged_id}:
+                duplicate_reviews.close_review(session, actor, task, "合并到已有客户", clock_now())
+        return jsonify(into_id=result.into_id, merged_id=result.merged_id, moved=result.moved,
+                       chosen=result.chosen)
 
 
 @bp.post("/customers/<int:customer_id>/followups")
@@ -261,7 +322,17 @@ def edit_draft(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/confirm")
 def confirm_draft(draft_id: int):
     with work() as (session, actor):
-        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now())))
+        try:
+            draft = drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now(),
+                                         duplicate_reason=_duplicate_reason(_body()))
+        except CustomerCollision as exc:
+            body, reviews, status = _collision(session, actor, exc, None)
+        else:
+            reviews = [t.id for t in duplicate_reviews.reviews_of(session, draft.result_customer_id)] \
+                if draft.kind == "customer" else []
+            body, status = reads.draft_dict(draft), 200
+    _notify_reviews(reviews)
+    return jsonify(body), status
 
 
 @bp.post("/drafts/<int:draft_id>/discard")
@@ -297,8 +368,15 @@ def close_task(task_id: int):
 @bp.post("/leads/<int:lead_id>/claim")
 def claim_lead(lead_id: int):
     with work() as (session, actor):
-        lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
-        return jsonify(reads.lead_dict(lead, _tz()))
+        try:
+            lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
+        except CustomerCollision as exc:  # another rep's customer: 撞单 for the manager, nothing claimed
+            body, reviews, status = _collision(session, actor, exc, None)
+        else:
+            reviews = [t.id for t in duplicate_reviews.reviews_of(session, lead.customer_id)] if lead.customer_id else []
+            body, status = reads.lead_dict(lead, _tz()), 200
+    _notify_reviews(reviews)
+    return jsonify(body), status
 
 
 # ------------------------------------------------------------------ opportunities

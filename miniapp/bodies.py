@@ -67,6 +67,7 @@ class NewCustomer(Body):
     contact_title: _text(100) | None = None
     external_userid: _text(128) | None = None
     platform: Platform | None = None
+    duplicate_reason: _text(100) | None = None   # 仍然创建: one of the playbook's reasons
 
 
 class Identifier(Body):

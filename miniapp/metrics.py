@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cards import charts, formats
 from config.playbook import Playbook
 from storage import deal_insights
+from storage.data_health import DataHealth, data_health
 from storage.errors import InvalidInput, PermissionDenied
 from storage.models import Customer, FollowUp, Lead, Opportunity, StageChange, Task, User
 from storage.permissions import visible_user_ids
@@ -65,11 +66,13 @@ class Dashboard:
     headlines: list[Headline]
     funnel: list[FunnelStep]
     reps: list[RepRow]
+    health: DataHealth | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"days": self.days, "since": self.since.isoformat(),
                 "headlines": [h.__dict__ for h in self.headlines],
-                "funnel": [f.__dict__ for f in self.funnel], "reps": [r.__dict__ for r in self.reps]}
+                "funnel": [f.__dict__ for f in self.funnel], "reps": [r.__dict__ for r in self.reps],
+                "data_health": self.health.as_dict() if self.health else None}
 
 
 @dataclass
@@ -159,7 +162,8 @@ def _overdue_tasks(session: Session, scope: Scope, now: datetime) -> list[Task]:
 
 def _customers(session: Session, scope: Scope) -> list[Customer]:
     return list(session.scalars(select(Customer).where(
-        Customer.org_id == scope.actor.org_id, scope.filter(Customer.owner_id)).order_by(Customer.id)))
+        Customer.org_id == scope.actor.org_id, scope.filter(Customer.owner_id),
+        Customer.merged_into_id.is_(None)).order_by(Customer.id)))
 
 
 def _opportunities(session: Session, scope: Scope) -> list[Opportunity]:
@@ -233,7 +237,8 @@ def build_dashboard(session: Session, actor: User, playbook: Playbook, now: date
                  level("completeness", len(complete), len(custs))),
     ]
     return Dashboard(days, since, headlines, funnel, _rep_rows(session, scope, leads, activated,
-                                                               overdue, custs, opps))
+                                                               overdue, custs, opps),
+                     health=data_health(session, actor.org_id, scope.owners, now))
 
 
 def _rep_rows(session: Session, scope: Scope, leads, activated, overdue, custs, opps) -> list[RepRow]:

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from bot.errors import PlatformError
 from cards import formats
-from storage import customers, drafts, followups, leads, tasks
+from storage import customers, data_health, drafts, followups, leads, merge, tasks
 from storage.errors import DomainError, InvalidInput
 from storage.models import User
 
@@ -153,10 +153,29 @@ def customer(customer_id: int):
     now = clock_now()
     with work() as (session, me):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
+        if page.customer.id != customer_id:  # merged: the old link opens the surviving customer
+            return redirect(url_for("miniapp_pages.customer", customer_id=page.customer.id))
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
                                form=_followup_form(rt.playbook, now, "app"), now=now,
                                lost_reasons=rt.playbook.lost_reasons,
                                playbook_reopen_roles=rt.playbook.approvals.reopen_roles)
+
+
+@bp.get("/customers/<int:customer_id>/merge")
+def merge_page(customer_id: int):
+    """合并客户: B (?with=) into this customer, choosing field by field where they differ."""
+    merged_id = request.args.get("with", type=int)
+    if merged_id is None:
+        raise InvalidInput("with", "请选择要合并进来的客户")
+    with work() as (session, me):
+        into, merged = merge.check_merge(session, me, customer_id, merged_id)
+        return render_template("miniapp/merge.html", me=me, into=into, merged=merged,
+                               conflicts=merge.conflicts(into, merged), labels=MERGE_LABELS,
+                               counts=merge.related_counts(session, merged.id))
+
+
+MERGE_LABELS = {"name": "名称", "credit_code": "信用代码", "mobile": "手机号", "industry": "行业",
+                "grade": "等级", "address": "地址", "source": "来源", "owner_id": "负责人"}
 
 
 @bp.get("/leads/<int:lead_id>")
@@ -234,7 +253,8 @@ def dashboard():
         widest = max([f.reached for f in board.funnel] + [1])
         focus = request.args.get("focus") if request.args.get("focus") in metrics.FOCUS else None
         return render_template("miniapp/dashboard.html", me=me, board=board, days=days,
-                               periods=metrics.PERIODS, widest=widest, focus=focus,
+                               periods=metrics.PERIODS, widest=widest, focus=focus, fields=data_health.FIELDS,
+                               threshold=rt.playbook.data_health.coaching_threshold,
                                insights=metrics.insights(session, me, rt.playbook, now),
                                targets=rt.playbook.targets)
 

@@ -3,7 +3,7 @@ owner named, 待补全 with a data task, search and visibility."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import Select, func, or_, select
@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
 
-from . import audit, tasks
-from .errors import Conflict, DuplicateCustomer, InvalidInput, NotFound
+from . import audit, dedupe, duplicate_reviews, tasks
+from .errors import Conflict, CustomerCollision, DuplicateCustomer, InvalidInput, NotFound, PossibleDuplicate
 from .models import Contact, Customer, User
 from .name_search import pinyin_keys
 from .permissions import check_access, visible_user_ids
@@ -79,18 +79,37 @@ def find_by_identifier(session: Session, org_id: int, identifier: str) -> Custom
 
 
 def _refuse_duplicate(session: Session, org_id: int, identifier: str | None,
-                      exclude_id: int | None = None) -> None:
+                      exclude_id: int | None = None, owner_id: int | None = None) -> None:
+    """The identifier is taken: by the same owner it is a plain duplicate; by another owner it is
+    撞单 (CustomerCollision) and ownership never moves."""
     if identifier is None:
         return
     existing = find_by_identifier(session, org_id, identifier)
     if existing is not None and existing.id != exclude_id:
+        if owner_id is not None and existing.owner_id != owner_id:
+            raise CustomerCollision(existing.id, existing.name, existing.owner.name, identifier,
+                                    owner_id=existing.owner_id)
         raise DuplicateCustomer(existing.id, existing.name, existing.owner.name, identifier)
 
 
+def set_name(customer: Customer, name: str) -> None:
+    """The name and every key derived from it (search, initials, duplicate check)."""
+    customer.name, customer.normalized_name, customer.name_initials = name, normalize_name(name), initials(name)
+    customer.name_key, customer.name_city, customer.name_pinyin = dedupe.name_keys(customer.kind, name)
+
+
 def create_customer(session: Session, actor: User, data: CustomerInput, playbook: Playbook,
-                    owner: User | None = None, *, now: datetime) -> Customer:
-    """Create a customer owned by `owner` (default: the actor). Raises InvalidInput,
-    DuplicateCustomer. A customer without its identifier is saved as 待补全 with a data task."""
+                    owner: User | None = None, *, now: datetime,
+                    duplicate_reason: str | None = None) -> Customer:
+    """Create a customer owned by `owner` (default: the actor), after the duplicate check.
+    Without its identifier it is refused (playbook [identifiers] `block`) or saved as 待补全
+    (`incomplete`): a data-health item in the owner's weekly 补全 digest, not a task of its own.
+
+    Raises InvalidInput; DuplicateCustomer (same identifier, same owner); CustomerCollision (the
+    identifier is another rep's customer: the caller raises 撞单, nothing is created);
+    PossibleDuplicate (likely the same as existing customers: shown before create). With a
+    `duplicate_reason` (a person picks one of the playbook's; a system path names itself) a likely
+    duplicate is created anyway and a review task goes to the manager."""
     owner = owner or actor
     check_access(session, actor, owner.org_id, owner.id, "客户")
     if data.kind not in KINDS:
@@ -108,57 +127,66 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
     if data.kind == "person" and mobile is None:
         mobile = next((c["mobile"] for c in contacts if c["mobile"]), None)
     identifier = _identifier(data.kind, credit_code, mobile)
-    _refuse_duplicate(session, owner.org_id, identifier)
+    if identifier is None and playbook.identifiers.policy(data.kind) == "block":
+        if data.kind == "company":
+            raise InvalidInput("credit_code", "请填写统一社会信用代码：按公司规定，没有信用代码的企业客户不能保存")
+        raise InvalidInput("mobile", "请填写手机号：按公司规定，没有手机号的个人客户不能保存")
+    _refuse_duplicate(session, owner.org_id, identifier, owner_id=owner.id)
+    if duplicate_reason is not None and not duplicate_reason.strip():
+        raise InvalidInput("duplicate_reason", "请选择仍然创建的原因")
+    matches = dedupe.find_duplicates(session, owner.org_id, dedupe.candidate_for(
+        data.kind, name, credit_code=credit_code, mobile=mobile,
+        contacts=[ContactInput(**c) for c in contacts]), playbook=playbook)
+    if matches and duplicate_reason is None:
+        raise PossibleDuplicate(matches, reasons=playbook.dedupe.create_anyway_reasons)
 
     customer = Customer(
-        org_id=owner.org_id, kind=data.kind, name=name, normalized_name=normalize_name(name),
-        name_initials=initials(name), credit_code=credit_code, mobile=mobile,
+        org_id=owner.org_id, kind=data.kind, credit_code=credit_code, mobile=mobile,
         identifier=identifier, status="active" if identifier else INCOMPLETE, owner_id=owner.id,
         source=_clean(data.source), industry=_clean(data.industry), grade=data.grade,
         address=_clean(data.address), created_at=now, updated_at=now)
+    set_name(customer, name)
     customer.owner = owner
     session.add(customer)
     try:
         with session.begin_nested():  # a concurrent twin hits the unique index: report it kindly
             session.flush()
     except IntegrityError:
-        _refuse_duplicate(session, owner.org_id, identifier)
+        _refuse_duplicate(session, owner.org_id, identifier, owner_id=owner.id)
         raise
     for contact in contacts:
         session.add(Contact(org_id=owner.org_id, customer_id=customer.id, **contact))
     customer.pinyin_keys = pinyin_keys(name, [c["name"] for c in contacts])
     audit.record(session, actor, "customer.create", customer)
-    if identifier is None:
-        _ensure_completion_task(session, customer, playbook, now)
+    if matches:
+        for match in matches[:1]:  # one review per creation: the closest existing customer
+            duplicate_reviews.open_review(session, actor, existing_id=match.customer_id, newer_id=customer.id,
+                        reason=f"仍然创建：{duplicate_reason}；{'、'.join(match.reasons)}",
+                        playbook=playbook, now=now)
     return customer
-
-
-def _ensure_completion_task(session: Session, customer: Customer, playbook: Playbook,
-                            now: datetime) -> None:
-    what = "统一社会信用代码" if customer.kind == "company" else "手机号"
-    tasks.ensure_task(session, tasks.TaskSpec(
-        org_id=customer.org_id, kind="data_completion", subject_type="customer",
-        subject_id=customer.id, customer_id=customer.id, assignee_id=customer.owner_id,
-        title=f"补全客户资料：{customer.name}", detail=f"缺少{what}，补全后才能避免重复录入和撞单",
-        due_at=now + timedelta(days=playbook.rules.data_completion.due_days),
-        dedupe_key=f"data_completion:customer:{customer.id}"), now=now)
 
 
 def complete_identifier(session: Session, actor: User, customer_id: int, *, now: datetime,
                         credit_code: str | None = None, mobile: str | None = None) -> Customer:
-    """Fill in the missing identifier of a 待补全 customer and close its data task."""
+    """Fill in the missing identifier of a 待补全 customer (and close a data task left from before
+    the weekly digest, if any)."""
     customer = get_customer(session, actor, customer_id)
     before = audit.snapshot(customer)
+    code, mobile_value = customer.credit_code, customer.mobile
     if customer.kind == "company":
         if not _clean(credit_code):
             raise InvalidInput("credit_code", "请填写统一社会信用代码")
-        customer.credit_code = normalize_credit_code(credit_code)
+        code = normalize_credit_code(credit_code)
     else:
         if not _clean(mobile):
             raise InvalidInput("mobile", "请填写手机号")
-        customer.mobile = normalize_mobile(mobile)
-    identifier = _identifier(customer.kind, customer.credit_code, customer.mobile)
-    _refuse_duplicate(session, customer.org_id, identifier, exclude_id=customer.id)
+        mobile_value = normalize_mobile(mobile)
+    identifier = _identifier(customer.kind, code, mobile_value)
+    # checked before anything is written: a refusal leaves the customer as it was
+    _refuse_duplicate(session, customer.org_id, identifier, exclude_id=customer.id,
+                      owner_id=customer.owner_id)
+    _refuse_claim_by_identifier(session, customer)
+    customer.credit_code, customer.mobile = code, mobile_value
     customer.identifier = identifier
     if customer.status == INCOMPLETE:
         customer.status = "active"
@@ -170,6 +198,19 @@ def complete_identifier(session: Session, actor: User, customer_id: int, *, now:
     if task is not None:
         tasks.close_task(session, actor, task.id, "资料已补全", now=now)
     return customer
+
+
+def _refuse_claim_by_identifier(session: Session, customer: Customer) -> None:
+    """Filling an identifier first never takes another rep's customer: when an OLDER customer of
+    another owner already shares a contact mobile, e-mail or platform id with this one, the
+    identifier is not written here (CustomerCollision; the caller raises 撞单)."""
+    contacts = list(customer.contacts)
+    matches = dedupe.find_duplicates(session, customer.org_id, dedupe.candidate_for(
+        customer.kind, customer.name, mobile=customer.mobile, contacts=contacts), exclude_id=customer.id)
+    for match in matches:
+        if match.exact and match.owner_id != customer.owner_id and match.customer_id < customer.id:
+            raise CustomerCollision(match.customer_id, match.customer_name, match.owner_name,
+                                    "、".join(match.reasons), owner_id=match.owner_id)
 
 
 UPDATABLE = ("name", "industry", "grade", "address", "source")
@@ -185,8 +226,7 @@ def update_customer(session: Session, actor: User, customer_id: int, changes: di
         name = _clean(changes["name"])
         if not name:
             raise InvalidInput("name", "客户名称不能为空")
-        customer.name, customer.normalized_name, customer.name_initials = (
-            name, normalize_name(name), initials(name))
+        set_name(customer, name)
         customer.pinyin_keys = pinyin_keys(name, [c.name for c in customer.contacts])
     if "grade" in changes and changes["grade"] not in (None, *GRADES):
         raise InvalidInput("grade", "客户等级应为 A/B/C/D")
@@ -247,7 +287,12 @@ def add_contact(session: Session, actor: User, customer_id: int, data: ContactIn
 
 
 def get_customer(session: Session, actor: User, customer_id: int) -> Customer:
+    """The customer, or the one it was merged into: old cards, links and drafts keep working."""
     customer = session.get(Customer, customer_id)
+    seen = set()
+    while customer is not None and customer.merged_into_id is not None and customer.id not in seen:
+        seen.add(customer.id)
+        customer = session.get(Customer, customer.merged_into_id)
     if customer is None:
         raise NotFound("客户不存在")
     check_access(session, actor, customer.org_id, customer.owner_id, "客户")
@@ -255,7 +300,7 @@ def get_customer(session: Session, actor: User, customer_id: int) -> Customer:
 
 
 def visible_customers(session: Session, actor: User) -> Select:
-    query = select(Customer).where(Customer.org_id == actor.org_id)
+    query = select(Customer).where(Customer.org_id == actor.org_id, Customer.merged_into_id.is_(None))
     owners = visible_user_ids(session, actor)
     if owners is not None:
         query = query.where(Customer.owner_id.in_(owners))
@@ -296,16 +341,12 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
 
 
 def find_matches(session: Session, org_id: int, *, mobile: str | None = None,
-                 company: str | None = None, name: str | None = None) -> list[Customer]:
-    """Existing customers that look like the same one (same mobile, same company name)."""
-    conditions = []
-    if mobile:
-        conditions.append(Customer.mobile == mobile)
-        conditions.append(Customer.id.in_(select(Contact.customer_id).where(Contact.mobile == mobile)))
-    for value in (company, name):
-        if _clean(value):
-            conditions.append(Customer.normalized_name == normalize_name(value))
-    if not conditions:
+                 company: str | None = None, name: str | None = None,
+                 playbook: Playbook | None = None) -> list[Customer]:
+    """Existing customers that look like the same one, best first (storage.dedupe's check)."""
+    if not any(_clean(v) for v in (mobile, company, name)):
         return []
-    return list(session.scalars(select(Customer).where(Customer.org_id == org_id, or_(*conditions))
-                                .order_by(Customer.id).limit(5)))
+    candidate = dedupe.Candidate(name=company or name, kind="company" if company else "person",
+                                 mobile=mobile, contact_name=name if company else None)
+    matches = dedupe.find_duplicates(session, org_id, candidate, playbook=playbook)
+    return [session.get(Customer, m.customer_id) for m in matches]

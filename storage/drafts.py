@@ -19,7 +19,7 @@ from .permissions import check_access
 from .validators import amount_yuan, bounded_text
 
 CUSTOMER_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website",
-                   "credit_code")
+                   "credit_code", "source")
 FOLLOWUP_FIELDS = ("customer_id", "tags", "note", "next_followup_at", "amount", "transcript",
                    "pause_reason")
 # Edited fields are checked when saved, so a confirm can never fail on what an edit let in
@@ -126,15 +126,17 @@ def discard_draft(session: Session, actor: User, draft_id: int) -> CaptureDraft:
 
 
 def confirm_draft(session: Session, actor: User, draft_id: int, playbook: Playbook,
-                  *, now: datetime) -> CaptureDraft:
+                  *, now: datetime, duplicate_reason: str | None = None) -> CaptureDraft:
     """Create the customer or follow-up the draft proposes. Refusals (duplicate, invalid mobile)
-    propagate with nothing written; confirming twice is refused, not repeated."""
+    propagate with nothing written; confirming twice is refused, not repeated. A likely duplicate
+    (PossibleDuplicate) is created only with a `duplicate_reason`, which opens a manager review."""
     draft = get_draft(session, actor, draft_id)
     _pending(draft)
     before = audit.snapshot(draft, ("status",))
     fields = draft.fields
     if draft.kind == "customer":
-        customer = create_customer(session, actor, customer_input(fields), playbook, now=now)
+        customer = create_customer(session, actor, customer_input(fields), playbook, now=now,
+                                   duplicate_reason=duplicate_reason)
         draft.result_customer_id = customer.id
     else:
         followup = log_followup(session, actor, followup_input(fields, draft), playbook, now=now)
@@ -153,11 +155,12 @@ def customer_input(fields: dict[str, Any]) -> CustomerInput:
     contact = ContactInput(name=person or company, title=fields.get("title"),
                            mobile=fields.get("mobile"), phone=fields.get("phone"),
                            email=fields.get("email"))
+    source = fields.get("source") or "名片"
     if company:
         return CustomerInput(kind="company", name=company, credit_code=fields.get("credit_code"),
-                             address=fields.get("address"), source="名片", contacts=[contact])
+                             address=fields.get("address"), source=source, contacts=[contact])
     return CustomerInput(kind="person", name=person, mobile=fields.get("mobile"),
-                         address=fields.get("address"), source="名片", contacts=[contact])
+                         address=fields.get("address"), source=source, contacts=[contact])
 
 
 def followup_input(fields: dict[str, Any], draft: CaptureDraft) -> FollowUpInput:

@@ -38,3 +38,29 @@ class DuplicateCustomer(Conflict):
             existing_id=existing_id, owner=owner_name, identifier=identifier)
         self.existing_id = existing_id
         self.owner_name = owner_name
+
+
+class CustomerCollision(DuplicateCustomer):
+    """撞单: the identifier belongs to another rep's customer. Ownership never moves by typing it
+    first; the caller raises a review to the manager (storage/duplicate_reviews.py)."""
+
+    def __init__(self, existing_id: int, existing_name: str, owner_name: str, identifier: str,
+                 owner_id: int | None = None):
+        super().__init__(existing_id, existing_name, owner_name, identifier)
+        self.message = f"客户已存在：{existing_name}（负责人：{owner_name}），负责人不会因此变更"
+        self.args = (self.message,)
+        self.owner_id = owner_id
+
+
+class PossibleDuplicate(Conflict):
+    """Likely the same customer as existing ones: shown before create, never created silently.
+    `matches` are storage.dedupe.Match rows; the rep may open one, ask for it, or create anyway
+    with a reason (which raises a review to the manager)."""
+
+    def __init__(self, matches: list, reasons: tuple[str, ...] = ()):
+        labels = "；".join(m.label() for m in matches[:3])
+        super().__init__(f"可能重复：{labels}", reasons=list(reasons),
+                         matches=[{"customer_id": m.customer_id, "name": m.customer_name,
+                                   "owner": m.owner_name, "score": m.score, "reasons": m.reasons}
+                                  for m in matches])
+        self.matches = matches

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
 
-from . import audit
-from .customers import ContactInput, CustomerInput, create_customer, find_by_identifier
-from .errors import Conflict, DuplicateCustomer, InvalidInput, NotFound
-from .models import Lead, Team, User
+from . import audit, dedupe
+from .customers import ContactInput, CustomerInput, create_customer
+from .errors import Conflict, CustomerCollision, InvalidInput, NotFound, PossibleDuplicate
+from .models import Customer, Lead, Team, User
 from .tasks import close_subject_tasks
 
 # the task kind that offers a lead to its rep (bot/task_cards.py creates it)
@@ -54,9 +54,15 @@ def create_lead(session: Session, org_id: int, data: LeadInput,
     mobile = normalize_mobile(data.mobile) if data.mobile else None
     if data.budget is not None and data.budget < 0:
         raise InvalidInput("budget", "预算不能为负数")
+    company = (data.company or "").strip() or None
+    # A lead of a customer we already have (same mobile) belongs to that customer and its owner:
+    # the duplicate check runs before the lead is written (assign() then routes it to the owner).
+    known = next((m for m in dedupe.find_duplicates(session, org_id, dedupe.Candidate(
+        name=company or data.name, kind="company" if company else "person", mobile=mobile,
+        contact_name=data.name)) if m.exact), None)
     lead = Lead(org_id=org_id, source=data.source.strip(), external_ref=data.external_ref,
                 attribution=dict(data.attribution), name=data.name.strip()[:100],
-                company=(data.company or "").strip() or None, mobile=mobile,
+                company=company, mobile=mobile, customer_id=known.customer_id if known else None,
                 industry=data.industry, budget=data.budget, note=(data.note or "")[:500] or None,
                 status="new", created_at=now)
     session.add(lead)
@@ -101,7 +107,7 @@ def assign(session: Session, lead: Lead, playbook: Playbook, *, now: datetime,
     team, strategy = route(session, lead, playbook)
     # lock the team row so two workers do not hand out the same round-robin slot
     session.execute(select(Team.id).where(Team.id == team.id).with_for_update())
-    rep = pick_rep(session, team, strategy, exclude)
+    rep = _known_owner(session, lead, exclude) or pick_rep(session, team, strategy, exclude)
     if rep is None:
         return None
     before = audit.snapshot(lead, ("status", "assignee_id", "assigned_at"))
@@ -117,6 +123,18 @@ def assign(session: Session, lead: Lead, playbook: Playbook, *, now: datetime,
     session.refresh(lead)
     audit.record(session, None, "lead.assign", lead, before)
     return rep
+
+
+def _known_owner(session: Session, lead: Lead, exclude: set[int]) -> User | None:
+    """The owner of the customer this lead is about, when there is one and they can take it:
+    a known customer's new enquiry never goes round-robin to another rep (撞单 at the source)."""
+    if lead.customer_id is None or lead.assignment_count:
+        return None
+    customer = session.get(Customer, lead.customer_id)
+    owner = customer.owner if customer is not None else None
+    if owner is None or not owner.active or owner.role != "rep" or owner.id in exclude:
+        return None
+    return owner
 
 
 def get_lead(session: Session, actor: User, lead_id: int) -> Lead:
@@ -143,17 +161,27 @@ def claim(session: Session, actor: User, lead_id: int, playbook: Playbook,
 
 def _customer_for(session: Session, actor: User, lead: Lead, playbook: Playbook,
                   now: datetime) -> int:
-    if lead.mobile and not lead.company:
-        existing = find_by_identifier(session, lead.org_id, f"mobile:{lead.mobile}")
-        if existing is not None:
-            if existing.owner_id != actor.id:
-                raise DuplicateCustomer(existing.id, existing.name, existing.owner.name, existing.identifier)
-            return existing.id
+    """The customer the claimed lead becomes or joins. A known customer of another rep is 撞单
+    (CustomerCollision, ownership never moves); the rep's own likely duplicate is joined; another
+    rep's likely duplicate is created with a review for the manager (claiming a lead must work)."""
+    if lead.customer_id is not None:
+        existing = session.get(Customer, lead.customer_id)
+        if existing.owner_id != actor.id:
+            raise CustomerCollision(existing.id, existing.name, existing.owner.name,
+                                    existing.identifier or "mobile", owner_id=existing.owner_id)
+        return existing.id
     contact = ContactInput(name=lead.name, mobile=lead.mobile)
     data = CustomerInput(kind="company" if lead.company else "person",
                          name=lead.company or lead.name, mobile=lead.mobile if not lead.company else None,
                          source=lead.source, industry=lead.industry, contacts=[contact])
-    return create_customer(session, actor, data, playbook, now=now).id
+    try:
+        return create_customer(session, actor, data, playbook, now=now).id
+    except PossibleDuplicate as exc:
+        own = next((m for m in exc.matches if m.owner_id == actor.id), None)
+        if own is not None:
+            return own.customer_id
+        return create_customer(session, actor, data, playbook, now=now,
+                               duplicate_reason=f"线索认领：{lead.source}").id
 
 
 def transfer(session: Session, actor: User, lead_id: int, to_user: User,

@@ -131,6 +131,11 @@ class Customer(Base):
         Index("ix_customer_org_norm_name", "org_id", "normalized_name"),
         Index("ix_customer_last_interaction", "org_id", "status", "last_interaction_at"),
         Index("ix_customer_next_followup", "org_id", "next_followup_at"),
+        # duplicate check (storage/dedupe.py): the name's head by prefix through a trigram GIN
+        # index on PostgreSQL (pg_trgm, migration 0003; a plain index on SQLite), the pinyin by equality
+        Index("ix_customer_name_key_trgm", "name_key", postgresql_using="gin",
+              postgresql_ops={"name_key": "gin_trgm_ops"}),
+        Index("ix_customer_org_name_pinyin", "org_id", "name_pinyin"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
@@ -138,6 +143,10 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     normalized_name: Mapped[str] = mapped_column(String(200))
     name_initials: Mapped[str] = mapped_column(String(100), default="")  # pinyin initials for search
+    # storage/dedupe.py: the comparable name (no city, legal suffix, brackets), its city, its pinyin
+    name_key: Mapped[str] = mapped_column(String(200), default="")
+    name_city: Mapped[str | None] = mapped_column(String(20))
+    name_pinyin: Mapped[str] = mapped_column(String(400), default="")
     # "|hd|huadong|ljh|liujianhua|…": pinyin of every part of its name and its contacts' (name_search)
     pinyin_keys: Mapped[str] = mapped_column(String(1000), default="|")
     credit_code: Mapped[str | None] = mapped_column(String(18))
@@ -153,6 +162,9 @@ class Customer(Base):
     last_interaction_summary: Mapped[str | None] = mapped_column(String(200))
     next_followup_at: Mapped[datetime | None] = mapped_column()
     lost_reason: Mapped[str | None] = mapped_column(String(100))
+    # a merged customer stays as a tombstone pointing at the one it was merged into (storage/merge.py)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    merged_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -170,7 +182,7 @@ class Contact(Base):
     title: Mapped[str | None] = mapped_column(String(100))
     mobile: Mapped[str | None] = mapped_column(String(20), index=True)
     phone: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(120), index=True)
     wecom_external_userid: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -10,7 +10,7 @@ from cards.model import new_card_id
 from ocr_asr.note_parser import CustomerRef, parse_note
 from storage import customers, followups, tasks
 from storage.customers import ContactInput, CustomerInput
-from storage.errors import InvalidInput
+from storage.errors import CustomerCollision, InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Opportunity
 
@@ -18,6 +18,7 @@ from ..context import Context
 from ..router import router
 from . import near_miss
 from .common import customer_card, task_to_card
+from .duplicates import catch_duplicates, report_collision
 
 # (example, what it does), most useful first: the greeting shows the first three, 帮助 all of them.
 USES: tuple[tuple[str, str], ...] = (
@@ -97,10 +98,42 @@ def new_customer(ctx: Context, args: str) -> None:
     contact = ContactInput(name=name, mobile=mobile, title=title)
     data = CustomerInput(kind="company", name=company, contacts=[contact], source="聊天录入") if company \
         else CustomerInput(kind="person", name=name, mobile=mobile, contacts=[contact], source="聊天录入")
-    customer = customers.create_customer(ctx.session, ctx.user, data, ctx.playbook, now=ctx.now)
+    fields = {"name": name, "mobile": mobile, "company": company, "title": title, "source": "聊天录入"}
+    customer = catch_duplicates(ctx, fields, lambda: customers.create_customer(
+        ctx.session, ctx.user, data, ctx.playbook, now=ctx.now))
+    if customer is None:  # shown before create, or 撞单 reported
+        return
     if customer.status == "incomplete":
-        ctx.say(f"已创建客户“{customer.name}”，还缺统一社会信用代码（待补全），已给你建了补全任务。")
+        ctx.say(f"已创建客户“{customer.name}”，还缺统一社会信用代码（待补全）。"
+                f"拿到后发“补全 {customer.name} 信用代码”即可。")
     ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+
+
+@router.command("补全", "补全资料", "补信用代码", usage="补全 <客户> <信用代码|手机号>")
+def complete(ctx: Context, args: str) -> None:
+    """补全 宁波东海贸易 91330200MA2H0X1234: the missing identifier, typed in chat."""
+    head, _, value = args.strip().rpartition(" ")
+    if not head or not value:
+        ctx.say("格式：补全 客户名 统一社会信用代码（个人客户填手机号）\n例如：补全 宁波东海贸易 91330200MA2H0X1234")
+        return
+    found, total = customers.search_customers(ctx.session, ctx.user, head.strip(), limit=5)
+    exact = [c for c in found if c.name == head.strip()]
+    if total == 0:
+        ctx.say(f"没有找到你负责的客户“{head}”，先用“查 {head}”确认一下名字？")
+        return
+    if not exact and total > 1:
+        ctx.say(f"“{head}”对应多个客户：{'、'.join(c.name for c in found)}。请写完整的客户名。")
+        return
+    customer = (exact or found)[0]
+    try:
+        customer = customers.complete_identifier(
+            ctx.session, ctx.user, customer.id, now=ctx.now,
+            credit_code=value if customer.kind == "company" else None,
+            mobile=value if customer.kind == "person" else None)
+    except CustomerCollision as exc:
+        report_collision(ctx, exc, newer_id=customer.id)
+        return
+    ctx.say(f"已补全：{customer.name}，资料完整。")
 
 
 @router.command("跟进", "记跟进", "跟进记录", "记录", usage="跟进 <客户> #标签 备注 [日期]")

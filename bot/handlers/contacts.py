@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from storage import customers, links
 from storage.customers import ContactInput, CustomerInput
+from storage.errors import CustomerCollision, PossibleDuplicate
 
 from ..context import Context
 from ..events import Kind
 from ..router import router
+from .duplicates import offer_before_create, report_collision
 
 
 @router.event(Kind.CONTACT_ADDED)
@@ -37,10 +39,19 @@ def create_from_contact(ctx: Context, _arg: str) -> None:
     info = _contact(ctx)
     name = info.get("corp_name") or info.get("name") or "新客户"
     kind = "company" if info.get("corp_name") else "person"
-    customer = customers.create_customer(ctx.session, ctx.user, CustomerInput(
-        kind=kind, name=name, mobile=info.get("mobile") if kind == "person" else None, source="企业微信好友",
-        contacts=[ContactInput(name=info.get("name") or name, mobile=info.get("mobile"),
-                               wecom_external_userid=info["external_userid"])]), ctx.playbook, now=ctx.now)
+    try:
+        customer = customers.create_customer(ctx.session, ctx.user, CustomerInput(
+            kind=kind, name=name, mobile=info.get("mobile") if kind == "person" else None, source="企业微信好友",
+            contacts=[ContactInput(name=info.get("name") or name, mobile=info.get("mobile"),
+                                   wecom_external_userid=info["external_userid"])]), ctx.playbook, now=ctx.now)
+    except PossibleDuplicate as exc:
+        ctx.finish_card("可能重复，请在下方卡片选择")
+        offer_before_create(ctx, {"name": info.get("name") or name, "company": info.get("corp_name"),
+                                  "mobile": info.get("mobile"), "source": "企业微信好友"}, exc)
+        return
+    except CustomerCollision as exc:
+        report_collision(ctx, exc, finish=True)
+        return
     links.link_chat(ctx.session, ctx.user, "wecom", info["external_userid"], customer.id, now=ctx.now)
     suffix = "（待补全）" if customer.status == "incomplete" else ""
     ctx.finish_card(f"已新建客户 {customer.name}{suffix}")

@@ -3,14 +3,26 @@ card's person as a contact of the existing customer, or discard."""
 from __future__ import annotations
 
 from storage import customers, drafts
+from storage.errors import CustomerCollision, PossibleDuplicate
 
 from ..context import Context
 from ..router import router
+from .duplicates import offer_card, report_collision
 
 
 @router.action("draft:confirm")
 def confirm(ctx: Context, _arg: str) -> None:
-    draft = drafts.confirm_draft(ctx.session, ctx.user, ctx.card_record.subject_id, ctx.playbook, now=ctx.now)
+    try:
+        draft = drafts.confirm_draft(ctx.session, ctx.user, ctx.card_record.subject_id, ctx.playbook,
+                                     now=ctx.now)
+    except PossibleDuplicate as exc:  # show before create, on the same card
+        draft = drafts.get_draft(ctx.session, ctx.user, ctx.card_record.subject_id)
+        ctx.update_card(offer_card(ctx.settings, ctx.playbook, ctx.user, draft, exc.matches,
+                                   card_id=ctx.card_record.card_id))
+        return
+    except CustomerCollision as exc:
+        report_collision(ctx, exc, finish=True)
+        return
     customer = customers.get_customer(ctx.session, ctx.user, draft.result_customer_id)
     if draft.kind == "customer":
         suffix = "（待补全）" if customer.status == "incomplete" else ""

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 
 from cards import builders, links, rows
 from storage import customers, followups, leads, opportunities, tasks
-from storage.errors import Conflict, InvalidInput
+from storage.errors import Conflict, CustomerCollision, InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Task, User
 
 from ..context import Context
 from ..outbound import held_note
 from ..router import router
+from .duplicates import report_collision, tell_reviews_of
 
 
 def _open_task(ctx: Context) -> Task:
@@ -36,7 +37,13 @@ def _close(ctx: Context, task: Task, result: str, status: str = "done") -> None:
 @router.action("task:claim")
 def claim_lead(ctx: Context, _arg: str) -> None:
     task = _open_task(ctx)
-    lead = leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)  # closes the task
+    try:
+        lead = leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)  # closes the task
+    except CustomerCollision as exc:  # the lead is another rep's customer: 撞单, never a takeover
+        report_collision(ctx, exc)
+        return
+    if lead.customer_id:  # it looked like another rep's customer: the manager reviews it
+        tell_reviews_of(ctx, lead.customer_id)
     ctx.finish_card("已认领", link=links.customer_link(ctx.public_url, lead.customer_id) if lead.customer_id else None)
 
 

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from bot.services import Services
 
 from ..runtime import current_runtime
-from . import (approval_escalation, claim_timeout, escalation, first_contact, followup_due, lead_assignment,
-               onboarding,
-               reports, silent_customer, stage_stuck)
+from . import (approval_escalation, claim_timeout, completion_digest, data_quality, escalation, first_contact,
+               followup_due, lead_assignment, onboarding, reports, silent_customer, stage_stuck)
 from .scanning import Scan
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,8 @@ RULES: list[Rule] = [
     Rule(approval_escalation.NAME, approval_escalation.scan),
     Rule(onboarding.NAME, onboarding.scan),
     Rule(reports.NAME, reports.scan),
+    Rule(completion_digest.NAME, completion_digest.scan),
+    Rule(data_quality.NAME, data_quality.scan),
 ]
 BY_NAME = {rule.name: rule for rule in RULES}
 

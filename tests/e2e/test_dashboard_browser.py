@@ -81,7 +81,11 @@ def test_manager_dashboard_says_what_to_do(site, database):
     page = phone_page(browser, base)
     page.goto(f"{base}/app/dev-login?user=manager&corp=wwcorp001&next={quote('/app/dashboard?days=7', safe='')}")
     page.wait_for_selector("html[data-ready='1']")
-    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    # the page's CSP forbids eval, so poll with evaluate (a function, not a string to eval)
+    for _ in range(100):
+        if page.evaluate("() => Array.from(document.images).every(i => i.complete)"):
+            break
+        page.wait_for_timeout(100)
     loaded = page.eval_on_selector_all("img.chart", "imgs => imgs.map(i => [i.alt, i.naturalWidth])")
     assert loaded and all(width == 768 for _, width in loaded), loaded
     assert "价格不合适" in page.inner_text("#losses")
@@ -92,7 +96,7 @@ def test_manager_dashboard_says_what_to_do(site, database):
 
     coach = page.locator("#coaching [data-under] button").first
     coach.click()
-    page.wait_for_function("document.querySelector('#coaching [data-under] button').textContent === '已安排'")
+    page.locator("#coaching [data-under] button", has_text="已安排").first.wait_for()
     with database.transaction() as s:
         assert s.scalars(select(Task).where(Task.kind == "coaching")).all()
     assert page.js_errors == [] and page.foreign_requests == []

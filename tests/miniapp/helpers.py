@@ -34,6 +34,7 @@ class FakeWeCom:
         self.jsapi_ticket = "corp-ticket-1"
         self.sent: list[dict] = []
         self.agent_ticket = "agent-ticket-1"
+        self.sent: list[tuple[str, dict]] = []  # messages the API's jobs pushed (e.g. 撞单 cards)
 
     def get_user_id_by_code(self, code: str) -> str:
         from bot.errors import PermanentError

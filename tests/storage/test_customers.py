@@ -56,19 +56,27 @@ def test_person_identified_by_mobile_from_contact(database, world, playbook):
             customers.create_customer(s, world.rep3, CustomerInput(kind="person", name="刘", mobile="13500001111"), playbook, now=NOW)
 
 
-def test_missing_identifier_is_incomplete_with_a_data_task(database, world, playbook):
+def test_missing_identifier_is_incomplete_without_a_task_of_its_own(database, world, playbook):
+    """待补全 is a data-health item (the weekly 补全 digest), not a task and escalation per customer."""
     with database.transaction() as s:
         c = customers.create_customer(s, world.rep1, company(code=None), playbook, now=NOW)
         cid = c.id
-        task = s.scalars(select(Task).where(Task.customer_id == cid)).one()
         assert c.status == "incomplete"
-        assert task.kind == "data_completion" and task.assignee_id == world.rep1.id and task.status == "open"
-        assert "统一社会信用代码" in task.detail
+        assert s.scalars(select(Task).where(Task.customer_id == cid)).all() == []
     with database.transaction() as s:
         c = customers.complete_identifier(s, world.rep1, cid, credit_code=CODE, now=NOW)
         assert c.status == "active" and c.identifier == f"uscc:{CODE}"
+
+
+def test_block_policy_refuses_a_customer_without_its_identifier(database, world, playbook):
+    strict = playbook.model_copy(update={"identifiers": playbook.identifiers.model_copy(update={"company": "block"})})
+    with pytest.raises(InvalidInput) as err:
+        with database.transaction() as s:
+            customers.create_customer(s, world.rep1, company(code=None), strict, now=NOW)
+    assert err.value.field == "credit_code" and "不能保存" in err.value.message
     with database.transaction() as s:
-        assert s.scalars(select(Task).where(Task.customer_id == cid)).one().status == "done"
+        assert s.scalars(select(Customer)).all() == []
+        customers.create_customer(s, world.rep1, company(), strict, now=NOW)  # with the code it is saved
 
 
 def test_invalid_input_writes_nothing(database, world, playbook):
