@@ -25,8 +25,9 @@ def test_the_drafts_instruction_is_gone_once_acted_upon(stack, monkeypatch):
     _heard(stack, monkeypatch, "新客户王大锤 手机13900001111 想要报价二十万")
     (card,) = rep.cards()
     shown = card["text"] + str(card.get("markdown", ""))
-    assert "要新建客户吗？" in shown
+    # a voice note naming a new customer gets the photo's draft card (issue 14) and its instruction
+    assert "核对无误后点“确认创建”" in shown
     rep.click(card, "discard")
     (card,) = rep.cards()
-    assert "要新建客户吗？" not in card["text"] + str(card.get("markdown", ""))
+    assert "核对无误" not in card["text"] + str(card.get("markdown", ""))
     assert "已放弃 · 李明" in (card["done_note"] or "") + (card["desc"] or "")
