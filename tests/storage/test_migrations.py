@@ -36,5 +36,5 @@ def test_postgres_upgrade_matches_models(_pg_schema):
     assert diff == []
     db = Database(PG_URL)
     with db.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0005_imports"
     db.dispose()
