@@ -58,6 +58,8 @@ FIELD_LABELS = {
     "note": "跟进内容", "tags": "跟进结果", "next_followup_at": "下次跟进",
     "opportunity_name": "商机名称", "amount": "金额", "stage": "阶段",
 }
+TERM_LABELS = {"kind": "客户类型", "grade": "客户等级", "stage": "阶段", "tags": "跟进结果", "industry": "行业",
+               "source": "来源"}
 KIND_LABELS = {"customers": "客户", "contacts": "联系人", "followups": "跟进记录", "opportunities": "商机"}
 
 NEW, DUPLICATE, DUPLICATE_IN_FILE, INVALID, IMPORTED_BEFORE, SKIPPED, IMPORTED = (
