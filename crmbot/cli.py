@@ -326,7 +326,7 @@ def import_cmd(file: Path, sheets: tuple[str, ...], mapping_path: Path | None, a
                 bar.length = max(estimate, done)
             bar.update(done - state["done"])
             state["done"] = done
-        summary = run_job(runtime, job_id, progress)
+        summary = run_job(runtime, job_id, progress, write_result=result_path is not None)
     with runtime.db.transaction() as session:
         job = session.get(ImportJob, job_id)
         error, source = job.error, result_path_for(job)

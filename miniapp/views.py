@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, pages
+from . import api, auth, imports, pages
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(imports.pages)
+    app.register_blueprint(imports.api)
