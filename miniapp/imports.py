@@ -12,21 +12,48 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request, send_file
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 from pydantic import BaseModel, Field, ValidationError
 
 from config.playbook import IMPORT_FIELDS
 from storage import imports
-from storage.errors import InvalidInput
+from storage.errors import DomainError, InvalidInput
 from storage.models import utcnow
 from storage.spreadsheets import SUFFIXES, file_sha256
 
-from .auth import runtime, work
+from .auth import CSRF_HEADER, NotLoggedIn, runtime, work
 
 pages = Blueprint("miniapp_imports", __name__, url_prefix="/app/imports")
 api = Blueprint("miniapp_imports_api", __name__, url_prefix="/api/imports")
 
 JOB_PATH = "jobs.imports.run_import_job"
+
+
+# the same answers as the rest of the mini-app (api.py, pages.py) for these two blueprints
+@api.before_request
+def _require_csrf_header():
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(CSRF_HEADER):
+        return jsonify(error="请求缺少安全标记，请刷新页面后重试"), 403
+
+
+@api.errorhandler(NotLoggedIn)
+def _api_not_logged_in(_exc):
+    return jsonify(error="登录已失效，请从企业微信或钉钉重新打开"), 401
+
+
+@api.errorhandler(DomainError)
+def _api_refused(exc: DomainError):
+    return jsonify(error=exc.message, field=getattr(exc, "field", None)), exc.status
+
+
+@pages.errorhandler(NotLoggedIn)
+def _page_not_logged_in(_exc):
+    return redirect(url_for("miniapp_auth.welcome", next=request.full_path.rstrip("?")))
+
+
+@pages.errorhandler(DomainError)
+def _page_refused(exc: DomainError):
+    return render_template("miniapp/message.html", title="无法打开", message=exc.message), exc.status
 
 
 def _now():

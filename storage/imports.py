@@ -376,6 +376,7 @@ class Summary:
     def to_json(self) -> dict:
         data = asdict(self)
         data["labels"] = STATUS_LABELS
+        data["term_labels"] = TERM_LABELS
         return data
 
 

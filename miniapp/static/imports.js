@@ -105,7 +105,7 @@
     var unmapped = $("#report-unmapped"); unmapped.textContent = "";
     Object.keys(s.unmapped).forEach(function (cat) {
       var items = Object.keys(s.unmapped[cat]).map(function (v) { return v + "×" + s.unmapped[cat][v]; });
-      unmapped.appendChild(el("p", { "class": "sub" }, "术语表中没有的“" + cat + "”值：" + items.join("，")));
+      unmapped.appendChild(el("p", { "class": "sub" }, "术语表中没有的" + (s.term_labels[cat] || cat) + "：" + items.join("，")));
     });
     var owners = Object.keys(s.unknown_owners);
     if (owners.length) {
