@@ -259,6 +259,17 @@ class Playbook(_Strict):
         return data
 
     @model_validator(mode="after")
+    def _unique(self):
+        for kind, items in (("tags", self.tags), ("stages", self.stages)):
+            keys = [item.key for item in items]
+            labels = [item.label for item in items]
+            for name, values in (("key", keys), ("label", labels)):
+                dupes = sorted({v for v in values if values.count(v) > 1})
+                if dupes:
+                    raise ValueError(f"{kind}: duplicate {name} {dupes[0]!r}")
+        return self
+
+    @model_validator(mode="after")
     def _import_terms(self):
         """Dictionary targets must be values this playbook knows, or the import writes junk."""
         targets = {"grade": {"A", "B", "C", "D"}, "kind": {"company", "person"},
@@ -269,17 +280,6 @@ class Playbook(_Strict):
                 if value not in allowed:
                     raise ValueError(f"import.terms.{category}.{legacy}: {value!r} is not one of "
                                      f"{', '.join(sorted(allowed))}")
-        return self
-
-    @model_validator(mode="after")
-    def _unique(self):
-        for kind, items in (("tags", self.tags), ("stages", self.stages)):
-            keys = [item.key for item in items]
-            labels = [item.label for item in items]
-            for name, values in (("key", keys), ("label", labels)):
-                dupes = sorted({v for v in values if values.count(v) > 1})
-                if dupes:
-                    raise ValueError(f"{kind}: duplicate {name} {dupes[0]!r}")
         return self
 
     # ---- lookups used across the code base
@@ -320,8 +320,9 @@ def load_playbook(path: Path | str) -> Playbook:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         reason = err["msg"].removeprefix("Value error, ")
-        if not key and ": " in reason:  # whole-file checks say "key: reason" themselves
-            key, reason = reason.split(": ", 1)
+        head, _, rest = reason.partition(": ")
+        if rest and re.fullmatch(r"[\w.]+", head):  # a model's own check names its key: "key: reason"
+            key, reason = (f"{key}.{head}" if key else head), rest
         raise PlaybookError(path, key or "-", reason) from None
 
 
