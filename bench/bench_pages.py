@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.factories import NOW
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -83,7 +85,7 @@ def main() -> int:
         app = make_app(database, playbook, fakeredis.FakeRedis())
         data = seed(database, playbook)
         with database.transaction() as s:
-            links.link_chat(s, s.merge(data.world.rep1), "wecom", "wmBENCH", data.c_rep1)
+            links.link_chat(s, s.merge(data.world.rep1), "wecom", "wmBENCH", data.c_rep1, now=NOW)
         pages = [("sidebar", "rep1", "/app/sidebar?external_userid=wmBENCH"),
                  ("dashboard", "manager", "/app/dashboard")]
         with serve(app) as base, chromium() as browser:

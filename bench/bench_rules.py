@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.playbook import load_playbook  # noqa: E402
 from config.settings import DEFAULT_PLAYBOOK, load_settings  # noqa: E402
+from crmbot.runtime import Runtime  # noqa: E402
 from jobs.rules import RULES, run_all  # noqa: E402
-from jobs.runtime import Runtime, set_runtime  # noqa: E402
+from jobs.runtime import set_runtime  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 BIG_TABLES = ("customer", "follow_up", "lead", "task", "opportunity", "outbox_message", "stage_change")

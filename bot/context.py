@@ -1,12 +1,11 @@
 """What a handler receives (bolt-python's `say`/`ack`/`body`, for crmbot): the event, the acting
-user, a database session inside the event's transaction, and ways to answer.
+user, a database session inside the event's transaction, the clock's "now", and ways to answer.
 
-Answers are written to the outbox in the same transaction as the handler's changes, so a handler
-that fails leaves neither a half record nor a message about it.
+Answers go through the one way out (`bot.outbound.Outbound`) in the same transaction as the
+handler's changes, so a handler that fails leaves neither a half record nor a message about it.
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,15 +16,10 @@ from cards import builders
 from cards.model import Card
 from config.playbook import Playbook
 from config.settings import Settings
-from storage import messaging
 from storage.models import CardRecord, User
 
 from .events import Event
-
-
-def new_card_id(kind: str, subject_id: int) -> str:
-    """Unique forever (WeCom task_id), only [0-9A-Za-z_-], short enough for every platform."""
-    return f"{kind}-{subject_id}-{secrets.token_hex(4)}"
+from .outbound import Outbound, Purpose, Queued
 
 
 @dataclass
@@ -38,59 +32,56 @@ class Context:
     now: datetime
     inbox_id: int
     card_record: CardRecord | None = None
-    outbox_ids: list[int] = field(default_factory=list)
     deferred: list[tuple[str, tuple, str]] = field(default_factory=list)
+    out: Outbound = field(init=False)
 
-    # ---- answers
+    def __post_init__(self) -> None:
+        self.out = Outbound(self.session, self.playbook, self.settings, self.now)
+
+    @property
+    def outbox_ids(self) -> list[int]:
+        return self.out.outbox_ids
+
+    @property
+    def public_url(self) -> str:
+        return self.settings.crmbot_public_url
+
+    # ---- answers in the chat the person wrote in
     def _dedupe(self) -> str:
         return f"reply:{self.inbox_id}:{len(self.outbox_ids)}"
 
-    def _queue(self, payload: dict[str, Any], card_id: str | None = None) -> None:
-        """An answer to the person who wrote, or to the group they wrote in."""
+    def _reply(self, payload: dict[str, Any], card_id: str | None = None) -> None:
         chat = self.event.chat
-        outbox_id, _ = messaging.enqueue_outbox(
-            self.session, dedupe_key=self._dedupe(), platform=str(self.event.platform),
-            recipient=chat.conversation_id if chat.is_group else self.event.sender,
-            payload=payload, card_id=card_id,
-            context={"reply_webhook": chat.reply_webhook, "is_group": chat.is_group,
-                     "reply_webhook_expires_ms": chat.reply_webhook_expires_ms},
-            org_id=self.user.org_id if self.user else None,
-            recipient_user_id=self.user.id if self.user else None)
-        self.outbox_ids.append(outbox_id)
+        self.out.reply(platform=str(self.event.platform),
+                       recipient=chat.conversation_id if chat.is_group else self.event.sender,
+                       payload=payload, dedupe_key=self._dedupe(), user=self.user, card_id=card_id,
+                       context={"reply_webhook": chat.reply_webhook, "is_group": chat.is_group,
+                                "reply_webhook_expires_ms": chat.reply_webhook_expires_ms})
 
     def say(self, text: str) -> None:
-        self._queue({"text": text})
+        self._reply({"text": text})
 
     def send_card(self, card: Card, subject_type: str, subject_id: int) -> None:
-        messaging.save_card(self.session, card_id=card.card_id, org_id=self.user.org_id,
-                            platform=str(self.event.platform), recipient_user_id=self.user.id,
-                            subject_type=subject_type, subject_id=subject_id, card=card.to_dict())
-        self._queue({"card": card.to_dict()}, card.card_id)
+        self.out.record_card(card, self.user, str(self.event.platform), subject_type, subject_id)
+        self._reply({"card": card.to_dict()}, card.card_id)
 
     def update_card(self, card: Card) -> None:
         """Update the clicked card in place (WeCom: with the click's single-use response code)."""
-        record = self.card_record
-        record.card, record.status = card.to_dict(), "done" if card.done_note else "open"
-        outbox_id, _ = messaging.enqueue_outbox(
-            self.session, dedupe_key=self._dedupe(), platform=record.platform,
-            recipient=self.event.sender, payload={"card": card.to_dict()}, action="update",
-            card_id=card.card_id, org_id=record.org_id, recipient_user_id=record.recipient_user_id,
-            context={"response_code": self.event.payload.get("response_code")})
-        self.outbox_ids.append(outbox_id)
+        self.out.update_card(self.card_record, card, recipient=self.event.sender, dedupe_key=self._dedupe(),
+                             context={"response_code": self.event.payload.get("response_code")})
 
-    def finish_card(self, what: str) -> None:
-        """The clicked card, updated to say what was done, by whom and when; its buttons go."""
-        stamp = f"{what} · {self.user.name} {self.now.astimezone(self.playbook.tz):%m-%d %H:%M}"
-        self.update_card(builders.done(Card.from_dict(self.card_record.card), stamp))
+    def finish_card(self, what: str, *, link: str | None = None) -> None:
+        """The clicked card, updated to say what was done, by whom and when; its buttons go.
+        `link`: where 打开 leads now (a claimed lead opens its customer)."""
+        stamp = f"{what} · {self.user.name} {builders.when(self.now, self.playbook.tz)}"
+        self.update_card(builders.done(Card.from_dict(self.card_record.card), stamp, link=link))
 
-    def card_is_done(self) -> bool:
-        """True (and the rep is told) when the clicked card was already acted upon: a DingTalk
-        ActionCard cannot be greyed out, so a second tap must not do the work again."""
-        if self.card_record.status != "done":
-            return False
-        note = Card.from_dict(self.card_record.card).done_note or "已处理"
-        self.say(f"这张卡片已经处理过了：{note}")
-        return True
+    # ---- to someone else (a colleague, a manager): on purpose, so never capped
+    def tell(self, user: User, card: Card, *, subject_type: str, subject_id: int, key: str) -> Queued:
+        """A card a person sends on purpose (催办, 转交, approvals): the recipient's quiet hours may
+        hold it, never their reminder cap; `held_note` says what to tell the sender."""
+        return self.out.card(user, card, subject_type=subject_type, subject_id=subject_id,
+                             dedupe_key=f"direct:{self.inbox_id}:{key}", purpose=Purpose.DIRECT)
 
     def defer(self, job_path: str, *args: Any, queue: str = "crmbot-default") -> None:
         """Slow work (media download, OCR, ASR) runs as its own job after this transaction commits."""

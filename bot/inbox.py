@@ -22,7 +22,7 @@ def accept(runtime, event: Event, raw: dict, *, ignore: bool = False) -> bool:
     with runtime.db.engine.begin() as conn:  # Core: the fastest durable write we can make
         inbox_id, created = messaging.record_inbox(
             conn, str(event.platform), event.event_id, str(event.kind), event.to_dict(), raw,
-            status="ignored" if ignore else "received")
+            now=runtime.clock.now(), status="ignored" if ignore else "received")
     if created and not ignore:
         try:
             runtime.queue.enqueue(PROCESS_JOB, inbox_id, job_id=f"inbox-{inbox_id}", queue="crmbot-high")

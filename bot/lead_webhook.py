@@ -54,7 +54,7 @@ def receive_lead():
     try:
         lead_input = _lead_input(source_key, source, data)
         with rt.db.transaction() as session:
-            lead, created = leads.create_lead(session, int(source.get("org_id", 1)), lead_input)
+            lead, created = leads.create_lead(session, int(source.get("org_id", 1)), lead_input, now=rt.clock.now())
             lead_id = lead.id
     except DomainError as exc:
         return _error(400, exc.message)

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cards.model import Card
+
 from .context import Context
 from .events import Kind
 
@@ -61,9 +63,11 @@ class Router:
         if kind == Kind.TEXT:
             return self._text(ctx, ctx.event.payload.get("text", ""))
         if kind == Kind.CARD_ACTION:
+            record = ctx.card_record
+            if record is not None and already_done(ctx):
+                return None
             # a button key is "verb" or "verb:argument"; handlers register "<subject>:<verb>"
             verb, _, arg = str(ctx.event.payload.get("action", "")).partition(":")
-            record = ctx.card_record
             handler = self.actions.get(f"{record.subject_type}:{verb}") if record else None
             if handler is not None:
                 return handler(ctx, arg)
@@ -88,6 +92,16 @@ class Router:
             return cmd.handler(ctx, rest.strip())
         if self.fallback_text is not None:
             self.fallback_text(ctx, text)
+
+
+def already_done(ctx: Context) -> bool:
+    """Middleware for every card action: a card already acted upon is answered, not acted on
+    again (a DingTalk ActionCard cannot be greyed out, and a second tap must not redo the work)."""
+    if ctx.card_record.status != "done":
+        return False
+    note = Card.from_dict(ctx.card_record.card).done_note or "已处理"
+    ctx.say(f"这张卡片已经处理过了：{note}")
+    return True
 
 
 router = Router()

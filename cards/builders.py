@@ -73,6 +73,8 @@ def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, 
                 link=edit_link, source="拍名片 / 语音录入")
 
 
-def done(card: Card, note: str) -> Card:
-    """The same card after a click: no buttons, a line saying what was done and by whom."""
-    return replace(card, buttons=tuple(b for b in card.buttons if b.url), done_note=note)
+def done(card: Card, note: str, link: str | None = None) -> Card:
+    """The same card after a click: no action buttons, a line saying what was done and by whom.
+    `link` replaces where the card and its 打开 button lead (what was acted on may have moved)."""
+    buttons = tuple(replace(b, url=link or b.url) for b in card.buttons if b.url)
+    return replace(card, buttons=buttons, done_note=note, link=link or card.link)

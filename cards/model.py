@@ -5,6 +5,7 @@ DingTalk's outTrackId are derived from it, and a click comes back carrying it.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -69,3 +70,9 @@ class Card:
         if self.link:
             lines.append(self.link)
         return "\n".join(lines)
+
+
+def new_card_id(kind: str, subject_id: int) -> str:
+    """Unique forever (WeCom task_id, DingTalk outTrackId), only [0-9A-Za-z_-], short enough for
+    every platform."""
+    return f"{kind}-{subject_id}-{secrets.token_hex(4)}"

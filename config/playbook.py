@@ -122,6 +122,34 @@ class QuietHours(_Strict):
     end: time
 
 
+class WorkingHours(_Strict):
+    """The team's working day in the playbook's time zone. Timers (claim timeout, first contact,
+    escalations, overdue) count only this time, on China's working days (config/worktime.py)."""
+    start: time
+    end: time
+    lunch_start: time | None = None  # optional break that timers skip too
+    lunch_end: time | None = None
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.start >= self.end:
+            raise ValueError("start must be before end on the same day (no overnight shifts)")
+        if (self.lunch_start is None) != (self.lunch_end is None):
+            raise ValueError("give both lunch_start and lunch_end, or neither")
+        if self.lunch_start is not None and not (self.start < self.lunch_start < self.lunch_end < self.end):
+            raise ValueError("lunch must lie strictly inside the working day (start < lunch_start < lunch_end < end)")
+        return self
+
+
+def _minutes(value: time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def _quiet_at(minute: int, quiet: QuietHours) -> bool:
+    start, end = _minutes(quiet.start), _minutes(quiet.end)
+    return start <= minute < end if start <= end else (minute >= start or minute < end)
+
+
 class Delivery(_Strict):
     max_cards_per_hour: int = Field(gt=0)
 
@@ -224,6 +252,7 @@ class Playbook(_Strict):
     lost_reasons: tuple[str, ...] = Field(min_length=1)
     rules: Rules
     quiet_hours: QuietHours
+    working_hours: WorkingHours
     delivery: Delivery
     reports: Reports
     onboarding: Onboarding
@@ -247,7 +276,8 @@ class Playbook(_Strict):
     def _times(cls, data):
         if isinstance(data, dict):
             for section, keys in (("quiet_hours", ("start", "end")), ("reports", ("daily_at", "weekly_at")),
-                                   ("followup", ("default_time",))):
+                                   ("followup", ("default_time",)),
+                                   ("working_hours", ("start", "end", "lunch_start", "lunch_end"))):
                 block = data.get(section)
                 if isinstance(block, dict):
                     for key in keys:
@@ -280,6 +310,16 @@ class Playbook(_Strict):
                 if value not in allowed:
                     raise ValueError(f"import.terms.{category}.{legacy}: {value!r} is not one of "
                                      f"{', '.join(sorted(allowed))}")
+        return self
+
+    @model_validator(mode="after")
+    def _working_outside_quiet(self):
+        # A timer must never run while the cards that announce its task are held for quiet hours.
+        hours = self.working_hours
+        for minute in range(_minutes(hours.start), _minutes(hours.end)):
+            if _quiet_at(minute, self.quiet_hours):
+                raise ValueError(f"working_hours: overlap quiet_hours at {minute // 60:02d}:{minute % 60:02d}; "
+                                 "timers would run while reminder cards are held")
         return self
 
     # ---- lookups used across the code base

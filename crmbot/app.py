@@ -7,7 +7,10 @@ import secrets
 from flask import Flask
 
 from config.settings import Settings, load_settings
-from jobs.runtime import Runtime, set_runtime
+from crmbot.runtime import Runtime
+
+
+from jobs.runtime import set_runtime
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:

@@ -100,7 +100,8 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     from rq import Queue, Worker
 
     from jobs.queue import QUEUE_NAMES
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     settings = _settings()
     if not settings.crmbot_redis_url:
         raise click.ClickException("CRMBOT_REDIS_URL is not set: a worker needs Redis "
@@ -119,7 +120,8 @@ def dingtalk_stream() -> None:
     Each frame is written to the inbox before it is acked (DingTalk never redelivers robot
     messages); the queue and the handlers are the same as for the HTTP callbacks."""
     from bot.dingtalk.stream import run_stream
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     settings = _settings()
     if not settings.dingtalk_configured:
         raise click.ClickException("DINGTALK_APP_KEY and DINGTALK_APP_SECRET must be set for stream mode")
@@ -153,7 +155,8 @@ class _LeaveToSweep:
 @main.command()
 def scheduler() -> None:
     """The one active process that enqueues the periodic rule scans (a Redis lease; start two)."""
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     from jobs.scheduler import run_scheduler
     settings = _settings()
     if not settings.crmbot_redis_url:
@@ -181,7 +184,8 @@ def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) 
     from datetime import datetime, timedelta
 
     from jobs.rules import run_all
-    from jobs.runtime import Runtime, set_runtime
+    from crmbot.runtime import Runtime
+    from jobs.runtime import set_runtime
     now = None
     if now_text:
         try:
@@ -221,7 +225,7 @@ def demo(host: str, port: int, db_path: str | None) -> None:
 @main.command("dingtalk-register-card-callback")
 def dingtalk_register_card_callback() -> None:
     """Point DingTalk interactive-card clicks at CRMBOT_PUBLIC_URL/dingtalk/card-callback (once)."""
-    from jobs.runtime import Runtime
+    from crmbot.runtime import Runtime
     settings = _settings()
     route = settings.crmbot_dingtalk_card_route_key
     if not (settings.dingtalk_configured and route):
@@ -281,7 +285,9 @@ def import_cmd(file: Path, sheets: tuple[str, ...], mapping_path: Path | None, a
     import tomllib
 
     from jobs.imports import now_of, result_path_for, run_job
-    from jobs.runtime import Runtime, set_runtime
+    from jobs.runtime import set_runtime
+
+    from .runtime import Runtime
     from storage import imports
     from storage.errors import DomainError
     from storage.models import ImportJob

@@ -8,22 +8,24 @@ OCR, ASR) run outside any transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.context import new_card_id
 from bot.errors import PermanentError
 from bot.events import Event
-from bot.handlers.common import app_link
-from cards import builders
+from bot.outbound import Outbound, Purpose, sender_for
+from bot.services import Services
+from cards import rows
 from ocr_asr.errors import CaptureError
 from storage import customers, drafts, media, users
-from storage.models import Customer, InboxEvent, User, utcnow
+from storage.models import Customer, InboxEvent, User
 from storage.validators import first_mobile, mobile_in_text
 
-from .outbound import enqueue_delivery, push_card, push_text
-from .runtime import Runtime, current_runtime
+from .runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +45,37 @@ class _Source:
         return f"{self.event.platform}:{self.event.event_id}"
 
 
-def _load(rt: Runtime, inbox_id: int) -> _Source | None:
+def _load(rt: Services, inbox_id: int) -> _Source | None:
     with rt.db.transaction() as session:
         event = Event.from_dict(session.get(InboxEvent, inbox_id).event)
         user = users.user_for_platform(session, str(event.platform), event.org, event.sender)
         return _Source(event, user.id, user.org_id) if user else None
 
 
-def _download(rt: Runtime, event: Event) -> bytes:
-    ref = event.payload["media_ref"]
-    if str(event.platform) == "wecom":
-        data, _content_type, _name = rt.client("wecom").download_media(ref)
-        return data
-    return rt.client("dingtalk").download_message_file(ref)
-
-
-def _tell(rt: Runtime, src: _Source, text: str, key: str) -> None:
+@contextmanager
+def _answer(rt: Services) -> Iterator[tuple[Session, Outbound]]:
+    """A transaction and the one way out; what it wrote is delivered after the commit. A capture
+    result answers what the rep just sent, so it is never paced."""
     with rt.db.transaction() as session:
-        outbox_id = push_text(session, session.get(User, src.user_id), text,
-                              dedupe_key=f"capture:{src.source_id}:{key}")
-    if outbox_id:
-        enqueue_delivery(rt, [outbox_id])
+        out = Outbound(session, rt.playbook, rt.settings, rt.clock.now())
+        yield session, out
+    out.deliver_after_commit(rt.queue)
 
 
-def _fetch(rt: Runtime, src: _Source) -> bytes | None:
+def _tell(rt: Services, src: _Source, text: str, key: str) -> None:
+    with _answer(rt) as (session, out):
+        out.text(session.get(User, src.user_id), text, dedupe_key=f"capture:{src.source_id}:{key}",
+                 purpose=Purpose.REPLY)
+
+
+def _show(out: Outbound, user: User, card, draft) -> None:
+    out.card(user, card, subject_type="draft", subject_id=draft.id, dedupe_key=f"draft:{draft.id}",
+             purpose=Purpose.REPLY)
+
+
+def _fetch(rt: Services, src: _Source) -> bytes | None:
     try:
-        return _download(rt, src.event)
+        return sender_for(str(src.event.platform)).download(rt, src.event.payload["media_ref"])
     except PermanentError as exc:
         log.warning("capture %s: media not downloadable: %s", src.source_id, exc)
         _tell(rt, src, MEDIA_EXPIRED, "expired")
@@ -96,36 +103,31 @@ def capture_image(inbox_id: int) -> str:
     if not (fields["name"] or fields["company"] or fields["mobile"]):
         _tell(rt, src, "没有从照片里识别出名片信息，请对准名片、光线充足后再拍一张。", "empty")
         return "empty"
-    with rt.db.transaction() as session:
+    with _answer(rt) as (session, out):
         user = session.get(User, src.user_id)
         asset = media.store_media(session, src.org_id, data, "image", rt.settings.crmbot_media_dir)
         draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id,
                                        media_id=asset.id)
-        outbox_id = push_card(session, user, _customer_draft_card(rt, session, user, draft),
-                              subject_type="draft", subject_id=draft.id, dedupe_key=f"draft:{draft.id}")
-    if outbox_id:
-        enqueue_delivery(rt, [outbox_id])
+        _show(out, user, _customer_draft_card(rt, session, user, draft), draft)
     return "drafted"
 
 
-def _customer_draft_card(rt: Runtime, session, user: User, draft):
+def _customer_draft_card(rt: Services, session, user: User, draft):
     fields = draft.fields
     mobile = first_mobile([fields["mobile"]]) if fields.get("mobile") else None
     matches = customers.find_matches(session, user.org_id, mobile=mobile, company=fields.get("company"))
     shown = [(label, fields.get(key) or "") for key, label in FIELD_LABELS]
-    edit = app_link(rt.settings, f"drafts/{draft.id}")
-    card_id = new_card_id("draft", draft.id)
+    public_url = rt.settings.crmbot_public_url
     if matches:
         existing = matches[0]
         actions = [("discard", "放弃")]
         if existing.owner_id == user.id:
             actions.insert(0, (f"add_contact:{existing.id}", "添加为联系人"))
         note = f"已存在：{existing.name}（负责人：{existing.owner.name}），不会重复创建。"
-        return builders.capture_draft_card(card_id, title="名片识别结果：客户已存在", fields=shown,
-                                           note=note, actions=actions, edit_link=edit)
-    return builders.capture_draft_card(card_id, title="名片识别结果", fields=shown,
-                                       note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")],
-                                       edit_link=edit)
+        return rows.draft_card(draft, public_url, title="名片识别结果：客户已存在", fields=shown,
+                               note=note, actions=actions)
+    return rows.draft_card(draft, public_url, title="名片识别结果", fields=shown,
+                           note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")])
 
 
 # ------------------------------------------------------------------ voice notes
@@ -153,9 +155,8 @@ def capture_voice(inbox_id: int) -> str:
         except CaptureError as exc:
             _tell(rt, src, exc.user_message, "refused")
             return "refused"
-    now = utcnow()
-    parsed = parse_note(text, now.astimezone(rt.playbook.tz), rt.playbook, refs)
-    with rt.db.transaction() as session:
+    parsed = parse_note(text, rt.clock.now().astimezone(rt.playbook.tz), rt.playbook, refs)
+    with _answer(rt) as (session, out):
         user = session.get(User, src.user_id)
         if parsed.customer_id:
             fields = {"customer_id": parsed.customer_id, "tags": parsed.tags, "transcript": text,
@@ -168,16 +169,12 @@ def capture_voice(inbox_id: int) -> str:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
             draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id)
-            card = builders.capture_draft_card(
-                new_card_id("draft", draft.id), title="语音：没有找到对应客户",
+            card = rows.draft_card(
+                draft, rt.settings.crmbot_public_url, title="语音：没有找到对应客户",
                 fields=[("转写", text[:60]), ("手机", mobile or "")],
                 note="要新建客户吗？可以先编辑补全姓名和公司。",
-                actions=[("confirm", "新建客户"), ("discard", "放弃")],
-                edit_link=app_link(rt.settings, f"drafts/{draft.id}"))
-        outbox_id = push_card(session, user, card, subject_type="draft", subject_id=draft.id,
-                              dedupe_key=f"draft:{draft.id}")
-    if outbox_id:
-        enqueue_delivery(rt, [outbox_id])
+                actions=[("confirm", "新建客户"), ("discard", "放弃")])
+        _show(out, user, card, draft)
     return "drafted"
 
 
@@ -185,14 +182,13 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _followup_draft_card(rt: Runtime, session, draft, parsed):
+def _followup_draft_card(rt: Services, session, draft, parsed):
     customer = session.get(Customer, parsed.customer_id)
     labels = "、".join(parsed.tags) or "无"
     when = _iso(parsed.next_followup_at) or "未说明（默认两天后）"
     fields = [("客户", customer.name), ("标签", labels), ("下次跟进", when.replace("T", " ")[:16]),
               ("金额", f"{parsed.amount}元" if parsed.amount is not None else "")]
-    return builders.capture_draft_card(
-        new_card_id("draft", draft.id), title="语音跟进草稿", fields=fields,
+    return rows.draft_card(
+        draft, rt.settings.crmbot_public_url, title="语音跟进草稿", fields=fields,
         note=draft.fields.get("transcript", "")[:120],
-        actions=[("confirm", "确认"), ("discard", "放弃")],
-        edit_link=app_link(rt.settings, f"drafts/{draft.id}"), edit_text="改客户")
+        actions=[("confirm", "确认"), ("discard", "放弃")], edit_text="改客户")

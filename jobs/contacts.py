@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.context import new_card_id
 from bot.events import Event
-from bot.handlers.common import app_link
+from bot.outbound import Outbound, Purpose
 from cards import builders
+from cards.links import app_link
+from cards.model import new_card_id
 from storage import customers, links, users
 from storage.models import InboxEvent
 from storage.validators import first_mobile
 
-from .outbound import enqueue_delivery, push_card
 from .runtime import current_runtime
 
 
@@ -27,6 +27,7 @@ def new_contact_card(inbox_id: int) -> str:
     info = {"external_userid": external_userid, "name": contact.get("name"),
             "corp_name": contact.get("corp_name") or follow.get("remark_corp_name"), "mobile": mobile}
     with rt.db.transaction() as session:
+        out = Outbound(session, rt.playbook, rt.settings, rt.clock.now())
         user = users.user_for_platform(session, "wecom", event.org, event.sender)
         if user is None or links.find_link(session, user.org_id, "wecom", external_userid):
             return "skipped"
@@ -35,10 +36,10 @@ def new_contact_card(inbox_id: int) -> str:
         card = builders.new_contact_card(
             new_card_id("contact", inbox_id), contact_name=info["name"] or "（未命名）",
             matches=[(c.id, c.name, c.owner.name) for c in matches],
-            link=app_link(rt.settings, f"sidebar?external_userid={external_userid}"))
+            link=app_link(rt.settings.crmbot_public_url, f"sidebar?external_userid={external_userid}"))
         card = replace(card, extra={"contact": info})
-        outbox_id = push_card(session, user, card, subject_type="contact", subject_id=inbox_id,
-                              dedupe_key=f"new_contact:{inbox_id}")
-    if outbox_id:
-        enqueue_delivery(rt, [outbox_id])
+        # the rep just added this contact: the card answers what they did, so it is never paced
+        out.card(user, card, subject_type="contact", subject_id=inbox_id,
+                 dedupe_key=f"new_contact:{inbox_id}", purpose=Purpose.REPLY)
+    out.deliver_after_commit(rt.queue)
     return "sent"

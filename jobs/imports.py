@@ -17,18 +17,17 @@ from storage import imports
 from storage.errors import DomainError
 from storage.models import ImportJob
 
-from .runtime import Runtime, current_runtime
+from bot.services import Services
+
+from .runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
 
-def now_of(runtime: Runtime):
-    """The runtime's clock (business time of imported rows, the job's stamps)."""
-    clock = getattr(runtime, "clock", None)
-    if clock is None:  # TEMPORARY until main's Runtime.clock is merged into this branch
-        from storage.models import utcnow
-        return utcnow()
-    return clock.now()
+def now_of(runtime: Services):
+    """The runtime's clock: business time of imported rows (created_at when the sheet has none) and
+    the job's stamps."""
+    return runtime.clock.now()
 
 
 def result_path_for(job: ImportJob) -> Path:
@@ -40,7 +39,7 @@ def run_import_job(job_id: int) -> None:
     run_job(current_runtime(), job_id)
 
 
-def run_job(runtime: Runtime, job_id: int, progress: Callable[[int, int], None] | None = None, *,
+def run_job(runtime: Services, job_id: int, progress: Callable[[int, int], None] | None = None, *,
             write_result: bool = True) -> imports.Summary | None:
     """Run the job's plan. `write_result=False` skips the result sheet (the command line without
     --result): writing it costs about a quarter of a dry run's time."""
@@ -67,7 +66,7 @@ def run_job(runtime: Runtime, job_id: int, progress: Callable[[int, int], None] 
     return summary
 
 
-def _finish(runtime: Runtime, job_id: int, status: str, *, error: str | None = None,
+def _finish(runtime: Services, job_id: int, status: str, *, error: str | None = None,
             summary: imports.Summary | None = None, result_path: str | None = None) -> None:
     now = now_of(runtime)
     values = dict(status=status, error=error, updated_at=now, finished_at=now)

@@ -16,11 +16,11 @@ import bot.handlers  # noqa: F401  (registers the handlers on the router)
 from bot.context import Context
 from bot.events import Event, Kind
 from bot.router import router
+from bot.services import Services
 from storage import messaging, users
 from storage.errors import DomainError
-from storage.models import CardRecord, InboxEvent, utcnow
+from storage.models import CardRecord, InboxEvent
 
-from .outbound import enqueue_delivery
 from .runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -39,27 +39,27 @@ def process_inbox(inbox_id: int) -> str:
                 return "skipped"
             ctx = _context(session, rt, row)
             status = _handle(ctx)
-            messaging.finish_inbox(session, inbox_id, status)
+            messaging.finish_inbox(session, inbox_id, now=ctx.now, status=status)
     except Exception as exc:
         log.exception("inbox %s failed", inbox_id)
         with rt.db.transaction() as session:
             session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(
                 status="failed", attempts=InboxEvent.attempts + 1, last_error=str(exc)[:500]))
         raise
-    enqueue_delivery(rt, ctx.outbox_ids)
+    ctx.out.deliver_after_commit(rt.queue)
     for path, args, queue in ctx.deferred:
         rt.queue.enqueue(path, *args, queue=queue)
     return status
 
 
-def _context(session: Session, rt, row: InboxEvent) -> Context:
+def _context(session: Session, rt: Services, row: InboxEvent) -> Context:
     event = Event.from_dict(row.event)
     user = users.user_for_platform(session, str(event.platform), event.org, event.sender) \
         if event.sender else None
     if user is not None and user.preferred_platform != str(event.platform):
         user.preferred_platform = str(event.platform)
     ctx = Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
-                  now=utcnow(), inbox_id=row.id)
+                  now=rt.clock.now(), inbox_id=row.id)
     if event.kind == Kind.CARD_ACTION:
         record = session.get(CardRecord, str(event.payload.get("card_ref", "")))
         if record is not None and user is not None and record.recipient_user_id == user.id:

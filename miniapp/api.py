@@ -18,10 +18,9 @@ from wechatpy.utils import WeChatSigner
 from bot.errors import PlatformError
 from storage import customers, drafts, followups, leads, links, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
-from storage.models import utcnow
 
 from . import metrics, reads
-from .auth import CSRF_HEADER, NotLoggedIn, runtime, same_origin_url, work
+from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
@@ -164,10 +163,10 @@ def create_customer():
             kind=data.get("kind") or "company", name=data.get("name") or "",
             credit_code=data.get("credit_code"), mobile=data.get("mobile"),
             source=data.get("source") or "企业微信", industry=data.get("industry"),
-            grade=data.get("grade") or None, contacts=contact), _playbook())
+            grade=data.get("grade") or None, contacts=contact), _playbook(), now=clock_now())
         if data.get("external_userid"):
             links.link_chat(session, actor, _platform(data.get("platform")), data["external_userid"],
-                            customer.id)
+                            customer.id, now=clock_now())
         return jsonify(reads.customer_summary(customer, _tz())), 201
 
 
@@ -181,7 +180,7 @@ def get_customer(customer_id: int):
 def complete_identifier(customer_id: int):
     data = _body()
     with work() as (session, actor):
-        customer = customers.complete_identifier(session, actor, customer_id,
+        customer = customers.complete_identifier(session, actor, customer_id, now=clock_now(),
                                                  credit_code=data.get("credit_code"),
                                                  mobile=data.get("mobile"))
         return jsonify(reads.customer_summary(customer, _tz()))
@@ -203,7 +202,7 @@ def log_followup(customer_id: int):
             next_followup=_date(data.get("next_followup"), "next_followup"),
             pause_reason=data.get("pause_reason") or None,
             opportunity_id=_optional_int(data.get("opportunity_id"), "opportunity_id"),
-            source_event_id=_request_key(actor.id, data)), _playbook())
+            source_event_id=_request_key(actor.id, data)), _playbook(), now=clock_now())
         customer = customers.get_customer(session, actor, customer_id)
         return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -219,7 +218,7 @@ def create_opportunity(customer_id: int):
     data = _body()
     with work() as (session, actor):
         opp = opportunities.create_opportunity(session, actor, customer_id, data.get("name") or "",
-                                               _playbook(), amount=data.get("amount"))
+                                               _playbook(), amount=data.get("amount"), now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict()), 201
 
 
@@ -244,7 +243,7 @@ def link_chat():
         raise InvalidInput("customer_id", "请选择要关联的客户")
     with work() as (session, actor):
         link = links.link_chat(session, actor, _platform(data.get("platform")),
-                               str(data.get("external_userid") or ""), customer_id)
+                               str(data.get("external_userid") or ""), customer_id, now=clock_now())
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
 
@@ -276,7 +275,7 @@ def edit_draft(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/confirm")
 def confirm_draft(draft_id: int):
     with work() as (session, actor):
-        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook())))
+        return jsonify(reads.draft_dict(drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now())))
 
 
 @bp.post("/drafts/<int:draft_id>/discard")
@@ -291,13 +290,13 @@ def discard_draft(draft_id: int):
 @bp.get("/tasks")
 def list_tasks():
     with work() as (session, actor):
-        return jsonify(items=[reads.task_dict(t, utcnow(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
+        return jsonify(items=[reads.task_dict(t, clock_now(), _tz()) for t in tasks.open_tasks_for(session, actor, 100)])
 
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     with work() as (session, actor):
-        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), utcnow(), _tz()))
+        return jsonify(reads.task_dict(tasks.get_task(session, actor, task_id), clock_now(), _tz()))
 
 
 @bp.post("/tasks/<int:task_id>")
@@ -307,14 +306,14 @@ def close_task(task_id: int):
     if data.get("action") != "done":
         raise InvalidInput("action", "未知的操作")
     with work() as (session, actor):
-        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"))
-        return jsonify(reads.task_dict(task, utcnow(), _tz()))
+        task = tasks.close_task(session, actor, task_id, str(data.get("result") or "已完成"), now=clock_now())
+        return jsonify(reads.task_dict(task, clock_now(), _tz()))
 
 
 @bp.post("/leads/<int:lead_id>/claim")
 def claim_lead(lead_id: int):
     with work() as (session, actor):
-        lead = leads.claim(session, actor, lead_id, _playbook())
+        lead = leads.claim(session, actor, lead_id, _playbook(), now=clock_now())
         return jsonify(reads.lead_dict(lead, _tz()))
 
 
@@ -353,7 +352,7 @@ def tick_checklist(opp_id: int):
 def change_stage(opp_id: int):
     data = _body()
     with work() as (session, actor):
-        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook())
+        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook(), now=clock_now())
         return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
 
 
@@ -370,7 +369,7 @@ def dashboard():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.build_dashboard(session, actor, _playbook(), utcnow(), days).as_dict())
+        return jsonify(metrics.build_dashboard(session, actor, _playbook(), clock_now(), days).as_dict())
 
 
 @bp.get("/dashboard/list")
@@ -378,7 +377,7 @@ def dashboard_list():
     days = _int_arg("days", 7, high=30)
     with work() as (session, actor):
         _managers_only(actor)
-        return jsonify(metrics.drill(session, actor, _playbook(), utcnow(), request.args.get("metric", ""),
+        return jsonify(metrics.drill(session, actor, _playbook(), clock_now(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
 from contextlib import contextmanager
 from urllib.parse import quote, urlsplit
 
@@ -16,7 +17,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from sqlalchemy.orm import Session
 
 from bot.errors import PlatformError
-from jobs.runtime import Runtime
+from bot.services import Services
 from storage import users
 from storage.models import User
 
@@ -30,7 +31,12 @@ class NotLoggedIn(Exception):
     """No session, or the session's user is gone or switched off."""
 
 
-def runtime() -> Runtime:
+def clock_now() -> datetime:
+    """The runtime clock's "now" (the demo's 模拟时间 and tests set it)."""
+    return runtime().clock.now()
+
+
+def runtime() -> Services:
     return current_app.extensions["crmbot"]
 
 

@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field, ValidationError
 from config.playbook import IMPORT_FIELDS
 from storage import imports
 from storage.errors import DomainError, InvalidInput
-from storage.models import utcnow
 from storage.spreadsheets import SUFFIXES, file_sha256
 
 from .auth import CSRF_HEADER, NotLoggedIn, runtime, work
@@ -57,8 +56,7 @@ def _page_refused(exc: DomainError):
 
 
 def _now():
-    clock = getattr(runtime(), "clock", None)
-    return clock.now() if clock is not None else utcnow()  # TEMPORARY until main's Runtime.clock lands
+    return runtime().clock.now()
 
 
 class SheetChoice(BaseModel):

@@ -14,10 +14,9 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from bot.errors import PlatformError
 from storage import customers
 from storage.errors import DomainError, InvalidInput
-from storage.models import utcnow
 
 from . import metrics, reads
-from .auth import NotLoggedIn, runtime, work
+from .auth import NotLoggedIn, clock_now, runtime, work
 
 bp = Blueprint("miniapp_pages", __name__, url_prefix="/app", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -62,7 +61,7 @@ def _format_time(value: datetime | None) -> str:
         return "—"
     tz = runtime().playbook.tz
     value = value.astimezone(tz)
-    today = utcnow().astimezone(tz).date()
+    today = clock_now().astimezone(tz).date()
     if value.date() == today:
         return "今天 " + value.strftime("%H:%M")
     return value.strftime("%m-%d %H:%M")
@@ -79,7 +78,7 @@ def _followup_form(playbook, now: datetime, channel: str) -> dict:
 @bp.get("/")
 def home():
     rt = runtime()
-    now = utcnow()
+    now = clock_now()
     status = request.args.get("status") or ""
     if status and status not in reads.STATUS_LABELS:
         raise InvalidInput("status", "未知的客户状态")
@@ -99,7 +98,7 @@ def home():
 @bp.get("/sidebar")
 def sidebar():
     rt = runtime()
-    now = utcnow()
+    now = clock_now()
     external_id = (request.args.get("external_userid") or "").strip()
     platform = request.args.get("platform") or "wecom"
     if platform not in ("wecom", "dingtalk"):
@@ -141,7 +140,7 @@ def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int):
     rt = runtime()
-    now = utcnow()
+    now = clock_now()
     with work() as (session, me):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
@@ -164,7 +163,7 @@ def dashboard():
         if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
-        board = metrics.build_dashboard(session, me, rt.playbook, utcnow(), days)
+        board = metrics.build_dashboard(session, me, rt.playbook, clock_now(), days)
         widest = max([f.reached for f in board.funnel] + [1])
         return render_template("miniapp/dashboard.html", me=me, board=board, days=days,
                                periods=metrics.PERIODS, widest=widest)
@@ -179,7 +178,7 @@ def dashboard_list():
         if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
-        listing = metrics.drill(session, me, rt.playbook, utcnow(), request.args.get("metric", ""),
+        listing = metrics.drill(session, me, rt.playbook, clock_now(), request.args.get("metric", ""),
                                 days=days, rep_id=int(rep) if rep and rep.isdigit() else None,
                                 stage=request.args.get("stage"))
         return render_template("miniapp/drill.html", me=me, listing=listing, days=days)

@@ -14,7 +14,7 @@ from config.playbook import Playbook
 
 from . import audit, tasks
 from .errors import DuplicateCustomer, InvalidInput, NotFound
-from .models import Contact, Customer, User, utcnow
+from .models import Contact, Customer, User
 from .permissions import check_access, visible_user_ids
 from .validators import (normalize_credit_code, normalize_email, normalize_mobile, normalize_name,
                          normalize_phone)
@@ -88,10 +88,9 @@ def _refuse_duplicate(session: Session, org_id: int, identifier: str | None,
 
 
 def create_customer(session: Session, actor: User, data: CustomerInput, playbook: Playbook,
-                    owner: User | None = None, now: datetime | None = None) -> Customer:
+                    owner: User | None = None, *, now: datetime) -> Customer:
     """Create a customer owned by `owner` (default: the actor). Raises InvalidInput,
     DuplicateCustomer. A customer without its identifier is saved as 待补全 with a data task."""
-    now = now or utcnow()
     owner = owner or actor
     check_access(session, actor, owner.org_id, owner.id, "客户")
     if data.kind not in KINDS:
@@ -141,10 +140,10 @@ def _ensure_completion_task(session: Session, customer: Customer, playbook: Play
         subject_id=customer.id, customer_id=customer.id, assignee_id=customer.owner_id,
         title=f"补全客户资料：{customer.name}", detail=f"缺少{what}，补全后才能避免重复录入和撞单",
         due_at=now + timedelta(days=playbook.rules.data_completion.due_days),
-        dedupe_key=f"data_completion:customer:{customer.id}"), now)
+        dedupe_key=f"data_completion:customer:{customer.id}"), now=now)
 
 
-def complete_identifier(session: Session, actor: User, customer_id: int, *,
+def complete_identifier(session: Session, actor: User, customer_id: int, *, now: datetime,
                         credit_code: str | None = None, mobile: str | None = None) -> Customer:
     """Fill in the missing identifier of a 待补全 customer and close its data task."""
     customer = get_customer(session, actor, customer_id)
@@ -168,7 +167,7 @@ def complete_identifier(session: Session, actor: User, customer_id: int, *,
         tasks.Task.dedupe_key == f"data_completion:customer:{customer.id}",
         tasks.Task.status == "open")).first()
     if task is not None:
-        tasks.close_task(session, actor, task.id, "资料已补全")
+        tasks.close_task(session, actor, task.id, "资料已补全", now=now)
     return customer
 
 

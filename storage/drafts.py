@@ -14,7 +14,7 @@ from . import audit
 from .customers import ContactInput, CustomerInput, create_customer
 from .errors import Conflict, InvalidInput, NotFound
 from .followups import FollowUpInput, log_followup
-from .models import CaptureDraft, User, utcnow
+from .models import CaptureDraft, User
 from .permissions import check_access
 
 CUSTOMER_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website",
@@ -83,10 +83,9 @@ def discard_draft(session: Session, actor: User, draft_id: int) -> CaptureDraft:
 
 
 def confirm_draft(session: Session, actor: User, draft_id: int, playbook: Playbook,
-                  now: datetime | None = None) -> CaptureDraft:
+                  *, now: datetime) -> CaptureDraft:
     """Create the customer or follow-up the draft proposes. Refusals (duplicate, invalid mobile)
     propagate with nothing written; confirming twice is refused, not repeated."""
-    now = now or utcnow()
     draft = get_draft(session, actor, draft_id)
     _pending(draft)
     before = audit.snapshot(draft, ("status",))

@@ -14,7 +14,7 @@ from config.playbook import Playbook
 from . import audit, tasks
 from .customers import get_customer
 from .errors import InvalidInput
-from .models import FollowUp, Lead, Opportunity, User, utcnow
+from .models import FollowUp, Lead, Opportunity, User
 
 CHANNELS = ("chat", "voice", "sidebar", "card", "app")
 
@@ -57,9 +57,8 @@ def due_at(playbook: Playbook, value: date | datetime | None, now: datetime) -> 
 
 
 def log_followup(session: Session, actor: User, data: FollowUpInput, playbook: Playbook,
-                 now: datetime | None = None) -> FollowUp:
+                 *, now: datetime) -> FollowUp:
     """Record a follow-up. Idempotent on `source_event_id`: a retried event returns the first row."""
-    now = now or utcnow()
     if data.source_event_id:
         existing = session.scalars(select(FollowUp).where(
             FollowUp.org_id == actor.org_id, FollowUp.source_event_id == data.source_event_id)).first()
@@ -99,7 +98,7 @@ def log_followup(session: Session, actor: User, data: FollowUpInput, playbook: P
     audit.record(session, actor, "followup.create", followup)
     audit.record(session, actor, "customer.touch", customer, before)
     _mark_leads_contacted(session, actor, customer.id, occurred)
-    tasks.close_answered_tasks(session, actor, customer.id, now)
+    tasks.close_answered_tasks(session, actor, customer.id, now=now)
     return followup
 
 

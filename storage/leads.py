@@ -14,7 +14,11 @@ from config.playbook import Playbook
 from . import audit
 from .customers import ContactInput, CustomerInput, create_customer, find_by_identifier
 from .errors import Conflict, DuplicateCustomer, InvalidInput, NotFound
-from .models import Lead, Team, User, utcnow
+from .models import Lead, Team, User
+from .tasks import close_subject_tasks
+
+# the task kind that offers a lead to its rep (bot/task_cards.py creates it)
+LEAD_OFFER_TASK = "lead_assignment"
 from .permissions import check_access, team_subtree
 from .validators import normalize_mobile
 
@@ -35,7 +39,7 @@ class LeadInput:
 
 
 def create_lead(session: Session, org_id: int, data: LeadInput,
-                now: datetime | None = None) -> tuple[Lead, bool]:
+                *, now: datetime) -> tuple[Lead, bool]:
     """Idempotent on (source, external_ref): a form re-posting the same submission changes nothing."""
     if not (data.name or "").strip():
         raise InvalidInput("name", "线索缺少联系人姓名")
@@ -54,7 +58,7 @@ def create_lead(session: Session, org_id: int, data: LeadInput,
                 attribution=dict(data.attribution), name=data.name.strip()[:100],
                 company=(data.company or "").strip() or None, mobile=mobile,
                 industry=data.industry, budget=data.budget, note=(data.note or "")[:500] or None,
-                status="new", created_at=now or utcnow())
+                status="new", created_at=now)
     session.add(lead)
     audit.record(session, None, "lead.create", lead)
     return lead, True
@@ -90,11 +94,10 @@ def route(session: Session, lead: Lead, playbook: Playbook) -> tuple[Team, str]:
     return team, rule.strategy
 
 
-def assign(session: Session, lead: Lead, playbook: Playbook, now: datetime | None = None,
+def assign(session: Session, lead: Lead, playbook: Playbook, *, now: datetime,
            exclude: set[int] = frozenset()) -> User | None:
     """Assign (or reassign) `lead` to the next rep. Returns None when nobody is available or when
     another process assigned it first (the compare-and-set lost)."""
-    now = now or utcnow()
     team, strategy = route(session, lead, playbook)
     # lock the team row so two workers do not hand out the same round-robin slot
     session.execute(select(Team.id).where(Team.id == team.id).with_for_update())
@@ -125,16 +128,16 @@ def get_lead(session: Session, actor: User, lead_id: int) -> Lead:
 
 
 def claim(session: Session, actor: User, lead_id: int, playbook: Playbook,
-          now: datetime | None = None) -> Lead:
+          *, now: datetime) -> Lead:
     """The assignee claims the lead; it becomes (or joins) a customer so follow-ups can be logged."""
-    now = now or utcnow()
     lead = get_lead(session, actor, lead_id)
     if lead.status != "assigned" or lead.assignee_id != actor.id:
         raise Conflict("该线索已不在你名下或已被认领")
     before = audit.snapshot(lead, ("status", "claimed_at", "customer_id"))
-    lead.customer_id = _customer_for(session, actor, lead, playbook, now)
+    lead.customer_id = _customer_for(session, actor, lead, playbook, now=now)
     lead.status, lead.claimed_at = "claimed", now
     audit.record(session, actor, "lead.claim", lead, before)
+    close_subject_tasks(session, actor, "lead", lead.id, LEAD_OFFER_TASK, "已认领", now)
     return lead
 
 
@@ -154,14 +157,14 @@ def _customer_for(session: Session, actor: User, lead: Lead, playbook: Playbook,
 
 
 def transfer(session: Session, actor: User, lead_id: int, to_user: User,
-             now: datetime | None = None) -> Lead:
+             *, now: datetime) -> Lead:
     lead = get_lead(session, actor, lead_id)
     if lead.status not in ("assigned", "claimed"):
         raise Conflict("该线索当前状态不能转交")
     if to_user.org_id != lead.org_id or to_user.role != "rep" or not to_user.active:
         raise InvalidInput("to_user", "只能转交给本公司在职的销售")
     before = audit.snapshot(lead, ("status", "assignee_id"))
-    lead.assignee_id, lead.status, lead.assigned_at, lead.claimed_at = to_user.id, "assigned", now or utcnow(), None
+    lead.assignee_id, lead.status, lead.assigned_at, lead.claimed_at = to_user.id, "assigned", now, None
     lead.assignment_count += 1
     audit.record(session, actor, "lead.transfer", lead, before)
     return lead

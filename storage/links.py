@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .customers import get_customer
 from .errors import Conflict, InvalidInput
-from .models import ChatLink, Contact, Customer, User, utcnow
+from .models import ChatLink, Contact, Customer, User
 
 
 def find_link(session: Session, org_id: int, platform: str, external_id: str) -> ChatLink | None:
@@ -20,7 +20,7 @@ def find_link(session: Session, org_id: int, platform: str, external_id: str) ->
 
 
 def link_chat(session: Session, actor: User, platform: str, external_id: str, customer_id: int,
-              contact_id: int | None = None, now: datetime | None = None) -> ChatLink:
+              contact_id: int | None = None, *, now: datetime) -> ChatLink:
     if not (external_id or "").strip():
         raise InvalidInput("external_id", "缺少聊天对象标识")
     customer = get_customer(session, actor, customer_id)
@@ -38,7 +38,7 @@ def link_chat(session: Session, actor: User, platform: str, external_id: str, cu
             raise InvalidInput("contact_id", "联系人不属于该客户")
     link = ChatLink(org_id=actor.org_id, platform=platform, external_id=external_id,
                     customer_id=customer.id, contact_id=contact_id, linked_by_id=actor.id,
-                    linked_at=now or utcnow())
+                    linked_at=now)
     session.add(link)
     audit.record(session, actor, "chat_link.create", link)
     return link

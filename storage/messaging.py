@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from .models import CardRecord, InboxEvent, OutboxMessage, utcnow
+from .models import CardRecord, InboxEvent, OutboxMessage
 
 
 def _insert(bind, model):
@@ -21,14 +21,15 @@ def _insert(bind, model):
 
 
 def record_inbox(bind: Session | Connection, platform: str, event_id: str, kind: str,
-                 event: dict[str, Any], raw: dict[str, Any], status: str = "received") -> tuple[int, bool]:
+                 event: dict[str, Any], raw: dict[str, Any], *, now: datetime,
+                 status: str = "received") -> tuple[int, bool]:
     """Store an event; a platform retry of the same event is recognised here and changes nothing.
     Takes a Session or a Core Connection. Returns (inbox id, created)."""
     table = InboxEvent.__table__
     result = bind.execute(
         _insert(bind, InboxEvent).values(platform=platform, event_id=event_id, kind=kind,
                                          event=event, raw=raw, status=status, attempts=0,
-                                         received_at=utcnow())
+                                         received_at=now)
         .on_conflict_do_nothing(index_elements=["platform", "event_id"]).returning(table.c.id))
     new_id = result.scalar()
     if new_id is not None:
@@ -47,13 +48,13 @@ def claim_inbox(session: Session, inbox_id: int) -> InboxEvent | None:
     return row
 
 
-def finish_inbox(session: Session, inbox_id: int, status: str = "done", error: str | None = None) -> None:
+def finish_inbox(session: Session, inbox_id: int, *, now: datetime, status: str = "done",
+                 error: str | None = None) -> None:
     session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id)
-                    .values(status=status, last_error=(error or "")[:500] or None,
-                            processed_at=utcnow()))
+                    .values(status=status, last_error=(error or "")[:500] or None, processed_at=now))
 
 
-def enqueue_outbox(session: Session, *, dedupe_key: str, platform: str, recipient: str,
+def enqueue_outbox(session: Session, *, now: datetime, dedupe_key: str, platform: str, recipient: str,
                    payload: dict[str, Any], org_id: int | None = None,
                    recipient_user_id: int | None = None, action: str = "send",
                    card_id: str | None = None, context: dict[str, Any] | None = None,
@@ -64,7 +65,7 @@ def enqueue_outbox(session: Session, *, dedupe_key: str, platform: str, recipien
             dedupe_key=dedupe_key, org_id=org_id, platform=platform, recipient=recipient,
             recipient_user_id=recipient_user_id, action=action, card_id=card_id, payload=payload,
             context=context or {}, status=status, attempts=0,
-            next_attempt_at=not_before or utcnow(), result={}, created_at=utcnow())
+            next_attempt_at=not_before or now, result={}, created_at=now)
         .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.__table__.c.id))
     new_id = result.scalar()
     if new_id is not None:
@@ -72,11 +73,9 @@ def enqueue_outbox(session: Session, *, dedupe_key: str, platform: str, recipien
     return session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)), False
 
 
-def lease_outbox(session: Session, outbox_id: int, lease_s: int = 60,
-                 now: datetime | None = None) -> OutboxMessage | None:
+def lease_outbox(session: Session, outbox_id: int, *, now: datetime, lease_s: int = 60) -> OutboxMessage | None:
     """Compare-and-set a due message to 'sending' so two workers never deliver it at once.
     A worker killed mid-delivery leaves the lease to expire; the sweeper picks it up again."""
-    now = now or utcnow()
     changed = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id,
@@ -92,16 +91,14 @@ def lease_outbox(session: Session, outbox_id: int, lease_s: int = 60,
     return row
 
 
-def due_outbox_ids(session: Session, now: datetime | None = None, limit: int = 500) -> list[int]:
-    now = now or utcnow()
+def due_outbox_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
     return list(session.scalars(select(OutboxMessage.id).where(
         OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at).limit(limit)))
 
 
-def stuck_inbox_ids(session: Session, older_than: timedelta, now: datetime | None = None,
+def stuck_inbox_ids(session: Session, older_than: timedelta, now: datetime,
                     max_attempts: int = 5, limit: int = 500) -> list[int]:
-    now = now or utcnow()
     return list(session.scalars(select(InboxEvent.id).where(
         InboxEvent.status.in_(("received", "failed")), InboxEvent.received_at <= now - older_than,
         InboxEvent.attempts < max_attempts).order_by(InboxEvent.id).limit(limit)))

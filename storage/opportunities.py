@@ -13,7 +13,7 @@ from config.playbook import Playbook
 from . import audit
 from .customers import get_customer
 from .errors import Conflict, InvalidInput, NotFound
-from .models import Opportunity, StageChange, User, utcnow
+from .models import Opportunity, StageChange, User
 from .permissions import check_access
 
 
@@ -30,8 +30,7 @@ def _amount(value) -> Decimal | None:
 
 
 def create_opportunity(session: Session, actor: User, customer_id: int, name: str,
-                       playbook: Playbook, amount=None, now: datetime | None = None) -> Opportunity:
-    now = now or utcnow()
+                       playbook: Playbook, amount=None, *, now: datetime) -> Opportunity:
     customer = get_customer(session, actor, customer_id)
     if not (name or "").strip():
         raise InvalidInput("name", "商机名称不能为空")
@@ -78,8 +77,7 @@ def missing_items(opportunity: Opportunity, playbook: Playbook, stage_key: str) 
 
 
 def change_stage(session: Session, actor: User, opportunity_id: int, to_stage: str,
-                 playbook: Playbook, now: datetime | None = None) -> Opportunity:
-    now = now or utcnow()
+                 playbook: Playbook, *, now: datetime) -> Opportunity:
     opportunity = get_opportunity(session, actor, opportunity_id)
     if opportunity.status != "open":
         raise Conflict("商机已关闭，不能再变更阶段")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .errors import Conflict, NotFound
-from .models import Task, User, utcnow
+from .models import Task, User
 from .permissions import check_access
 
 # Tasks that a logged follow-up answers: talking to the customer is what they asked for.
@@ -31,7 +31,7 @@ class TaskSpec:
     customer_id: int | None = None
 
 
-def ensure_task(session: Session, spec: TaskSpec, now: datetime | None = None) -> tuple[Task, bool]:
+def ensure_task(session: Session, spec: TaskSpec, *, now: datetime) -> tuple[Task, bool]:
     """Insert unless a task with the same dedupe key exists; safe under concurrent scans.
 
     INSERT … ON CONFLICT DO NOTHING lets two workers race without an IntegrityError aborting
@@ -41,7 +41,7 @@ def ensure_task(session: Session, spec: TaskSpec, now: datetime | None = None) -
                   subject_id=spec.subject_id, assignee_id=spec.assignee_id, title=spec.title[:200],
                   detail=(spec.detail or "")[:1000] or None, due_at=spec.due_at,
                   customer_id=spec.customer_id, dedupe_key=spec.dedupe_key, status="open",
-                  escalation_level=0, created_at=now or utcnow())
+                  escalation_level=0, created_at=now)
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Task)
     result = session.execute(insert.values(**values)
@@ -64,26 +64,41 @@ def get_task(session: Session, actor: User, task_id: int) -> Task:
 
 
 def close_task(session: Session, actor: User, task_id: int, result: str,
-               status: str = "done", now: datetime | None = None) -> Task:
+               status: str = "done", *, now: datetime) -> Task:
     task = get_task(session, actor, task_id)
     if task.status != "open":
         raise Conflict(f"该任务已处理（{task.result or task.status}）")
     before = audit.snapshot(task)
     task.status, task.result = status, result[:200]
-    task.closed_at, task.closed_by_id = now or utcnow(), actor.id
+    task.closed_at, task.closed_by_id = now, actor.id
     audit.record(session, actor, f"task.{status}", task, before)
     return task
 
 
+def close_subject_tasks(session: Session, actor: User | None, subject_type: str, subject_id: int,
+                        kind: str, result: str, now: datetime) -> list[Task]:
+    """Close the open tasks of one kind about one row (a lead claimed by any path closes its
+    新线索 task, wherever the claim came from)."""
+    found = session.scalars(select(Task).where(
+        Task.subject_type == subject_type, Task.subject_id == subject_id, Task.kind == kind,
+        Task.status == "open")).all()
+    for task in found:
+        before = audit.snapshot(task)
+        task.status, task.result = "done", result[:200]
+        task.closed_at, task.closed_by_id = now, actor.id if actor else None
+        audit.record(session, actor, "task.done", task, before)
+    return list(found)
+
+
 def close_answered_tasks(session: Session, actor: User, customer_id: int,
-                         now: datetime | None = None) -> list[Task]:
+                         *, now: datetime) -> list[Task]:
     tasks = session.scalars(select(Task).where(
         Task.customer_id == customer_id, Task.status == "open",
         Task.kind.in_(ANSWERED_BY_FOLLOWUP))).all()
     for task in tasks:
         before = audit.snapshot(task)
         task.status, task.result = "done", "已跟进"
-        task.closed_at, task.closed_by_id = now or utcnow(), actor.id
+        task.closed_at, task.closed_by_id = now, actor.id
         audit.record(session, actor, "task.done", task, before)
     return list(tasks)
 

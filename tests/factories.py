@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
 from storage.models import Org, Team, User
+
+# The tests' "now": Wednesday 2026-03-04 10:00 in Shanghai, a working day outside quiet hours.
+# Services take `now` from their caller; tests pass this one, never the wall clock.
+NOW = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
 
 
 @dataclass

@@ -13,9 +13,12 @@ from werkzeug.serving import make_server
 
 from bot.dingtalk import fake as dt_fake
 from bot.wecom import fake as wc_fake
+from config.clock import ManualClock
 from config.settings import Settings, load_settings
-from jobs.queue import InlineQueue, QUEUE_NAMES, RqQueue
-from jobs.runtime import Runtime, set_runtime
+from crmbot.runtime import Runtime
+from jobs.queue import QUEUE_NAMES, InlineQueue, RqQueue
+from jobs.runtime import set_runtime
+from tests.factories import NOW
 
 WECOM_KEYS = dict(wecom_corp_id="wwcorp001", wecom_agent_id=1000002, wecom_secret="test-wecom-secret",
                   wecom_token="QDG6eK", wecom_encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
@@ -100,7 +103,8 @@ def running_stack(database, redis_conn, real_worker: bool | None = None, **overr
                              **overrides)
     real = bool(REDIS_URL) if real_worker is None else real_worker
     runtime = Runtime(settings=settings, playbook=_playbook(settings), db=database, redis=redis_conn,
-                      queue=RqQueue(redis_conn) if real else InlineQueue())
+                      queue=RqQueue(redis_conn) if real else InlineQueue(),
+                      clock=ManualClock(NOW, running=True))
     app = create_app(settings, runtime)
     base_url, stop_app = _serve(app)
     try:

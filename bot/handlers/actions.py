@@ -14,8 +14,6 @@ from ..router import router
 def tag_customer(ctx: Context, tag_key: str) -> None:
     """One tap on a tag = one follow-up on that customer (a DingTalk ActionCard cannot be greyed
     out, so a second tap on the same card is answered, not recorded again)."""
-    if ctx.card_is_done():
-        return
     tag = ctx.playbook.tag(tag_key)
     if tag is None:
         raise Conflict("这个标签已从剧本中移除，请在小程序里记录跟进。")
@@ -27,7 +25,5 @@ def tag_customer(ctx: Context, tag_key: str) -> None:
 
 @router.action("task:done")
 def task_done(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     tasks.close_task(ctx.session, ctx.user, ctx.card_record.subject_id, "已处理", now=ctx.now)
     ctx.finish_card("已处理")

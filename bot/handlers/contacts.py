@@ -26,8 +26,6 @@ def _contact(ctx: Context) -> dict:
 
 @router.action("contact:link")
 def link_existing(ctx: Context, customer_id: str) -> None:
-    if ctx.card_is_done():
-        return
     info = _contact(ctx)
     link = links.link_chat(ctx.session, ctx.user, "wecom", info["external_userid"], int(customer_id), now=ctx.now)
     customer = customers.get_customer(ctx.session, ctx.user, link.customer_id)
@@ -36,8 +34,6 @@ def link_existing(ctx: Context, customer_id: str) -> None:
 
 @router.action("contact:create")
 def create_from_contact(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     info = _contact(ctx)
     name = info.get("corp_name") or info.get("name") or "新客户"
     kind = "company" if info.get("corp_name") else "person"
@@ -52,6 +48,4 @@ def create_from_contact(ctx: Context, _arg: str) -> None:
 
 @router.action("contact:ignore")
 def ignore_contact(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     ctx.finish_card("已忽略")

@@ -10,8 +10,6 @@ from ..router import router
 
 @router.action("draft:confirm")
 def confirm(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     draft = drafts.confirm_draft(ctx.session, ctx.user, ctx.card_record.subject_id, ctx.playbook, now=ctx.now)
     customer = customers.get_customer(ctx.session, ctx.user, draft.result_customer_id)
     if draft.kind == "customer":
@@ -23,15 +21,11 @@ def confirm(ctx: Context, _arg: str) -> None:
 
 @router.action("draft:add_contact")
 def add_contact(ctx: Context, customer_id: str) -> None:
-    if ctx.card_is_done():
-        return
     contact = drafts.add_as_contact(ctx.session, ctx.user, ctx.card_record.subject_id, int(customer_id))
     ctx.finish_card(f"已添加联系人 {contact.name}")
 
 
 @router.action("draft:discard")
 def discard(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     drafts.discard_draft(ctx.session, ctx.user, ctx.card_record.subject_id)
     ctx.finish_card("已放弃")

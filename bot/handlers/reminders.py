@@ -6,16 +6,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from jobs.pacing import Pacer
-from jobs.rules.lead_assignment import create_assignment_task
-from jobs.rules.scanning import task_card
+from cards import links, rows
 from storage import customers, followups, leads, opportunities, tasks
 from storage.errors import Conflict, InvalidInput
 from storage.followups import FollowUpInput
 from storage.models import Task, Team, User
 
 from ..context import Context
+from ..outbound import Purpose, held_note
 from ..router import router
+from ..task_cards import offer_lead
 
 
 def _open_task(ctx: Context) -> Task:
@@ -25,8 +25,8 @@ def _open_task(ctx: Context) -> Task:
     return task
 
 
-def _pacer(ctx: Context) -> Pacer:
-    return Pacer(ctx.session, ctx.playbook, ctx.now, ctx.outbox_ids)
+def _with(done: str, note: str) -> str:
+    return f"{done}（{note}）" if note else done
 
 
 def _close(ctx: Context, task: Task, result: str, status: str = "done") -> None:
@@ -38,28 +38,23 @@ def _close(ctx: Context, task: Task, result: str, status: str = "done") -> None:
 
 @router.action("task:claim")
 def claim_lead(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
-    leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)
-    _close(ctx, task, "已认领")
-    ctx.finish_card("已认领")
+    lead = leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)  # closes the task
+    ctx.finish_card("已认领", link=links.customer_link(ctx.public_url, lead.customer_id) if lead.customer_id else None)
 
 
 @router.action("task:pass")
 def pass_lead(ctx: Context, _arg: str) -> None:
     """转交 on a new lead: the next rep of the team gets it (compare-and-set, never two reps)."""
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     lead = leads.get_lead(ctx.session, ctx.user, task.subject_id)
     if lead.status != "assigned" or lead.assignee_id != ctx.user.id:
         raise Conflict("该线索已不在你名下或已被认领")
-    rep = leads.assign(ctx.session, lead, ctx.playbook, ctx.now, exclude={ctx.user.id})
+    rep = leads.assign(ctx.session, lead, ctx.playbook, now=ctx.now, exclude={ctx.user.id})
     if rep is None:
         raise Conflict("团队里暂时没有可以转交的同事")
     _close(ctx, task, f"已转交给{rep.name}")
-    create_assignment_task(ctx, ctx.session, _pacer(ctx), lead, rep)
+    offer_lead(ctx.out, lead, rep, purpose=Purpose.DIRECT)
     ctx.finish_card(f"已转交给{rep.name}")
 
 
@@ -69,8 +64,6 @@ def pass_lead(ctx: Context, _arg: str) -> None:
 @router.action("task:contacted")
 def contacted(ctx: Context, _arg: str) -> None:
     """已联系 / 已跟进: one follow-up on the customer, which closes the reminders it answers."""
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     if task.customer_id is not None:
         followups.log_followup(ctx.session, ctx.user, FollowUpInput(
@@ -86,15 +79,13 @@ def contacted(ctx: Context, _arg: str) -> None:
 def remind_later(ctx: Context, arg: str) -> None:
     """N天后提醒: the task waits until that day at the playbook's follow-up time, then its card
     comes back (held in the outbox until then; the escalation clock restarts from that time)."""
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     days = int(arg) if arg.isdigit() else ctx.playbook.rules.silent_customer.snooze_days
     day = ctx.now.astimezone(ctx.playbook.tz).date() + timedelta(days=days)
     due = datetime.combine(day, ctx.playbook.followup.default_time, tzinfo=ctx.playbook.tz)
     tasks.reschedule(ctx.session, ctx.user, task.id, due)
-    _pacer(ctx).card(ctx.user, task_card(ctx.settings, ctx.playbook, task), subject_type="task",
-                     subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
+    ctx.out.card(ctx.user, rows.task_card(task, ctx.playbook, ctx.public_url), subject_type="task",
+                 subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
     ctx.finish_card(f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
 
 
@@ -106,32 +97,29 @@ def _colleague(session: Session, user: User, playbook) -> User:
     return rep
 
 
-def _move(ctx: Context, task: Task, to: User) -> None:
-    """Hand the task, and the customer it is about, to `to`, who gets the card."""
+def _move(ctx: Context, task: Task, to: User) -> str:
+    """Hand the task, and the customer it is about, to `to`, who gets the card; returns what the
+    sender is told about when it arrives."""
     if task.customer_id is not None:
         customer = customers.get_customer(ctx.session, ctx.user, task.customer_id)
         if customer.owner_id == task.assignee_id:
             customers.transfer_customer(ctx.session, ctx.user, customer.id, to)
     tasks.reassign(ctx.session, ctx.user, task.id, to)
-    card = task_card(ctx.settings, ctx.playbook, task, [("转交人", ctx.user.name)], source="同事转交")
-    _pacer(ctx).card(to, card, subject_type="task", subject_id=task.id,
-                     dedupe_key=f"{task.dedupe_key}:to:{to.id}:{ctx.event.event_id}")
+    card = rows.task_card(task, ctx.playbook, ctx.public_url, fields=[("转交人", ctx.user.name)], source="同事转交")
+    queued = ctx.tell(to, card, subject_type="task", subject_id=task.id, key=f"to:{to.id}")
+    return held_note(ctx.playbook, queued.held_until, ctx.now)
 
 
 @router.action("task:handover")
 def hand_over(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     rep = _colleague(ctx.session, ctx.user, ctx.playbook)
-    _move(ctx, task, rep)
-    ctx.finish_card(f"已转交给{rep.name}")
+    note = _move(ctx, task, rep)
+    ctx.finish_card(_with(f"已转交给{rep.name}", note))
 
 
 @router.action("task:lost")
 def mark_lost(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     if task.customer_id is None:
         raise InvalidInput("customer", "这个待办没有关联客户")
@@ -145,8 +133,6 @@ def mark_lost(ctx: Context, _arg: str) -> None:
 
 @router.action("task:advance")
 def advance_stage(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     opportunity = opportunities.get_opportunity(ctx.session, ctx.user, task.subject_id)
     upcoming = ctx.playbook.next_stage(opportunity.stage)
@@ -159,8 +145,6 @@ def advance_stage(ctx: Context, _arg: str) -> None:
 
 @router.action("task:stuck")
 def stuck_reason(ctx: Context, arg: str) -> None:
-    if ctx.card_is_done():
-        return
     reasons = ctx.playbook.stuck_reasons
     if not arg.isdigit() or int(arg) >= len(reasons):
         raise InvalidInput("reason", "这个原因已从剧本中移除，请在小程序里填写")
@@ -175,32 +159,25 @@ def stuck_reason(ctx: Context, arg: str) -> None:
 @router.action("task:nudge")
 def nudge(ctx: Context, _arg: str) -> None:
     """催办: the rep gets the task's card again, saying who is asking."""
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     rep = ctx.session.get(User, task.assignee_id)
-    card = task_card(ctx.settings, ctx.playbook, task, [("催办人", ctx.user.name)], source="催办")
-    _pacer(ctx).card(rep, card, subject_type="task", subject_id=task.id,
-                     dedupe_key=f"{task.dedupe_key}:nudge:{ctx.event.event_id}")
-    ctx.finish_card(f"已催办{rep.name}")
+    card = rows.task_card(task, ctx.playbook, ctx.public_url, fields=[("催办人", ctx.user.name)], source="催办")
+    queued = ctx.tell(rep, card, subject_type="task", subject_id=task.id, key="nudge")
+    ctx.finish_card(_with(f"已催办{rep.name}", held_note(ctx.playbook, queued.held_until, ctx.now)))
 
 
 @router.action("task:reassign")
 def reassign(ctx: Context, _arg: str) -> None:
     """转交 on an escalation: the task (and its customer) go to a colleague of the rep."""
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     rep = ctx.session.get(User, task.assignee_id)
     colleague = _colleague(ctx.session, rep, ctx.playbook)
-    _move(ctx, task, colleague)
-    ctx.finish_card(f"已转交给{colleague.name}")
+    note = _move(ctx, task, colleague)
+    ctx.finish_card(_with(f"已转交给{colleague.name}", note))
 
 
 @router.action("task:close")
 def close(ctx: Context, _arg: str) -> None:
-    if ctx.card_is_done():
-        return
     task = _open_task(ctx)
     _close(ctx, task, f"{ctx.user.name}关闭", status="closed")
     ctx.finish_card("已关闭")

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.models import utcnow
+from bot.services import Services
 
-from ..runtime import Runtime, current_runtime
+from ..runtime import current_runtime
 from . import (claim_timeout, escalation, first_contact, followup_due, lead_assignment, onboarding,
                reports, silent_customer, stage_stuck)
 from .scanning import Scan
@@ -43,11 +43,11 @@ RULES: list[Rule] = [
 BY_NAME = {rule.name: rule for rule in RULES}
 
 
-def run_all(runtime: Runtime, now: datetime | None = None, timings: dict[str, float] | None = None,
+def run_all(runtime: Services, now: datetime | None = None, timings: dict[str, float] | None = None,
             horizon: timedelta | None = None) -> dict[str, int]:
     """Every rule once as of `now`; {rule name: tasks created}. `timings` gets seconds per rule.
     `horizon`: see Scan.horizon (only matters for rules that have never run)."""
-    now = now or utcnow()
+    now = now or runtime.clock.now()
     results = {}
     for rule in RULES:
         started = time.perf_counter()
@@ -57,11 +57,11 @@ def run_all(runtime: Runtime, now: datetime | None = None, timings: dict[str, fl
     return results
 
 
-def run_rule(name: str, now_iso: str | None = None) -> int:
-    """rq job enqueued by the scheduler: one rule's scan as of now (or `now_iso`)."""
+def run_rule(name: str) -> int:
+    """rq job enqueued by the scheduler: one rule's scan as of the runtime's clock."""
     rule = BY_NAME[name]
-    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
-    created = rule.scan(Scan(current_runtime(), now))
+    rt = current_runtime()
+    created = rule.scan(Scan(rt, rt.clock.now()))
     if created:
         log.info("rule %s created %s", name, created)
     return created

@@ -9,14 +9,15 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.handlers.common import ESCALATION_ACTIONS
-from cards import builders
+from cards.rows import ESCALATION_ACTIONS
+from cards import builders, rows
+from config.worktime import WorkCalendar
 from storage import audit
 from storage.models import Task, User
 from storage.users import director_of, manager_of
 
-from ..pacing import Pacer
-from .scanning import Scan, scan_range, task_card
+from bot.outbound import Outbound
+from .scanning import Scan, scan_range
 
 NAME = "escalation"
 # Tasks a rep owes a customer; reports and onboarding steps are never escalated.
@@ -27,6 +28,7 @@ LEVEL_NAMES = {1: "经理", 2: "总监"}
 
 def scan(s: Scan) -> int:
     rule = s.playbook.rules.escalation
+    calendar = WorkCalendar.from_playbook(s.playbook)  # "24 h" is 24 h of the team's working time
     created = 0
     # level 1 first, so a task found very late reaches the director in the same scan
     for level, hours in ((1, rule.manager_after_hours), (2, rule.director_after_hours)):
@@ -34,13 +36,13 @@ def scan(s: Scan) -> int:
         query = select(Task).where(Task.status == "open", Task.escalation_level == level - 1,
                                    Task.kind.in_(ESCALATING_KINDS))
         created += scan_range(s, f"{NAME}:level={level}", query, Task.due_at, Task.id,
-                              s.now - timedelta(hours=hours),
-                              lambda session, pacer, task, level=level, hours=hours: int(escalate(
-                                  s, session, pacer, task, level, reason=f"超过{hours}小时未处理")))
+                              calendar.add_working(s.now, -timedelta(hours=hours)),
+                              lambda session, out, task, level=level, hours=hours: int(escalate(
+                                  s, session, out, task, level, reason=f"超过{hours}个工作小时未处理")))
     return created
 
 
-def escalate(s, session: Session, pacer: Pacer, task: Task, level: int, reason: str) -> bool:
+def escalate(s, session: Session, out: Outbound, task: Task, level: int, reason: str) -> bool:
     """Raise `task` to `level` (1 manager, 2 director) and tell both sides. False when it is
     already at that level or higher (another scan did it)."""
     changed = session.execute(
@@ -54,11 +56,11 @@ def escalate(s, session: Session, pacer: Pacer, task: Task, level: int, reason: 
     boss = (manager_of(session, rep) if level == 1 else None) or director_of(session, rep)
     if boss is None:
         return True
-    card = task_card(s.settings, s.playbook, task, [
+    card = rows.task_card(task, s.playbook, s.settings.crmbot_public_url, fields=[
         ("负责人", rep.name), ("原因", reason), ("截止", builders.when(task.due_at, s.playbook.tz))],
         actions=ESCALATION_ACTIONS, source=f"升级给{LEVEL_NAMES[level]}")
-    pacer.card(boss, card, subject_type="task", subject_id=task.id,
+    out.card(boss, card, subject_type="task", subject_id=task.id,
                dedupe_key=f"{task.dedupe_key}:escalate:{level}", work_notice=True)
-    pacer.text(rep, f"你的待办「{task.title}」{reason}，已升级给{LEVEL_NAMES[level]}{boss.name}。",
+    out.text(rep, f"你的待办「{task.title}」{reason}，已升级给{LEVEL_NAMES[level]}{boss.name}。",
                dedupe_key=f"{task.dedupe_key}:escalated:{level}")
     return True

@@ -3,18 +3,19 @@ followed up overdue_days later → the task is escalated to the manager (see esc
 A logged follow-up moves next_followup_at and closes the reminder, so the row leaves the range."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cards import builders
+from config.worktime import WorkCalendar
 from storage.models import Customer, Org, User
 from storage.tasks import TaskSpec
 
-from ..pacing import Pacer
+from bot.outbound import Outbound
 from . import escalation
-from .scanning import Scan, create_task, open_task_by_key, scan_range, stamp
+from bot.task_cards import open_task
+
+from .scanning import Scan, open_task_by_key, scan_range, stamp
 
 NAME = "followup_due"
 OPEN_STATUSES = ("active", "incomplete")
@@ -22,17 +23,19 @@ OPEN_STATUSES = ("active", "incomplete")
 
 def scan(s: Scan) -> int:
     created = 0
-    overdue = timedelta(days=s.playbook.rules.followup_due.overdue_days)
+    calendar = WorkCalendar.from_playbook(s.playbook)
+    # overdue_days working days of the team's working time, not calendar days
+    overdue_since = calendar.add_working(s.now, -calendar.day_length * s.playbook.rules.followup_due.overdue_days)
     with s.runtime.db.transaction() as session:
         org_ids = list(session.scalars(select(Org.id).order_by(Org.id)))
     for org_id in org_ids:
         # ix_customer_next_followup (org_id, next_followup_at) range
         query = select(Customer).where(Customer.org_id == org_id)
         created += scan_range(s, f"{NAME}:org={org_id}", query, Customer.next_followup_at, Customer.id,
-                              s.now, lambda session, pacer, c: _remind(s, session, pacer, c))
+                              s.now, lambda session, out, c: _remind(s, session, out, c))
         created += scan_range(s, f"{NAME}:overdue:org={org_id}", query, Customer.next_followup_at,
-                              Customer.id, s.now - overdue,
-                              lambda session, pacer, c: _overdue(s, session, pacer, c))
+                              Customer.id, overdue_since,
+                              lambda session, out, c: _overdue(s, session, out, c))
     return created
 
 
@@ -40,7 +43,7 @@ def _key(customer: Customer) -> str:
     return f"{NAME}:customer:{customer.id}:{stamp(customer.next_followup_at)}"
 
 
-def _remind(s: Scan, session: Session, pacer: Pacer, customer: Customer) -> int:
+def _remind(s: Scan, session: Session, out: Outbound, customer: Customer) -> int:
     if customer.status not in OPEN_STATUSES:
         return 0
     owner = session.get(User, customer.owner_id)
@@ -50,17 +53,17 @@ def _remind(s: Scan, session: Session, pacer: Pacer, customer: Customer) -> int:
                     detail=f"约定的跟进时间 {builders.when(customer.next_followup_at, tz)} 已到。"
                            f"上次沟通：{customer.last_interaction_summary or '无记录'}",
                     due_at=s.now, dedupe_key=_key(customer))
-    _task, created = create_task(s, session, pacer, spec, owner, [
+    _task, created = open_task(out, spec, owner, fields=[
         ("上次联系", builders.days_ago(customer.last_interaction_at, s.now))])
     return int(created)
 
 
-def _overdue(s: Scan, session: Session, pacer: Pacer, customer: Customer) -> int:
+def _overdue(s: Scan, session: Session, out: Outbound, customer: Customer) -> int:
     if customer.status not in OPEN_STATUSES:
         return 0
-    created = _remind(s, session, pacer, customer)  # a scan that was down still creates it first
+    created = _remind(s, session, out, customer)  # a scan that was down still creates it first
     task = open_task_by_key(session, customer.org_id, _key(customer))
     if task is not None and task.status == "open":
         days = s.playbook.rules.followup_due.overdue_days
-        escalation.escalate(s, session, pacer, task, level=1, reason=f"约定的跟进已逾期{days}天")
+        escalation.escalate(s, session, out, task, level=1, reason=f"约定的跟进已逾期{days}天")
     return created

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from storage.models import Customer, FollowUp, StageChange, Task, User
 from storage.tasks import TaskSpec
 
-from ..pacing import Pacer
-from .scanning import Scan, create_task
+from bot.outbound import Outbound
+from bot.task_cards import open_task
+
+from .scanning import Scan
 
 NAME = "onboarding"
 
@@ -21,18 +23,18 @@ NAME = "onboarding"
 def scan(s: Scan) -> int:
     today = s.now.astimezone(s.playbook.tz).date()
     created = 0
-    with s.transaction() as (session, pacer):
+    with s.transaction() as (session, out):
         # the users table is small (people, not records); start_date narrows it to new reps
         reps = session.scalars(select(User).where(
             User.role == "rep", User.active.is_(True), User.start_date >= today - timedelta(days=6),
             User.start_date <= today)).all()
         for rep in reps:
-            _tick_done_steps(s, session, pacer, rep)
-            created += _todays_step(s, session, pacer, rep, today)
+            _tick_done_steps(s, session, out, rep)
+            created += _todays_step(s, session, out, rep, today)
     return created
 
 
-def _todays_step(s: Scan, session: Session, pacer: Pacer, rep: User, today: date) -> int:
+def _todays_step(s: Scan, session: Session, out: Outbound, rep: User, today: date) -> int:
     day = (today - rep.start_date).days + 1
     step = next((st for st in s.playbook.onboarding.steps if st.day == day), None)
     if step is None:
@@ -42,7 +44,7 @@ def _todays_step(s: Scan, session: Session, pacer: Pacer, rep: User, today: date
                     assignee_id=rep.id, title=f"新人第{day}天：{step.text.split('：')[0]}",
                     detail=step.text + ("\n做完后系统会自动打勾。" if auto else ""),
                     due_at=s.now, dedupe_key=f"{NAME}:user:{rep.id}:{step.key}")
-    _task, created = create_task(s, session, pacer, spec, rep)
+    _task, created = open_task(out, spec, rep)
     return int(created)
 
 
@@ -66,11 +68,11 @@ def did_step(session: Session, rep: User, key: str, since: datetime) -> bool:
     return False
 
 
-def _tick_done_steps(s: Scan, session: Session, pacer: Pacer, rep: User) -> None:
+def _tick_done_steps(s: Scan, session: Session, out: Outbound, rep: User) -> None:
     open_steps = session.scalars(select(Task).where(  # ix_task_assignee_status
         Task.assignee_id == rep.id, Task.status == "open", Task.kind == NAME)).all()
     for task in open_steps:
         key = task.dedupe_key.rsplit(":", 1)[-1]
         if did_step(session, rep, key, _since(rep, s)):
             task.status, task.result, task.closed_at = "done", "已完成（系统检测）", s.now
-            pacer.text(rep, f"✅ 新人任务完成：{task.title}", dedupe_key=f"{task.dedupe_key}:done")
+            out.text(rep, f"✅ 新人任务完成：{task.title}", dedupe_key=f"{task.dedupe_key}:done")

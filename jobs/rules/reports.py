@@ -16,12 +16,13 @@ from sqlalchemy import Interval, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from cards.builders import task_card as card_builder
+from cards.links import dashboard_link
 from storage import tasks
 from storage.models import FollowUp, Lead, Opportunity, Org, StageChange, Task, User
 from storage.tasks import TaskSpec
 
-from ..pacing import Pacer
-from .scanning import Scan, app_link
+from bot.outbound import Outbound
+from .scanning import Scan
 
 NAME = "reports"
 UNCONTACTED = ("new", "assigned", "claimed")
@@ -30,15 +31,15 @@ UNCONTACTED = ("new", "assigned", "claimed")
 def scan(s: Scan) -> int:
     local = s.now.astimezone(s.playbook.tz)
     created = 0
-    with s.transaction() as (session, pacer):
+    with s.transaction() as (session, out):
         for org in session.scalars(select(Org).order_by(Org.id)).all():
             daily_at = datetime.combine(local.date(), s.playbook.reports.daily_at, tzinfo=s.playbook.tz)
             if s.now >= daily_at:
-                created += _daily(s, session, pacer, org, daily_at)
+                created += _daily(s, session, out, org, daily_at)
             week_day = local.date() - timedelta(days=(local.weekday() - s.playbook.reports.weekly_weekday) % 7)
             weekly_at = datetime.combine(week_day, s.playbook.reports.weekly_at, tzinfo=s.playbook.tz)
             if s.now >= weekly_at:
-                created += _weekly(s, session, pacer, org, weekly_at)
+                created += _weekly(s, session, out, org, weekly_at)
     return created
 
 
@@ -51,7 +52,7 @@ def _record(s: Scan, session: Session, kind: str, user: User, period: date, titl
     """One report per person and period: the task row is the proof it was sent."""
     task, created = tasks.ensure_task(session, TaskSpec(
         org_id=user.org_id, kind=kind, subject_type="user", subject_id=user.id, assignee_id=user.id,
-        title=title, dedupe_key=f"{kind}:user:{user.id}:{period.isoformat()}"), s.now)
+        title=title, dedupe_key=f"{kind}:user:{user.id}:{period.isoformat()}"), now=s.now)
     if created:
         task.status, task.result, task.closed_at = "done", "已发送", s.now
     return created
@@ -94,7 +95,7 @@ def activation(session: Session, org_id: int, at: datetime, hours: int) -> Activ
     return Activation(total, int(hit), [(n, names.get(a, "未分配"), t) for n, a, t in oldest[:5]])
 
 
-def _daily(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> int:
+def _daily(s: Scan, session: Session, out: Outbound, org: Org, at: datetime) -> int:
     hours = s.playbook.reports.activation_hours
     result: Activation | None = None
     sent = 0
@@ -107,8 +108,8 @@ def _daily(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> i
         card = card_builder(f"report-{director.id}-{at:%Y%m%d}", title=f"线索{hours}小时激活率 {result.rate:.0%}",
                             detail="最久未激活的线索：\n" + "\n".join(lines),
                             fields=[("新线索", str(result.new_leads)), ("已激活", str(result.activated))],
-                            actions=[], link=app_link(s.settings, "dashboard"), source="每日报告")
-        pacer.card(director, card, subject_type="user", subject_id=director.id,
+                            actions=[], link=dashboard_link(s.settings.crmbot_public_url), source="每日报告")
+        out.card(director, card, subject_type="user", subject_id=director.id,
                    dedupe_key=f"daily_report:{director.id}:{at.date().isoformat()}")
         sent += 1
     return sent
@@ -142,7 +143,7 @@ def rep_health(session: Session, rep: User, at: datetime) -> RepHealth:
     return RepHealth(rep.name, effective, advanced / len(entered) if entered else 0.0, avg_days, overdue)
 
 
-def _weekly(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> int:
+def _weekly(s: Scan, session: Session, out: Outbound, org: Org, at: datetime) -> int:
     sent = 0
     for manager in _people(session, org.id, "manager"):
         if not _record(s, session, "weekly_brief", manager, at.date(), "过程健康周报"):
@@ -154,8 +155,8 @@ def _weekly(s: Scan, session: Session, pacer: Pacer, org: Org, at: datetime) -> 
                  f"平均停留{h.avg_days_in_stage:.1f}天，逾期待办{h.overdue_tasks}条" for h in rows] or ["名下暂无销售"]
         card = card_builder(f"brief-{manager.id}-{at:%Y%m%d}", title="本周过程健康简报",
                             detail="\n".join(lines), fields=[("统计区间", f"{(at - timedelta(days=7)):%m-%d} 至 {at:%m-%d}")],
-                            actions=[], link=app_link(s.settings, "dashboard"), source="每周简报")
-        pacer.card(manager, card, subject_type="user", subject_id=manager.id,
+                            actions=[], link=dashboard_link(s.settings.crmbot_public_url), source="每周简报")
+        out.card(manager, card, subject_type="user", subject_id=manager.id,
                    dedupe_key=f"weekly_brief:{manager.id}:{at.date().isoformat()}")
         sent += 1
     return sent

@@ -19,15 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cards import builders
-from cards.model import Card
-from storage import tasks
-from storage.models import RuleCursor, Task, User
-
-from ..pacing import Pacer
-from ..runtime import Runtime
+from bot.outbound import Outbound
+from bot.services import Services
+from storage.models import RuleCursor, Task
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +40,7 @@ def stamp(dt: datetime) -> int:
 @dataclass
 class Scan:
     """One run of one or more rules as of `now` (the controllable clock)."""
-    runtime: Runtime
+    runtime: Services
     now: datetime
     batch_size: int = field(default_factory=lambda: int(os.environ.get("CRMBOT_RULES_BATCH_SIZE", DEFAULT_BATCH)))
     # A rule with no cursor yet scans its whole history (nothing overdue is ever skipped); a first
@@ -60,13 +57,12 @@ class Scan:
         return self.runtime.settings
 
     @contextmanager
-    def transaction(self) -> Iterator[tuple[Session, Pacer]]:
-        """A session and a pacer; messages are handed to the delivery job after the commit."""
-        from ..outbound import enqueue_delivery
+    def transaction(self) -> Iterator[tuple[Session, Outbound]]:
+        """A session and the one way out; messages are handed to the delivery job after the commit."""
         with self.runtime.db.transaction() as session:
-            pacer = Pacer(session, self.playbook, self.now)
-            yield session, pacer
-        enqueue_delivery(self.runtime, pacer.outbox_ids)
+            out = Outbound(session, self.playbook, self.settings, self.now)
+            yield session, out
+        out.deliver_after_commit(self.runtime.queue)
 
     def seen(self) -> None:
         """Count a handled row (the tests kill a worker mid-batch by patching this)."""
@@ -85,7 +81,6 @@ def advance_cursor(session: Session, name: str, position: tuple[datetime, int], 
     """Move forward only: two workers scanning at once never move it back."""
     row = session.get(RuleCursor, name, with_for_update=True)
     if row is None:
-        from sqlalchemy.dialects import postgresql, sqlite
         dialect = session.get_bind().dialect.name
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RuleCursor)
         session.execute(insert.values(name=name, position_at=position[0], position_id=position[1],
@@ -96,7 +91,7 @@ def advance_cursor(session: Session, name: str, position: tuple[datetime, int], 
 
 
 def scan_range(scan: Scan, cursor: str, query: Select, time_col, id_col, upper: datetime,
-               handle: Callable[[Session, Pacer, Any], int]) -> int:
+               handle: Callable[[Session, Outbound, Any], int]) -> int:
     """Hand each row of `query` with time_col in (cursor, upper] to `handle`, oldest first, in
     batches; returns the sum of what `handle` returned (tasks created)."""
     with scan.runtime.db.transaction() as session:
@@ -106,7 +101,7 @@ def scan_range(scan: Scan, cursor: str, query: Select, time_col, id_col, upper: 
     settled = (upper - SETTLE, 0)
     created = 0
     while True:
-        with scan.transaction() as (session, pacer):
+        with scan.transaction() as (session, out):
             q = query.where(time_col <= upper)
             if position is not None:
                 # the plain >= lets the index bound the range; the row comparison breaks ties by id
@@ -114,7 +109,7 @@ def scan_range(scan: Scan, cursor: str, query: Select, time_col, id_col, upper: 
             rows = session.execute(q.order_by(time_col, id_col).limit(scan.batch_size)).scalars().all()
             keys = [(getattr(r, time_col.key), getattr(r, id_col.key)) for r in rows]
             for row in rows:
-                created += handle(session, pacer, row)
+                created += handle(session, out, row)
                 scan.seen()
             finished = len(rows) < scan.batch_size
             if keys:
@@ -125,52 +120,22 @@ def scan_range(scan: Scan, cursor: str, query: Select, time_col, id_col, upper: 
             return created
 
 
-def scan_ids(scan: Scan, query: Select, id_col, handle: Callable[[Session, Pacer, Any], int]) -> int:
+def scan_ids(scan: Scan, query: Select, id_col, handle: Callable[[Session, Outbound, Any], int]) -> int:
     """Batches by id for rules without a time threshold (e.g. leads still waiting for a rep)."""
     last, created = 0, 0
     while True:
-        with scan.transaction() as (session, pacer):
+        with scan.transaction() as (session, out):
             rows = session.execute(query.where(id_col > last).order_by(id_col)
                                    .limit(scan.batch_size)).scalars().all()
             for row in rows:
-                created += handle(session, pacer, row)
+                created += handle(session, out, row)
                 scan.seen()
         if not rows or len(rows) < scan.batch_size:
             return created
         last = rows[-1].id
 
 
-# ------------------------------------------------------------------ tasks and cards
-
-
-def app_link(settings, path: str) -> str:
-    return f"{settings.crmbot_public_url}/app/{path.lstrip('/')}"
-
-
-def task_card(settings, playbook, task: Task, fields: list[tuple[str, str]] | None = None,
-              actions: list[tuple[str, str]] | None = None, source: str = "待办") -> Card:
-    """The card for a rule task, built from the task row so it can be sent again (催办, 转交)."""
-    from bot.context import new_card_id
-    from bot.handlers.common import task_actions
-    link = app_link(settings, f"customers/{task.customer_id}") if task.customer_id else app_link(settings, "tasks")
-    shown = list(fields or [])
-    if task.escalation_level:
-        shown.append(("状态", "已升级给经理" if task.escalation_level == 1 else "已升级给总监"))
-    return builders.task_card(new_card_id("task", task.id), title=task.title, detail=task.detail,
-                              fields=shown, link=link, source=source,
-                              actions=task_actions(task.kind, playbook) if actions is None else actions)
-
-
-def create_task(source, session: Session, pacer: Pacer, spec: tasks.TaskSpec, assignee: User,
-                fields: list[tuple[str, str]] | None = None) -> tuple[Task, bool]:
-    """ensure_task + the assignee's card, once per dedupe key. `source` is anything with
-    .settings and .playbook: a Scan, or a handler's Context."""
-    task, created = tasks.ensure_task(session, spec, pacer.now)
-    if created:
-        card = task_card(source.settings, source.playbook, task, fields)
-        pacer.card(assignee, card, subject_type="task", subject_id=task.id,
-                   dedupe_key=f"{spec.dedupe_key}:card")
-    return task, created
+# ------------------------------------------------------------------ helpers
 
 
 def local_date(dt: datetime, playbook) -> str:

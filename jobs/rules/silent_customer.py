@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from storage.models import Contact, Customer, Org, User
 from storage.tasks import TaskSpec
 
-from ..pacing import Pacer
-from .scanning import Scan, create_task, local_date, scan_range, stamp
+from bot.outbound import Outbound
+from bot.task_cards import open_task
+
+from .scanning import Scan, local_date, scan_range, stamp
 
 NAME = "silent_customer"
 SCANNED_STATUSES = ("active", "incomplete")
@@ -30,7 +32,7 @@ def scan(s: Scan) -> int:
             # ix_customer_last_interaction (org_id, status, last_interaction_at) range
             query = select(Customer).where(Customer.org_id == org_id, Customer.status == status)
             created += scan_range(s, f"{NAME}:org={org_id}:{status}", query, Customer.last_interaction_at,
-                                  Customer.id, upper, lambda session, pacer, c: _wake_up(s, session, pacer, c))
+                                  Customer.id, upper, lambda session, out, c: _wake_up(s, session, out, c))
     return created
 
 
@@ -41,7 +43,7 @@ def suggested_message(s, customer: Customer, contact: str | None, rep: User) -> 
     return s.playbook.rules.silent_customer.message_template.format_map(values)
 
 
-def _wake_up(s: Scan, session: Session, pacer: Pacer, customer: Customer) -> int:
+def _wake_up(s: Scan, session: Session, out: Outbound, customer: Customer) -> int:
     owner = session.get(User, customer.owner_id)
     contact = session.scalars(select(Contact.name).where(Contact.customer_id == customer.id)
                               .order_by(Contact.id).limit(1)).first()
@@ -54,5 +56,5 @@ def _wake_up(s: Scan, session: Session, pacer: Pacer, customer: Customer) -> int
                            f"建议发送：{suggested_message(s, customer, contact, owner)}",
                     due_at=s.now, dedupe_key=f"{NAME}:customer:{customer.id}:{stamp(customer.last_interaction_at)}")
     fields = [("联系人", contact or "无"), ("上次联系", last)]
-    _task, created = create_task(s, session, pacer, spec, owner, fields)
+    _task, created = open_task(out, spec, owner, fields=fields)
     return int(created)

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from storage.models import Customer, Opportunity, User
 from storage.tasks import TaskSpec
 
-from ..pacing import Pacer
-from .scanning import Scan, create_task, scan_range, stamp
+from bot.outbound import Outbound
+from bot.task_cards import open_task
+
+from .scanning import Scan, scan_range, stamp
 
 NAME = "stage_stuck"
 
@@ -24,7 +26,7 @@ def scan(s: Scan) -> int:
         query = select(Opportunity).where(Opportunity.status == "open", Opportunity.stage == stage.key)
         created += scan_range(s, f"{NAME}:{stage.key}", query, Opportunity.stage_entered_at, Opportunity.id,
                               s.now - timedelta(days=stage.max_days),
-                              lambda session, pacer, o: _flag(s, session, pacer, o))
+                              lambda session, out, o: _flag(s, session, out, o))
     return created
 
 
@@ -40,7 +42,7 @@ def checklist_text(s, opportunity: Opportunity) -> str:
     return heading + "；".join(("✓" if item in ticked else "□") + item for item in items)
 
 
-def _flag(s: Scan, session: Session, pacer: Pacer, opportunity: Opportunity) -> int:
+def _flag(s: Scan, session: Session, out: Outbound, opportunity: Opportunity) -> int:
     owner = session.get(User, opportunity.owner_id)
     customer = session.get(Customer, opportunity.customer_id)
     stage = s.playbook.stage(opportunity.stage)
@@ -53,5 +55,5 @@ def _flag(s: Scan, session: Session, pacer: Pacer, opportunity: Opportunity) -> 
                            f"能推进就点“推进阶段”，推进不了请选一个原因。",
                     due_at=s.now,
                     dedupe_key=f"{NAME}:opportunity:{opportunity.id}:{opportunity.stage}:{stamp(opportunity.stage_entered_at)}")
-    _task, created = create_task(s, session, pacer, spec, owner, [("客户", customer.name)])
+    _task, created = open_task(out, spec, owner, fields=[("客户", customer.name)])
     return int(created)

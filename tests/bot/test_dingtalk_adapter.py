@@ -6,7 +6,11 @@ import json
 import pytest
 
 from bot.dingtalk import fake
-from bot.dingtalk.adapter import CallbackRejected, receive_card_callback, receive_robot_message
+from bot.dingtalk.adapter import (
+    CallbackRejected,
+    receive_card_callback,
+    receive_robot_message,
+)
 from bot.events import Kind, Platform
 from cards.dingtalk import action_text
 from cards.model import Button

@@ -7,7 +7,12 @@ import requests
 from bot.dingtalk import fake
 from bot.dingtalk.client import DingTalkClient, SendResult
 from bot.errors import PermanentError, RateLimited, RetryableError
-from cards.dingtalk import render_action_card, render_interactive, render_markdown, render_text
+from cards.dingtalk import (
+    render_action_card,
+    render_interactive,
+    render_markdown,
+    render_text,
+)
 from cards.model import Button, Card
 
 

@@ -12,7 +12,11 @@ from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from bot.dingtalk import fake
-from bot.dingtalk.stream import CARD_CALLBACK_TOPIC, ROBOT_MESSAGE_TOPIC, build_stream_client
+from bot.dingtalk.stream import (
+    CARD_CALLBACK_TOPIC,
+    ROBOT_MESSAGE_TOPIC,
+    build_stream_client,
+)
 from bot.events import Kind
 from config.settings import load_settings
 

@@ -6,8 +6,16 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from cards.dingtalk import (PARAM_VALUE_MAX_BYTES, action_text, parse_action_text, parse_card_action,
-                            render_action_card, render_interactive, render_markdown, render_text)
+from cards.dingtalk import (
+    PARAM_VALUE_MAX_BYTES,
+    action_text,
+    parse_action_text,
+    parse_card_action,
+    render_action_card,
+    render_interactive,
+    render_markdown,
+    render_text,
+)
 from cards.model import Button, ButtonStyle, Card, CardField
 
 

@@ -6,8 +6,17 @@ import pytest
 from bot.wecom.client import WeComClient
 from bot.wecom.fake import start_fake_wecom
 from cards.model import Button, ButtonStyle, Card, CardField
-from cards.wecom import (CONTENT_BYTES, render_card, render_markdown, render_text, render_update,
-                         replace_name, task_id_for, truncate_bytes, truncate_chars)
+from cards.wecom import (
+    CONTENT_BYTES,
+    render_card,
+    render_markdown,
+    render_text,
+    render_update,
+    replace_name,
+    task_id_for,
+    truncate_bytes,
+    truncate_chars,
+)
 
 FOLLOW_UP = Card(
     card_id="fu-42-1700000000", title="跟进：华东机电", text="上次联系 31 天前，报价待确认。",

@@ -17,6 +17,16 @@ def test_default_playbook_loads_with_the_business_words():
     assert pb.rules.first_contact.within_minutes == 120 and pb.rules.claim_timeout.minutes == 10
     assert pb.rules.escalation.manager_after_hours == 24 and pb.rules.escalation.director_after_hours == 48
     assert str(pb.quiet_hours.start) == "22:00:00" and str(pb.reports.daily_at) == "10:00:00"
+    assert str(pb.working_hours.start) == "09:00:00" and str(pb.working_hours.lunch_end) == "13:00:00"
+
+
+def test_working_hours_errors_say_why(tmp_path):
+    path = _broken(tmp_path, 'end = "18:00"', 'end = "23:00"')
+    with pytest.raises(PlaybookError, match="overlap quiet_hours at 22:00"):
+        load_playbook(path)
+    path = _broken(tmp_path, 'lunch_end = "13:00"', "")
+    with pytest.raises(PlaybookError, match="both lunch_start and lunch_end"):
+        load_playbook(path)
 
 
 def _broken(tmp_path: Path, old: str, new: str) -> Path:
@@ -37,6 +47,12 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
      "rules.claim_timeout.mnutes"),
     ("  '报过去',", "  '报过去(',", "tags.0.phrases"),
     ("'需等法务审核' = ", "'需等法务' = ", "tags.6"),
+    ('[working_hours]\nstart = "09:00"', '[working_hours]\nstart = "9点"', "working_hours.start"),
+    ('[working_hours]\nstart = "09:00"', '[working_hours]\nstart = "19:00"', "working_hours"),
+    ('[working_hours]\nstart = "09:00"', '[working_hours]\nstart = "07:30"', "working_hours"),  # in quiet hours
+    ('end = "18:00"', 'end = "23:00"', "working_hours"),
+    ('lunch_start = "12:00"', 'lunch_start = "08:30"', "working_hours"),
+    ('lunch_end = "13:00"', 'lunch_start_typo = "13:00"', "working_hours"),
 ])
 def test_broken_playbook_names_file_and_key(tmp_path, old, new, key):
     path = _broken(tmp_path, old, new)

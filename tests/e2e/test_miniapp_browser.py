@@ -8,7 +8,13 @@ from urllib.parse import quote
 import pytest
 
 from storage.models import CaptureDraft, ChatLink, FollowUp, Opportunity
-from tests.e2e.browser import ARTIFACTS, chromium, chromium_missing_reason, phone_page, serve
+from tests.e2e.browser import (
+    ARTIFACTS,
+    chromium,
+    chromium_missing_reason,
+    phone_page,
+    serve,
+)
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e

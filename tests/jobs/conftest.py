@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from config.clock import ManualClock
 from config.settings import load_settings
-from jobs.runtime import Runtime, set_runtime
-from tests.factories import build_world
+from crmbot.runtime import Runtime
+from jobs.runtime import set_runtime
+from tests.factories import NOW, build_world
 from tests.jobs.helpers import RecordingQueue
 
 
@@ -14,7 +16,7 @@ from tests.jobs.helpers import RecordingQueue
 def rt(database, redis_conn, playbook):
     settings = load_settings(crmbot_database_url=database.url, crmbot_public_url="http://crmbot.test")
     runtime = Runtime(settings=settings, playbook=playbook, db=database, redis=redis_conn,
-                      queue=RecordingQueue())
+                      queue=RecordingQueue(), clock=ManualClock(NOW))
     set_runtime(runtime)
     yield runtime
     set_runtime(None)

@@ -1,10 +1,12 @@
 """Helpers for the rule tests: the org's clock, running the scans, reading tasks and the outbox."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from config.worktime import WorkCalendar
+from jobs.pacing import release_held
 from jobs.rules import run_all
 from storage.models import OutboxMessage, Task
 
@@ -24,8 +26,20 @@ def local(playbook, text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=playbook.tz)
 
 
+def after_working(playbook, start: datetime, **delta) -> datetime:
+    """`start` plus that much of the team's working time (timers count only working time)."""
+    return WorkCalendar.from_playbook(playbook).add_working(start, timedelta(**delta))
+
+
 def run(rt, now: datetime) -> dict[str, int]:
+    rt.clock.set(now)
     return run_all(rt, now)
+
+
+def release_at(rt, now: datetime) -> dict[str, int]:
+    """The periodic release of held messages, as of `now` on the runtime's clock."""
+    rt.clock.set(now)
+    return release_held()
 
 
 def tasks_of(database, kind: str | None = None) -> list[Task]:

@@ -9,6 +9,7 @@ from crmbot.cli import main
 from jobs.rules import RULES
 from storage import customers
 from storage.customers import CustomerInput
+from tests.factories import NOW
 from tests.jobs.helpers import local
 
 
@@ -19,7 +20,7 @@ def _env(database):
 def test_rules_run_prints_each_rule_and_is_idempotent(rt, database, world, playbook):
     with database.transaction() as s:
         c = customers.create_customer(s, s.merge(world.rep1), CustomerInput(
-            kind="person", name="刘女士", mobile="13700001111"), playbook)
+            kind="person", name="刘女士", mobile="13700001111"), playbook, now=NOW)
         c.last_interaction_at = local(playbook, "2026-01-01 10:00")
     runner = CliRunner()
     first = runner.invoke(main, ["rules", "run", "--now", "2026-03-04T10:30:00", "--json"], env=_env(database))
@@ -46,7 +47,7 @@ def test_first_run_horizon_bounds_a_first_scan(rt, database, world, playbook):
         rep = s.merge(world.rep1)
         for i, extra_days in enumerate((1, 10)):  # silent for days+1 and days+10
             c = customers.create_customer(s, rep, CustomerInput(kind="person", name=f"客户{i}",
-                                                                mobile=f"1370000111{i}"), playbook)
+                                                                mobile=f"1370000111{i}"), playbook, now=NOW)
             c.last_interaction_at = local(playbook, "2026-03-04 10:30") - timedelta(days=days + extra_days)
     out = CliRunner().invoke(main, ["rules", "run", "--now", "2026-03-04T10:30:00", "--json",
                                     "--first-run-horizon-hours", "48"], env=_env(database))

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from storage import customers, opportunities
 from storage.customers import ContactInput, CustomerInput
 from storage.models import Task
-from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
+from tests.factories import NOW
+from tests.jobs.helpers import after_working, cards_to, local, run, tasks_of, texts_to
 
 
 def escalation_cards(database, user_id):
@@ -19,7 +20,7 @@ def _customer(database, world, playbook, **scan_columns):
         rep = s.merge(world.rep1)
         c = customers.create_customer(s, rep, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            industry="机械设备", contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+            industry="机械设备", contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=NOW)
         for key, value in scan_columns.items():
             setattr(c, key, value)
         return c.id
@@ -97,19 +98,21 @@ def test_escalation_chain_rep_manager_director(rt, database, world, playbook):
     run(rt, created_at)
     [task] = tasks_of(database, "silent_customer")
     rule = playbook.rules.escalation
-    assert run(rt, created_at + timedelta(hours=rule.manager_after_hours - 1))["escalation"] == 0
-    assert run(rt, created_at + timedelta(hours=rule.manager_after_hours, minutes=1))["escalation"] == 1
+    # 24 h of working time, not of the wall clock: a wall-clock day later nothing happens yet
+    assert run(rt, created_at + timedelta(hours=rule.manager_after_hours, minutes=1))["escalation"] == 0
+    assert run(rt, after_working(playbook, created_at, hours=rule.manager_after_hours - 1))["escalation"] == 0
+    assert run(rt, after_working(playbook, created_at, hours=rule.manager_after_hours, minutes=1))["escalation"] == 1
     assert tasks_of(database, "silent_customer")[0].escalation_level == 1
     assert [c["source"] for c in escalation_cards(database, world.manager.id)] == ["升级给经理"]
     assert escalation_cards(database, world.director.id) == []
     assert any("已升级给经理钱经理" in t for t in texts_to(database, world.rep1.id))
-    assert run(rt, created_at + timedelta(hours=rule.manager_after_hours, minutes=5))["escalation"] == 0
+    assert run(rt, after_working(playbook, created_at, hours=rule.manager_after_hours, minutes=5))["escalation"] == 0
 
-    assert run(rt, created_at + timedelta(hours=rule.director_after_hours, minutes=1))["escalation"] == 1
+    assert run(rt, after_working(playbook, created_at, hours=rule.director_after_hours, minutes=1))["escalation"] == 1
     assert tasks_of(database, "silent_customer")[0].escalation_level == 2
     director_cards = escalation_cards(database, world.director.id)
     assert [c["source"] for c in director_cards] == ["升级给总监"]
-    assert "超过48小时未处理" in str(director_cards[0]["fields"])
+    assert "超过48个工作小时未处理" in str(director_cards[0]["fields"])
     assert any("已升级给总监赵总监" in t for t in texts_to(database, world.rep1.id))
     assert run(rt, created_at + timedelta(hours=rule.director_after_hours + 5))["escalation"] == 0
 
@@ -120,7 +123,7 @@ def test_a_task_found_very_late_reaches_the_director_in_one_scan(rt, database, w
     _customer(database, world, playbook, last_interaction_at=last)
     created_at = local(playbook, "2026-03-04 10:30")
     run(rt, created_at)
-    run(rt, created_at + timedelta(days=5))
+    run(rt, created_at + timedelta(days=14))
     assert tasks_of(database, "silent_customer")[0].escalation_level == 2
     assert len(escalation_cards(database, world.manager.id)) == 1
     assert len(escalation_cards(database, world.director.id)) == 1
@@ -145,7 +148,7 @@ def test_escalation_to_a_dingtalk_manager_also_raises_a_work_notice(rt, database
     _customer(database, world, playbook, last_interaction_at=local(playbook, "2026-01-01 10:00"))
     created_at = local(playbook, "2026-03-04 10:30")
     run(rt, created_at)
-    run(rt, created_at + timedelta(hours=playbook.rules.escalation.manager_after_hours, minutes=1))
+    run(rt, after_working(playbook, created_at, hours=playbook.rules.escalation.manager_after_hours, minutes=1))
     with database.transaction() as s:
         rows = [r for r in s.scalars(select(OutboxMessage).where(
             OutboxMessage.recipient_user_id == world.manager.id))

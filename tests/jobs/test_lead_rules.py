@@ -2,11 +2,10 @@
 two reps), and a claimed lead with no follow-up reminds the rep and the manager."""
 from datetime import timedelta
 
-
 from storage import leads
 from storage.leads import LeadInput
 from storage.models import Lead
-from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
+from tests.jobs.helpers import after_working, cards_to, local, run, tasks_of, texts_to
 
 
 def _new_lead(database, world, now, ref="form-001"):
@@ -73,7 +72,7 @@ def test_two_scans_racing_on_one_lead_assign_it_once(rt, database, world, playbo
     run(rt, later)  # the first worker reassigns it
     with database.transaction() as s2:
         stale = s2.merge(stale, load=False)
-        assert leads.assign(s2, stale, playbook, later, exclude={world.rep1.id}) is None
+        assert leads.assign(s2, stale, playbook, now=later, exclude={world.rep1.id}) is None
     lead = _lead(database, lead_id)
     assert lead.assignment_count == 2 and lead.assignee_id == world.rep2.id
 
@@ -87,8 +86,10 @@ def test_claimed_but_silent_lead_reminds_rep_and_copies_manager(rt, database, wo
         rep = s.merge(world.rep1)
         leads.claim(s, rep, lead_id, playbook, now=claimed_at)
     within = playbook.rules.first_contact.within_minutes
-    assert run(rt, claimed_at + timedelta(minutes=within - 1))["first_contact"] == 0
-    assert run(rt, claimed_at + timedelta(minutes=within + 1))["first_contact"] == 1
+    # counted in working time: 10:33 + 2 h skips the 12:00–13:00 lunch break → 13:33
+    assert run(rt, claimed_at + timedelta(minutes=within + 1))["first_contact"] == 0
+    assert run(rt, after_working(playbook, claimed_at, minutes=within - 1))["first_contact"] == 0
+    assert run(rt, after_working(playbook, claimed_at, minutes=within + 1))["first_contact"] == 1
     [task] = tasks_of(database, "first_contact")
     assert task.assignee_id == world.rep1.id and task.customer_id is not None
     rep_card = cards_to(database, world.rep1.id)[-1]
@@ -96,7 +97,7 @@ def test_claimed_but_silent_lead_reminds_rep_and_copies_manager(rt, database, wo
     assert [b["text"] for b in rep_card["buttons"] if b.get("key")] == ["已联系", "明天提醒"]
     manager_card = cards_to(database, world.manager.id)[-1]
     assert manager_card["source"] == "抄送经理" and "李明" in str(manager_card["fields"])
-    assert run(rt, claimed_at + timedelta(minutes=within + 5))["first_contact"] == 0
+    assert run(rt, after_working(playbook, claimed_at, minutes=within + 5))["first_contact"] == 0
 
 
 def test_a_lead_the_playbook_cannot_route_does_not_block_the_others(rt, database, world, playbook):

@@ -2,12 +2,12 @@
 report to directors and the Monday brief to managers, each sent once per period."""
 from datetime import timedelta
 
-
 from storage import customers, followups, leads
 from storage.customers import ContactInput, CustomerInput
 from storage.followups import FollowUpInput
 from storage.leads import LeadInput
 from storage.models import User
+from tests.factories import NOW
 from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
 
 
@@ -33,7 +33,7 @@ def test_first_week_one_step_a_day_ticked_by_real_work(rt, database, world, play
         rep = s.get(User, rep_id)
         c = customers.create_customer(s, rep, CustomerInput(
             kind="person", name="刘女士", mobile="13700001111",
-            contacts=[ContactInput(name="刘女士", mobile="13700001111")]), playbook)
+            contacts=[ContactInput(name="刘女士", mobile="13700001111")]), playbook, now=NOW)
         customer_id = c.id
     run(rt, day1 + timedelta(hours=3))
     assert tasks_of(database, "onboarding")[0].status == "done"

@@ -28,7 +28,7 @@ def _load(database, world, playbook, n_customers, n_leads, now):
         rep = s.merge(world.rep1)
         for i in range(n_customers):
             c = customers.create_customer(s, rep, CustomerInput(
-                kind="person", name=f"客户{i}", mobile=f"1390000{i:04d}"), playbook)
+                kind="person", name=f"客户{i}", mobile=f"1390000{i:04d}"), playbook, now=now)
             c.last_interaction_at = last + timedelta(seconds=i % 7)  # ties on the time column too
         for i in range(n_leads):
             leads.create_lead(s, world.org.id, LeadInput(source="官网表单", name=f"线索{i}",

@@ -7,6 +7,7 @@ import time
 from jobs import scheduler
 from jobs.rules import RULES
 from jobs.scheduler import Lease, Periodic, enqueue_due, periodic_jobs, run_scheduler
+from tests.factories import NOW
 from tests.jobs.helpers import RecordingQueue
 
 
@@ -96,8 +97,8 @@ def test_a_scheduled_scan_runs_on_an_rq_worker(rt, database, world, playbook, re
     from tests.jobs.helpers import tasks_of
     with database.transaction() as s:
         c = customers.create_customer(s, s.merge(world.rep1), CustomerInput(
-            kind="person", name="刘女士", mobile="13700001111"), playbook)
-        c.last_interaction_at = datetime.now(playbook.tz) - timedelta(days=playbook.rules.silent_customer.days + 1)
+            kind="person", name="刘女士", mobile="13700001111"), playbook, now=NOW)
+        c.last_interaction_at = NOW - timedelta(days=playbook.rules.silent_customer.days + 1)
     enqueue_due(redis_conn, RqQueue(redis_conn), [Periodic("jobs.rules.run_rule", 60, ("silent_customer",))],
                 time.time())
     SimpleWorker([Queue("crmbot-default", connection=redis_conn)], connection=redis_conn).work(

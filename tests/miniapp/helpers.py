@@ -7,14 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Flask
 
+from config.clock import ManualClock
 from config.settings import load_settings
 from crmbot.app import create_app
+from crmbot.runtime import Runtime
 from jobs.queue import InlineQueue
-from jobs.runtime import Runtime
 from storage import customers, drafts, followups, leads, opportunities, tasks
 from storage.models import Base
 from storage.validators import credit_code_check_char
-from tests.factories import World, build_world
+from tests.factories import NOW, World, build_world
 
 CSRF = {"X-Requested-With": "crmbot"}
 
@@ -70,7 +71,7 @@ def make_app(database, playbook, redis_conn, *, dev_login: bool = True, **overri
                              wecom_corp_id="wwcorp001", wecom_agent_id=1000002,
                              dingtalk_corp_id="dingcorp001", crmbot_public_url="http://localhost",
                              **overrides)
-    runtime = Runtime(settings, playbook, database, redis_conn, InlineQueue())
+    runtime = Runtime(settings, playbook, database, redis_conn, InlineQueue(), clock=ManualClock(NOW, running=True))
     runtime.clients["wecom"] = FakeWeCom()
     runtime.clients["dingtalk"] = FakeDingTalk()
     app = create_app(settings, runtime)
@@ -98,7 +99,7 @@ class Seed:
 
 
 def seed(database, playbook, now: datetime | None = None) -> Seed:
-    now = now or datetime.now(timezone.utc)
+    now = now or NOW
     with database.transaction() as s:
         w = build_world(s)
         company = customers.CustomerInput
@@ -119,11 +120,11 @@ def seed(database, playbook, now: datetime | None = None) -> Seed:
         t1, _ = tasks.ensure_task(s, tasks.TaskSpec(
             org_id=w.org.id, kind="followup_due", subject_type="customer", subject_id=c1.id,
             customer_id=c1.id, assignee_id=w.rep1.id, title="回访苏州精工", dedupe_key="t:1",
-            due_at=now - timedelta(days=1)), now)
+            due_at=now - timedelta(days=1)), now=now)
         t2, _ = tasks.ensure_task(s, tasks.TaskSpec(
             org_id=w.org.id, kind="followup_due", subject_type="customer", subject_id=c2.id,
             customer_id=c2.id, assignee_id=w.rep2.id, title="回访王建国", dedupe_key="t:2",
-            due_at=now - timedelta(days=2)), now)
+            due_at=now - timedelta(days=2)), now=now)
         d1, _ = drafts.create_draft(s, w.rep1, "customer", {
             "name": "陈经理", "company": "杭州新锐科技有限公司", "mobile": "13700137003", "title": "采购经理"})
         d2, _ = drafts.create_draft(s, w.rep2, "customer", {"name": "刘总", "company": "南京某公司"})

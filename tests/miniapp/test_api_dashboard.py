@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from storage import followups, leads
 from storage.models import User
+from tests.factories import NOW
 from tests.miniapp.helpers import CSRF, login
 
 
@@ -31,7 +32,7 @@ def test_activation_counts_a_follow_up_within_72_hours(client, data, database, p
     claimed = client.post(f"/api/leads/{data.lead_rep1}/claim", headers=CSRF).json
     client.post(f"/api/customers/{claimed['customer_id']}/followups", json={"tags": ["已加微信"]}, headers=CSRF)
     # a second lead, assigned 4 days ago and followed up only after 80 hours: not activated
-    now = datetime.now(timezone.utc)
+    now = NOW
     with database.transaction() as s:
         rep2 = s.get(User, data.world.rep2.id)
         lead, _ = leads.create_lead(s, data.world.org.id, leads.LeadInput(

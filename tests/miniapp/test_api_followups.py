@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from storage.models import Customer, FollowUp, Task
+from tests.factories import NOW
 from tests.miniapp.helpers import CSRF, login
 
 
 def _today(playbook):
-    return datetime.now(timezone.utc).astimezone(playbook.tz).date()
+    return NOW.astimezone(playbook.tz).date()
 
 
 def test_one_tap_logs_updates_the_customer_and_closes_the_task(client, data, database, playbook):

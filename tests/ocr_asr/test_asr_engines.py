@@ -11,8 +11,15 @@ import pytest
 
 import ocr_asr.asr as asr
 from config.settings import load_settings
-from ocr_asr.asr import (FunasrEngine, WhisperEngine, character_error_rate, ensure_whisper_model,
-                         get_asr_engine, normalize_for_cer, to_simplified)
+from ocr_asr.asr import (
+    FunasrEngine,
+    WhisperEngine,
+    character_error_rate,
+    ensure_whisper_model,
+    get_asr_engine,
+    normalize_for_cer,
+    to_simplified,
+)
 from ocr_asr.audio import decode_file
 from ocr_asr.errors import CaptureError
 

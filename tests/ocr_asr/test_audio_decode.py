@@ -10,8 +10,18 @@ import av
 import numpy as np
 import pytest
 
-from ocr_asr.audio import (MSG_CORRUPT, MSG_EMPTY, MSG_NO_SOUND, MSG_NOT_AUDIO, MSG_TRUNCATED,
-                           MSG_UNSUPPORTED, SAMPLE_RATE, decode_audio, decode_file, sniff_format)
+from ocr_asr.audio import (
+    MSG_CORRUPT,
+    MSG_EMPTY,
+    MSG_NO_SOUND,
+    MSG_NOT_AUDIO,
+    MSG_TRUNCATED,
+    MSG_UNSUPPORTED,
+    SAMPLE_RATE,
+    decode_audio,
+    decode_file,
+    sniff_format,
+)
 from ocr_asr.errors import CaptureError
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"

@@ -10,7 +10,12 @@ from PIL import Image
 from config.settings import load_settings
 from ocr_asr import ocr
 from ocr_asr.errors import CaptureError
-from ocr_asr.ocr import OcrLine, PaddleOcrEngine, corners_in_reading_order, get_ocr_engine
+from ocr_asr.ocr import (
+    OcrLine,
+    PaddleOcrEngine,
+    corners_in_reading_order,
+    get_ocr_engine,
+)
 
 
 def test_paddleocr_without_model_dir_names_the_setting():

@@ -12,8 +12,13 @@ from config.settings import load_settings
 from ocr_asr.asr import Transcript, character_error_rate, get_asr_engine
 from ocr_asr.audio import MSG_EMPTY, MSG_NOT_AUDIO, MSG_TRUNCATED
 from ocr_asr.errors import CaptureError
-from ocr_asr.transcribe import (MSG_NOTHING_HEARD, MSG_TOO_BIG, VoiceTranscript, transcribe_bytes,
-                                transcribe_files)
+from ocr_asr.transcribe import (
+    MSG_NOTHING_HEARD,
+    MSG_TOO_BIG,
+    VoiceTranscript,
+    transcribe_bytes,
+    transcribe_files,
+)
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 MANIFEST = json.loads((AUDIO / "manifest.json").read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@ import pytest
 
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 from tests.stack import running_stack
 
 
@@ -13,6 +13,6 @@ def stack(database, redis_conn, playbook):
         w = build_world(s)
         customers.create_customer(s, w.rep1, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=NOW)
     with running_stack(database, redis_conn) as st:
         yield st

@@ -15,7 +15,7 @@ from crmbot.simulator.conversation import dingtalk_messages, session_for, wecom_
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
 from storage.models import FollowUp
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 from tests.stack import running_stack
 
 PLATFORMS = ["wecom", "dingtalk", "dingtalk-card"]
@@ -72,7 +72,7 @@ def stack(request, database, redis_conn, playbook):
         w = build_world(s)
         customers.create_customer(s, w.rep1, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=NOW)
     overrides = {"dingtalk_card_template_id": "tpl-crmbot"} if request.param == "dingtalk-card" else {}
     with running_stack(database, redis_conn, **overrides) as st:
         st.platform = request.param

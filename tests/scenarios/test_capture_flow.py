@@ -9,6 +9,7 @@ from bot.wecom import fake as wc_fake
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
 from storage.models import CaptureDraft, FollowUp
+from tests.factories import NOW
 
 AUDIO = Path(__file__).resolve().parents[1] / "ocr_asr" / "fixtures" / "audio"
 
@@ -77,8 +78,8 @@ def test_expired_media_is_reported(stack, database):
 
 @pytest.fixture(scope="module")
 def cardgen():
-    from tests.ocr_asr.cardgen import FONT_PACKAGE, find_font
     import tests.ocr_asr.cardgen as module
+    from tests.ocr_asr.cardgen import FONT_PACKAGE, find_font
     if find_font("sans") is None:
         pytest.skip(f"no CJK font to draw test cards: apt-get install -y {FONT_PACKAGE}")
     return module
@@ -113,7 +114,7 @@ def test_card_of_an_existing_customer_says_who_owns_it(stack, database, cardgen)
         rep2 = s.scalars(select(User).where(User.wecom_userid == "rep2")).one()
         customers.create_customer(s, rep2, CustomerInput(
             kind="company", name=card.truth.company,
-            contacts=[ContactInput(name=card.truth.name, mobile=card.truth.mobile)]), stack.runtime.playbook)
+            contacts=[ContactInput(name=card.truth.name, mobile=card.truth.mobile)]), stack.runtime.playbook, now=NOW)
     _send_photo(stack, cardgen.scan_bytes(card.image, "JPEG"), 990002)
     draft_card = _cards(stack.wecom)[-1]
     assert draft_card["main_title"]["title"] == "名片识别结果：客户已存在"

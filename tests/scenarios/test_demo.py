@@ -8,6 +8,7 @@ import requests
 
 from tests.demo_process import running_demo, wait_for
 
+
 @pytest.fixture
 def demo(tmp_path):
     with running_demo(tmp_path) as base:
@@ -117,8 +118,9 @@ def test_interactive_dingtalk_card_clicked_in_the_simulator(tmp_path):
 def test_fakes_and_simulator_exist_only_in_demo_mode(database, redis_conn):
     from config.settings import load_settings
     from crmbot.app import create_app
+    from crmbot.runtime import Runtime
     from jobs.queue import InlineQueue
-    from jobs.runtime import Runtime, set_runtime
+    from jobs.runtime import set_runtime
     from tests.stack import DINGTALK_KEYS, WECOM_KEYS
 
     def app_for(demo: bool):

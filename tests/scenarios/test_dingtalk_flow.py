@@ -14,7 +14,7 @@ from bot.dingtalk import fake as dt_fake
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
 from storage.models import FollowUp, InboxEvent, OutboxMessage
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 from tests.stack import running_stack
 
 TEMPLATE_ID = "tpl-crmbot-test-001"
@@ -25,7 +25,7 @@ def _seed(database, playbook):
         w = build_world(s)
         customers.create_customer(s, w.rep1, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=NOW)
 
 
 @pytest.fixture
@@ -297,7 +297,7 @@ def test_escalation_notice_is_delivered_as_a_work_notice(stack, database):
     with database.transaction() as s:
         outbox_id, _ = messaging.enqueue_outbox(s, dedupe_key="rule:test:notice", platform="dingtalk",
                                                 recipient="manager", payload={"card": card.to_dict()},
-                                                action="notice", org_id=1)
+                                                action="notice", org_id=1, now=NOW)
     assert deliver(outbox_id) == "sent"
     [notice] = stack.dingtalk.sent_to("workNotice")
     assert notice["users"] == ["manager"]

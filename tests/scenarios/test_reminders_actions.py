@@ -10,7 +10,8 @@ from storage import customers, leads, opportunities
 from storage.customers import ContactInput, CustomerInput
 from storage.leads import LeadInput
 from storage.models import Customer, Lead, Task, User
-from tests.factories import build_world
+from tests.factories import NOW, build_world
+from tests.jobs.helpers import after_working
 from tests.stack import running_stack
 
 
@@ -23,7 +24,7 @@ def stack(database, redis_conn, playbook):
 
 
 def _now(playbook):
-    return datetime.now(playbook.tz).replace(hour=10, minute=30, second=0, microsecond=0)
+    return NOW.astimezone(playbook.tz).replace(hour=10, minute=30, second=0, microsecond=0)
 
 
 def _cards(stack, user):
@@ -42,7 +43,8 @@ def _key(card, text):
 
 def _scan(stack, now, *names):
     for name in names:
-        stack.runtime.queue.enqueue("jobs.rules.run_rule", name, now.isoformat())
+        stack.runtime.clock.set(now)
+        stack.runtime.queue.enqueue("jobs.rules.run_rule", name)
     stack.drain()
 
 
@@ -75,7 +77,7 @@ def test_stuck_deal_advance_refused_by_checklist_then_reason(stack, database, pl
     with database.transaction() as s:
         rep = _rep1(s)
         c = customers.create_customer(s, rep, CustomerInput(kind="person", name="刘女士", mobile="13700001111",
-                                                            contacts=[ContactInput(name="刘女士")]), playbook)
+                                                            contacts=[ContactInput(name="刘女士")]), playbook, now=now)
         c.last_interaction_at = now - timedelta(days=1)
         opportunities.create_opportunity(s, rep, c.id, "厂房改造", playbook, now=entered)
     _scan(stack, now, "stage_stuck")
@@ -97,11 +99,11 @@ def test_manager_reassigns_then_director_closes(stack, database, playbook):
     now = _now(playbook)
     with database.transaction() as s:
         c = customers.create_customer(s, _rep1(s), CustomerInput(kind="person", name="刘女士", mobile="13700001111"),
-                                      playbook)
+                                      playbook, now=now)
         c.last_interaction_at = now - timedelta(days=60)
     _scan(stack, now, "silent_customer")
     rule = playbook.rules.escalation
-    _scan(stack, now + timedelta(hours=rule.manager_after_hours, minutes=1), "escalation")
+    _scan(stack, after_working(playbook, now, hours=rule.manager_after_hours, minutes=1), "escalation")
     [esc] = [c for c in _cards(stack, "manager") if c["source"]["desc"] == "升级给经理"]
     stack.wecom_click("manager", esc["task_id"], _key(esc, "转交"))
     stack.drain()
@@ -111,7 +113,7 @@ def test_manager_reassigns_then_director_closes(stack, database, playbook):
         assert task.assignee_id == rep2.id and s.scalars(select(Customer)).one().owner_id == rep2.id
     assert any(c["source"]["desc"] == "同事转交" for c in _cards(stack, "rep2"))
 
-    _scan(stack, now + timedelta(hours=rule.director_after_hours, minutes=1), "escalation")
+    _scan(stack, after_working(playbook, now, hours=rule.director_after_hours, minutes=1), "escalation")
     [top] = [c for c in _cards(stack, "director") if c["source"]["desc"] == "升级给总监"]
     assert "王芳" in json.dumps(top, ensure_ascii=False)
     stack.wecom_click("director", top["task_id"], _key(top, "关闭"))

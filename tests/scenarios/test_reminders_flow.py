@@ -13,7 +13,8 @@ from bot.lead_webhook import sign
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
 from storage.models import Customer, FollowUp, Lead, OutboxMessage, Task
-from tests.factories import build_world
+from tests.factories import NOW, build_world
+from tests.jobs.helpers import after_working
 from tests.stack import running_stack
 
 SECRET = "form-secret-0001"
@@ -50,7 +51,7 @@ def _key(card, text):
 
 def _daytime(playbook) -> datetime:
     """A working hour today in the org's time zone, so nothing waits for quiet hours."""
-    return datetime.now(playbook.tz).replace(hour=10, minute=30, second=0, microsecond=0)
+    return NOW.astimezone(playbook.tz).replace(hour=10, minute=30, second=0, microsecond=0)
 
 
 def test_signed_lead_post_is_assigned_at_once_and_claimed_with_one_tap(stack, database):
@@ -88,7 +89,7 @@ def _silent_customer(database, playbook, now):
         rep = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
         c = customers.create_customer(s, rep, CustomerInput(
             kind="company", name="上海华东机电设备有限公司", credit_code="91310115MA1H7XQ819",
-            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook)
+            contacts=[ContactInput(name="王建国", mobile="13816620001")]), playbook, now=now)
         c.last_interaction_at = now - timedelta(days=playbook.rules.silent_customer.days + 2)
         c.last_interaction_summary = "已报价"
         return c.id
@@ -96,7 +97,8 @@ def _silent_customer(database, playbook, now):
 
 def _scan(stack, now):
     for name in ("silent_customer", "escalation"):
-        stack.runtime.queue.enqueue("jobs.rules.run_rule", name, now.isoformat())
+        stack.runtime.clock.set(now)
+        stack.runtime.queue.enqueue("jobs.rules.run_rule", name)
     stack.drain()
 
 
@@ -130,7 +132,7 @@ def test_snooze_and_mark_lost(stack, database, playbook):
     with database.transaction() as s:
         task = s.scalars(select(Task).where(Task.kind == "silent_customer")).one()
         assert task.status == "open"
-        assert task.due_at.astimezone(playbook.tz).date() == (datetime.now(playbook.tz) + timedelta(days=days)).date()
+        assert task.due_at.astimezone(playbook.tz).date() == (NOW.astimezone(playbook.tz) + timedelta(days=days)).date()
         later = s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("%:later:%"))).one()
         assert later.status == "held" and later.next_attempt_at == task.due_at  # comes back that day
     assert len(_updates(stack)) == 1
@@ -140,7 +142,7 @@ def test_escalated_task_manager_nudges_then_closes(stack, database, playbook):
     now = _daytime(playbook)
     _silent_customer(database, playbook, now)
     _scan(stack, now)
-    _scan(stack, now + timedelta(hours=playbook.rules.escalation.manager_after_hours, minutes=1))
+    _scan(stack, after_working(playbook, now, hours=playbook.rules.escalation.manager_after_hours, minutes=1))
     [escalation] = [c for c in _cards(stack, "manager") if c["source"]["desc"] == "升级给经理"]
     texts = [m["body"]["text"]["content"] for m in stack.wecom.sent
              if m["body"].get("msgtype") == "text" and m["body"]["touser"] == "rep1"]

@@ -8,8 +8,6 @@ from storage import customers
 from storage.models import FollowUp, InboxEvent, OutboxMessage
 
 
-
-
 def _cards(state):
     return [m for m in state.sent if m["path"].endswith("/message/send")
             and m["body"].get("msgtype") == "template_card"]
@@ -159,10 +157,10 @@ class WorkerKilled(BaseException):
 
 
 def test_worker_killed_after_sending_delivers_the_card_once(stack, database, monkeypatch):
-    import jobs.inbox
+    import bot.outbound
     import jobs.outbound as outbound
     # the handler queues the card; delivery is left to the worker we are about to kill
-    monkeypatch.setattr(jobs.inbox, "enqueue_delivery", lambda rt, ids, delay_s=0: None)
+    monkeypatch.setattr(bot.outbound.Outbound, "deliver_after_commit", lambda self, queue: None)
     stack.wecom_text("rep1", "查 华东机电")
     stack.drain()
     with database.transaction() as s:

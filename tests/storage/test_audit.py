@@ -4,14 +4,14 @@ from sqlalchemy import func, select
 from storage import customers
 from storage.customers import CustomerInput
 from storage.models import AuditLog, Customer
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 
 
 def test_audit_row_written_with_the_change_and_rolled_back_with_it(database, playbook):
     with database.transaction() as s:
         w = build_world(s)
     with database.transaction() as s:
-        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="甲公司"), playbook).id
+        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="甲公司"), playbook, now=NOW).id
     with database.transaction() as s:
         customers.update_customer(s, w.rep1, cid, {"grade": "B"})
     with database.transaction() as s:

@@ -8,7 +8,7 @@ from storage.customers import CustomerInput
 from storage.errors import InvalidInput, PermissionDenied
 from storage.followups import FollowUpInput
 from storage.models import FollowUp, Task
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 11:00 in Shanghai
 
@@ -26,7 +26,7 @@ def test_one_tap_followup_updates_customer_and_closes_answered_tasks(database, p
     with database.transaction() as s:
         tasks.ensure_task(s, tasks.TaskSpec(org_id=w.org.id, kind="silent_customer", subject_type="customer",
                                             subject_id=cid, customer_id=cid, assignee_id=w.rep1.id,
-                                            title="唤醒", dedupe_key=f"silent:{cid}"))
+                                            title="唤醒", dedupe_key=f"silent:{cid}"), now=NOW)
     with database.transaction() as s:
         f = followups.log_followup(s, w.rep1, FollowUpInput(customer_id=cid, tags=["已报价", "#老板未拍板"],
                                                             note="下周再约"), playbook, now=NOW)

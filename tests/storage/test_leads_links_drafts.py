@@ -5,7 +5,7 @@ from storage import customers, drafts, leads, links
 from storage.customers import CustomerInput
 from storage.errors import Conflict, InvalidInput, PermissionDenied
 from storage.models import Customer
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 
 
 @pytest.fixture
@@ -17,8 +17,8 @@ def w(database):
 def test_lead_form_resubmission_is_one_lead(database, w):
     data = leads.LeadInput(source="官网表单", name="周先生", mobile="13700001111", external_ref="form-1")
     with database.transaction() as s:
-        a, created_a = leads.create_lead(s, w.org.id, data)
-        b, created_b = leads.create_lead(s, w.org.id, data)
+        a, created_a = leads.create_lead(s, w.org.id, data, now=NOW)
+        b, created_b = leads.create_lead(s, w.org.id, data, now=NOW)
     assert a.id == b.id and (created_a, created_b) == (True, False)
 
 
@@ -26,55 +26,55 @@ def test_round_robin_inside_the_team(database, w, playbook):
     with database.transaction() as s:
         got = []
         for i in range(4):
-            lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="官网表单", name=f"客户{i}", industry="制造业"))
-            got.append(leads.assign(s, lead, playbook).wecom_userid)
+            lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="官网表单", name=f"客户{i}", industry="制造业"), now=NOW)
+            got.append(leads.assign(s, lead, playbook, now=NOW).wecom_userid)
     assert got == ["rep1", "rep2", "rep1", "rep2"]
 
 
 def test_big_budget_goes_to_least_loaded_in_key_accounts(database, w, playbook):
     with database.transaction() as s:
-        lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="展会", name="大客户", budget=800000))
-        assert leads.assign(s, lead, playbook).id == w.rep3.id
+        lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="展会", name="大客户", budget=800000), now=NOW)
+        assert leads.assign(s, lead, playbook, now=NOW).id == w.rep3.id
 
 
 def test_stale_assignment_loses_the_compare_and_set(database, w, playbook):
     with database.transaction() as s:
-        lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="官网表单", name="甲", industry="制造业"))
+        lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="官网表单", name="甲", industry="制造业"), now=NOW)
         lead_id = lead.id
     with database.transaction() as s1:
         copy = s1.get(leads.Lead, lead_id)
         with database.transaction() as s2:
-            assert leads.assign(s2, s2.get(leads.Lead, lead_id), playbook) is not None
+            assert leads.assign(s2, s2.get(leads.Lead, lead_id), playbook, now=NOW) is not None
         # s1 still believes the lead is new: its assignment must not overwrite the first one
-        assert leads.assign(s1, copy, playbook) is None
+        assert leads.assign(s1, copy, playbook, now=NOW) is None
 
 
 def test_claim_only_by_the_assignee(database, w, playbook):
     with database.transaction() as s:
-        lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="官网表单", name="乙", company="乙公司", industry="制造业"))
-        rep = leads.assign(s, lead, playbook)
+        lead, _ = leads.create_lead(s, w.org.id, leads.LeadInput(source="官网表单", name="乙", company="乙公司", industry="制造业"), now=NOW)
+        rep = leads.assign(s, lead, playbook, now=NOW)
         other = w.rep2 if rep.id == w.rep1.id else w.rep1
         lead_id = lead.id
     with pytest.raises(PermissionDenied):
         with database.transaction() as s:
-            leads.claim(s, other, lead_id, playbook)
+            leads.claim(s, other, lead_id, playbook, now=NOW)
     with database.transaction() as s:
-        claimed = leads.claim(s, s.get(type(rep), rep.id), lead_id, playbook)
+        claimed = leads.claim(s, s.get(type(rep), rep.id), lead_id, playbook, now=NOW)
         assert claimed.status == "claimed" and s.get(Customer, claimed.customer_id).name == "乙公司"
     with pytest.raises(Conflict):
         with database.transaction() as s:
-            leads.claim(s, s.get(type(rep), rep.id), lead_id, playbook)
+            leads.claim(s, s.get(type(rep), rep.id), lead_id, playbook, now=NOW)
 
 
 def test_linking_a_contact_linked_by_another_rep_names_the_owner(database, w, playbook):
     with database.transaction() as s:
-        c1 = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丁公司"), playbook).id
-        c2 = customers.create_customer(s, w.rep2, CustomerInput(kind="company", name="戊公司"), playbook).id
-        links.link_chat(s, w.rep1, "wecom", "wmEXT1", c1)
-        assert links.link_chat(s, w.rep1, "wecom", "wmEXT1", c1).customer_id == c1  # idempotent
+        c1 = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丁公司"), playbook, now=NOW).id
+        c2 = customers.create_customer(s, w.rep2, CustomerInput(kind="company", name="戊公司"), playbook, now=NOW).id
+        links.link_chat(s, w.rep1, "wecom", "wmEXT1", c1, now=NOW)
+        assert links.link_chat(s, w.rep1, "wecom", "wmEXT1", c1, now=NOW).customer_id == c1  # idempotent
     with pytest.raises(Conflict) as err:
         with database.transaction() as s:
-            links.link_chat(s, w.rep2, "wecom", "wmEXT1", c2)
+            links.link_chat(s, w.rep2, "wecom", "wmEXT1", c2, now=NOW)
     assert "李明" in err.value.message and "丁公司" in err.value.message
 
 
@@ -87,13 +87,13 @@ def test_draft_confirm_creates_customer_once(database, w, playbook):
         did = d.id
     with pytest.raises(PermissionDenied):
         with database.transaction() as s:
-            drafts.confirm_draft(s, w.rep2, did, playbook)
+            drafts.confirm_draft(s, w.rep2, did, playbook, now=NOW)
     with database.transaction() as s:
-        d = drafts.confirm_draft(s, w.rep1, did, playbook)
+        d = drafts.confirm_draft(s, w.rep1, did, playbook, now=NOW)
         assert s.get(Customer, d.result_customer_id).contacts[0].mobile == "13600002222"
     with pytest.raises(Conflict):
         with database.transaction() as s:
-            drafts.confirm_draft(s, w.rep1, did, playbook)
+            drafts.confirm_draft(s, w.rep1, did, playbook, now=NOW)
 
 
 def test_draft_with_bad_mobile_refused_and_stays_pending(database, w, playbook):
@@ -101,7 +101,7 @@ def test_draft_with_bad_mobile_refused_and_stays_pending(database, w, playbook):
         did = drafts.create_draft(s, w.rep1, "customer", {"name": "某人", "mobile": "123"})[0].id
     with pytest.raises(InvalidInput):
         with database.transaction() as s:
-            drafts.confirm_draft(s, w.rep1, did, playbook)
+            drafts.confirm_draft(s, w.rep1, did, playbook, now=NOW)
     with database.transaction() as s:
         assert drafts.get_draft(s, w.rep1, did).status == "pending"
         assert s.scalar(select(func.count()).select_from(Customer)) == 0

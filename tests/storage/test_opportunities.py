@@ -3,15 +3,15 @@ import pytest
 from storage import customers, opportunities
 from storage.customers import CustomerInput
 from storage.errors import Conflict, InvalidInput
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 
 
 @pytest.fixture
 def opp(database, playbook):
     with database.transaction() as s:
         w = build_world(s)
-        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丙公司"), playbook).id
-        oid = opportunities.create_opportunity(s, w.rep1, cid, "丙公司产线改造", playbook, amount="200000").id
+        cid = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="丙公司"), playbook, now=NOW).id
+        oid = opportunities.create_opportunity(s, w.rep1, cid, "丙公司产线改造", playbook, amount="200000", now=NOW).id
     return w, oid
 
 
@@ -19,12 +19,12 @@ def test_stage_change_gated_by_checklist(database, playbook, opp):
     w, oid = opp
     with pytest.raises(InvalidInput) as err:
         with database.transaction() as s:
-            opportunities.change_stage(s, w.rep1, oid, "needs", playbook)
+            opportunities.change_stage(s, w.rep1, oid, "needs", playbook, now=NOW)
     assert "客户已书面确认需求清单" in err.value.message
     with database.transaction() as s:
         for item in playbook.stage("needs").checklist:
             opportunities.set_checklist_item(s, w.rep1, oid, "needs", item, True, playbook)
-        o = opportunities.change_stage(s, w.rep1, oid, "needs", playbook)
+        o = opportunities.change_stage(s, w.rep1, oid, "needs", playbook, now=NOW)
         assert o.stage == "needs"
         assert [h.to_stage for h in opportunities.stage_history(s, oid)] == ["initial", "needs"]
 

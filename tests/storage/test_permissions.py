@@ -4,7 +4,7 @@ import pytest
 from storage import customers
 from storage.customers import CustomerInput
 from storage.errors import NotFound, PermissionDenied
-from tests.factories import build_world
+from tests.factories import NOW, build_world
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def setup(database, playbook):
         ids = {}
         for rep in (w.rep1, w.rep2, w.rep3):
             ids[rep.wecom_userid] = customers.create_customer(
-                s, rep, CustomerInput(kind="company", name=f"{rep.name}的客户"), playbook).id
+                s, rep, CustomerInput(kind="company", name=f"{rep.name}的客户"), playbook, now=NOW).id
     return w, ids
 
 

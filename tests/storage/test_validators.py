@@ -1,8 +1,16 @@
 import pytest
 
 from storage.errors import InvalidInput
-from storage.validators import (credit_code_check_char, first_mobile, mobile_in_text, normalize_credit_code, normalize_email,
-                                normalize_mobile, normalize_name, normalize_phone)
+from storage.validators import (
+    credit_code_check_char,
+    first_mobile,
+    mobile_in_text,
+    normalize_credit_code,
+    normalize_email,
+    normalize_mobile,
+    normalize_name,
+    normalize_phone,
+)
 
 # Published unified social credit codes of well-known companies (public registry data).
 REAL_CODES = ["914403001922038216",   # Huawei Technologies

@@ -1,0 +1,85 @@
+"""Domain rows → neutral cards: one builder per kind of row (task, customer, draft), used by the
+handlers, the capture jobs and the rule scans alike, so a task's card and its links are the same
+whoever sends it. Reads rows; never writes the store."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+from config.playbook import Playbook
+from storage.models import CaptureDraft, Customer, Opportunity, Task
+
+from . import builders
+from .links import customer_link, draft_link, home_link
+from .model import Card, new_card_id
+
+CUSTOMER_STATUS_LABELS = {"active": "正常", "incomplete": "待补全", "lost": "已流失"}
+
+# One-tap actions per task kind; the default fits any task. Keys come back as "task:<key>".
+TASK_ACTIONS: dict[str, list[tuple[str, str]]] = {
+    "default": [("done", "已处理"), ("later:1", "明天提醒")],
+    "data_completion": [("later:1", "明天提醒")],
+    # reminder rules (jobs/rules); handlers in bot/handlers/reminders.py
+    "lead_assignment": [("claim", "认领"), ("pass", "转交")],
+    "first_contact": [("contacted", "已联系"), ("later:1", "明天提醒")],
+    "followup_due": [("contacted", "已跟进"), ("later:1", "明天提醒")],
+    "silent_customer": [("contacted", "已联系"), ("later", "{snooze_days}天后提醒"),
+                        ("handover", "转交同事"), ("lost", "标记流失")],
+    "stage_stuck": [("advance", "推进阶段")],   # + one button per playbook stuck reason
+    "onboarding": [("done", "知道了")],
+    "daily_report": [],
+    "weekly_brief": [],
+}
+# What a manager or director can do on an escalated task.
+ESCALATION_ACTIONS: list[tuple[str, str]] = [("nudge", "催办"), ("reassign", "转交"), ("close", "关闭")]
+ESCALATION_LABELS = {1: "已升级给经理", 2: "已升级给总监"}
+
+
+def task_actions(kind: str, playbook: Playbook) -> list[tuple[str, str]]:
+    """The buttons of a task's card, with the playbook's numbers and reasons filled in."""
+    actions = [(key, label.format(snooze_days=playbook.rules.silent_customer.snooze_days))
+               for key, label in TASK_ACTIONS.get(kind, TASK_ACTIONS["default"])]
+    if kind == "stage_stuck":
+        actions += [(f"stuck:{i}", reason) for i, reason in enumerate(playbook.stuck_reasons)]
+    return actions
+
+
+def task_link(public_url: str, task: Task) -> str:
+    """Where 打开 goes: the customer the task is about, else the rep's work list."""
+    return customer_link(public_url, task.customer_id) if task.customer_id else home_link(public_url)
+
+
+def task_card(task: Task, playbook: Playbook, public_url: str, *,
+              fields: Sequence[tuple[str, str]] = (), actions: Sequence[tuple[str, str]] | None = None,
+              source: str = "待办", with_due: bool = False) -> Card:
+    """The card for a task, built from the task row so it can be sent again (催办, 转交, 待办)."""
+    shown = list(fields)
+    if with_due:
+        shown.append(("截止", builders.when(task.due_at, playbook.tz)))
+    if task.escalation_level:
+        shown.append(("状态", ESCALATION_LABELS.get(task.escalation_level, "已升级")))
+    return builders.task_card(new_card_id("task", task.id), title=task.title, detail=task.detail,
+                              fields=shown, link=task_link(public_url, task), source=source,
+                              actions=task_actions(task.kind, playbook) if actions is None else actions)
+
+
+def customer_card(customer: Customer, opportunity: Opportunity | None, playbook: Playbook,
+                  public_url: str, now: datetime) -> Card:
+    """`查` answer: who owns it, when we last talked, where the deal is, and one-tap tags."""
+    stage = playbook.stage(opportunity.stage).label if opportunity and playbook.stage(opportunity.stage) else None
+    quick = [(t.key, t.label) for t in playbook.tags if not t.reasons][:3]
+    return builders.customer_summary(
+        new_card_id("cust", customer.id), name=customer.name, owner=customer.owner.name,
+        status_label=CUSTOMER_STATUS_LABELS.get(customer.status, customer.status),
+        last_contact=builders.days_ago(customer.last_interaction_at, now),
+        last_summary=customer.last_interaction_summary, stage=stage,
+        next_followup=builders.when(customer.next_followup_at, playbook.tz),
+        quick_tags=quick, link=customer_link(public_url, customer.id))
+
+
+def draft_card(draft: CaptureDraft, public_url: str, *, title: str, fields: Sequence[tuple[str, str]],
+               note: str, actions: Sequence[tuple[str, str]], edit_text: str = "编辑") -> Card:
+    """A capture draft (card photo, voice note) waiting for the rep's one tap."""
+    return builders.capture_draft_card(new_card_id("draft", draft.id), title=title, fields=fields,
+                                       note=note, actions=actions,
+                                       edit_link=draft_link(public_url, draft.id), edit_text=edit_text)
