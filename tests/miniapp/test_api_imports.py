@@ -1,6 +1,7 @@
 """The 导入导出 page's API: upload → plan → dry run → import, who may use it, the result sheet,
 and the export through the same permission rules as the rest of the API."""
 import io
+from datetime import datetime, timezone
 
 import openpyxl
 import pytest
@@ -93,7 +94,8 @@ def test_export_is_the_managers_subtree(client, world, database, tmp_path, playb
     from storage import customers
     with database.transaction() as s:
         for owner, name in ((world.rep1, "甲公司"), (world.rep3, "乙公司")):
-            customers.create_customer(s, owner, customers.CustomerInput(kind="company", name=name), playbook)
+            customers.create_customer(s, owner, customers.CustomerInput(kind="company", name=name), playbook,
+                                      now=datetime(2026, 11, 30, 2, tzinfo=timezone.utc))
     login(client, "manager")
     resp = client.get("/app/imports/export.xlsx")
     assert resp.status_code == 200

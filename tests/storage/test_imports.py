@@ -24,7 +24,7 @@ def world(database, playbook):
     with database.transaction() as s:
         w = build_world(s)
         customers.create_customer(s, w.rep2, customers.CustomerInput(
-            kind="company", name="北京已有客户科技有限公司"), playbook)
+            kind="company", name="北京已有客户科技有限公司"), playbook, now=NOW)
     return w
 
 
