@@ -207,3 +207,26 @@ def test_export_follows_the_permission_rules(database, world, playbook, tmp_path
     assert set(plan.columns.values()) >= {"customer_name", "credit_code", "mobile", "owner", "grade"}
     again = _run(database, world.director, tmp_path / "d.xlsx", playbook, dry_run=True)
     assert again.counts["duplicate"] == 5 and again.counts["new"] == 0
+
+
+def test_xls_from_excel_97(database, world, playbook, tmp_path):
+    import xlwt
+    path = tmp_path / "old.xls"
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("客户")
+    dated = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for col, header in enumerate(["单位名称", "联系电话", "业务员", "录入日期"]):
+        sheet.write(1, col, header)  # a blank first row
+    sheet.write(2, 0, "温州瓯江阀门有限公司 ")
+    sheet.write(2, 1, 13812345678.0)
+    sheet.write(2, 2, "李明")
+    sheet.write(2, 3, datetime(2024, 3, 5), dated)
+    sheet.write(3, 0, "合计")
+    book.save(str(path))
+    dry = _run(database, world.director, path, playbook, dry_run=True)
+    assert _classes(dry, "客户") == {3: "new", 4: "skipped"}
+    _run(database, world.director, path, playbook, dry_run=False)
+    with database.transaction() as s:
+        c = s.scalars(select(Customer).where(Customer.name == "温州瓯江阀门有限公司")).one()
+        assert (c.mobile, c.owner_id, c.created_at) == ("13812345678", world.rep1.id,
+                                                        datetime(2024, 3, 4, 16, tzinfo=timezone.utc))
