@@ -114,13 +114,13 @@ def upload():
         plans = imports.plan_file(path, runtime().playbook.imports, imports.saved_mappings(session, me.org_id))
         name = re.sub(r"[\\/\x00-\x1f]", "_", upload.filename)[:200]
         job = imports.create_job(session, me, name, digest, path, plans, _now())
-        return jsonify(imports.job_json(job)), 201
+        return jsonify(imports.job_json(job, _now())), 201
 
 
 @api.get("/<int:job_id>")
 def status(job_id: int):
     with work() as (session, me):
-        return jsonify(imports.job_json(imports.get_job(session, me, job_id)))
+        return jsonify(imports.job_json(imports.get_job(session, me, job_id), _now()))
 
 
 def _body_plan(job_plans: list[imports.SheetPlan]) -> list[imports.SheetPlan]:
@@ -149,8 +149,9 @@ def _body_plan(job_plans: list[imports.SheetPlan]) -> list[imports.SheetPlan]:
 def _start(job_id: int, dry_run: bool) -> Any:
     with work() as (session, me):
         job = imports.get_job(session, me, job_id)
-        if job.status in ("queued", "running"):
+        if job.status in ("queued", "running") and not imports.job_stalled(job, _now()):
             raise InvalidInput("status", "导入正在进行中，请稍候")
+        # a stalled run (its worker died) is started again: the rows it committed are skipped
         plans = imports.job_plans(job)
         if request.get_json(silent=True):
             plans = _body_plan(plans)
@@ -163,7 +164,7 @@ def _start(job_id: int, dry_run: bool) -> Any:
     # after the commit: the job reads the plan written above
     runtime().queue.enqueue(JOB_PATH, job_id, job_id=f"import-{job_id}-{'dry' if dry_run else 'run'}")
     with work() as (session, me):
-        return jsonify(imports.job_json(imports.get_job(session, me, job_id)))
+        return jsonify(imports.job_json(imports.get_job(session, me, job_id), _now()))
 
 
 @api.post("/<int:job_id>/dry-run")

@@ -28,7 +28,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,9 @@ class HeaderGuesser:
         self.rules = rules
         self.saved = {kind: {_header_key(h): f for h, f in cols.items()}
                       for kind, cols in (saved or {}).items()}
-        self.synonyms = {_header_key(s): name for name, syns in rules.columns.items() for s in syns}
-        self.synonyms.update({_header_key(label): name for name, label in FIELD_LABELS.items()})
+        # our own labels (an export's headers) first, so the playbook's synonyms win a conflict
+        self.synonyms = {_header_key(label): name for name, label in FIELD_LABELS.items()}
+        self.synonyms.update({_header_key(s): name for name, syns in rules.columns.items() for s in syns})
 
     def field_for(self, header: str, kind: str | None) -> str | None:
         key = _header_key(header)
@@ -973,9 +974,17 @@ def job_plans(job: ImportJob) -> list[SheetPlan]:
     return [SheetPlan.from_json(s) for s in job.plan.get("sheets", [])]
 
 
-def job_json(job: ImportJob) -> dict:
+STALLED_AFTER = timedelta(minutes=5)  # a batch commits far more often: no progress this long = a dead worker
+
+
+def job_stalled(job: ImportJob, now: datetime) -> bool:
+    return job.status in ("queued", "running") and now - job.updated_at > STALLED_AFTER
+
+
+def job_json(job: ImportJob, now: datetime) -> dict:
     summary = job.summary or {}
     return {"id": job.id, "file_name": job.file_name, "status": job.status, "dry_run": job.dry_run,
+            "stalled": job_stalled(job, now),
             "rows_done": job.rows_done, "rows_total": max(job.rows_total, job.rows_done),
             "sheets": job.plan.get("sheets", []), "summary": summary, "error": job.error,
             "has_result": bool(job.result_path)}

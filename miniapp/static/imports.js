@@ -126,7 +126,13 @@
 
   function poll() {
     call("GET", "/api/imports/" + job.id).then(function (data) {
-      if (data.status === "queued" || data.status === "running") {
+      if (data.stalled) {
+        showProgress(data);
+        $("#progress-title").textContent = "导入中断";
+        var again = $("#import-run"); again.textContent = "继续" + (data.dry_run ? "试导入" : "导入");
+        again.dataset.mode = data.dry_run ? "dry-run" : "run"; again.hidden = false;
+        $("#report").hidden = false;
+      } else if (data.status === "queued" || data.status === "running") {
         showProgress(data);
         setTimeout(poll, 800);
       } else if (data.status === "failed") {
@@ -159,7 +165,8 @@
 
   $("#import-run").addEventListener("click", function () {
     this.hidden = true;
-    call("POST", "/api/imports/" + job.id + "/run").then(function (data) {
+    var mode = this.dataset.mode || "run"; this.dataset.mode = "run";
+    call("POST", "/api/imports/" + job.id + "/" + mode).then(function (data) {
       showProgress(data); poll();
     }, function (err) { toast(err.message); });
   });

@@ -113,3 +113,27 @@ def test_the_page_renders_for_managers_only(client, world):
     assert page.status_code == 200 and "导入导出" in page.get_data(as_text=True)
     login(client, "rep1")
     assert client.get("/app/imports/").status_code == 403
+
+
+def test_a_stalled_run_can_be_started_again_a_live_one_not(client, app, world, database, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.models import ImportJob
+    path = tmp_path / "messy.xlsx"
+    messy_workbook(path, with_history=False)
+    login(client, "director")
+    job = _upload(client, path).json
+    now = app.extensions["crmbot"].clock.now()
+    with database.transaction() as s:
+        s.execute(update(ImportJob).where(ImportJob.id == job["id"]).values(
+            status="running", dry_run=False, updated_at=now - timedelta(seconds=30)))
+    refused = client.post(f"/api/imports/{job['id']}/run", headers=CSRF)
+    assert refused.status_code == 400 and "正在进行" in refused.json["error"]
+    with database.transaction() as s:
+        s.execute(update(ImportJob).where(ImportJob.id == job["id"]).values(updated_at=now - timedelta(minutes=6)))
+    assert client.get(f"/api/imports/{job['id']}").json["stalled"] is True
+    resumed = client.post(f"/api/imports/{job['id']}/run", headers=CSRF)
+    assert resumed.status_code == 200 and resumed.json["status"] == "done"
+    assert _customers(database) == 5
