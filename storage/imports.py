@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -677,14 +679,17 @@ class _CustomerIndex:
     """Customers of the org by normalized name, for the contact / follow-up / opportunity sheets:
     the store's, plus (in a dry run) the ones the customer sheet would create."""
 
-    def __init__(self, session: Session, actor: User):
-        self.session, self.actor = session, actor
-        self.pending: dict[str, int] = {}   # normalized name → 0 (dry run: would be created)
+    def __init__(self, session: Session, actor: User, seen: "_SeenKeys"):
+        self.session, self.actor, self.seen = session, actor, seen
         self.cache: dict[str, Customer | None] = {}
+
+    def add_pending(self, names: list[str]) -> None:
+        """Dry run: these customers would be created (kept in the SQLite scratch file, not in memory)."""
+        self.seen.mark("pending", [((normalize_name(n),), 0) for n in names])
 
     def find(self, name: str) -> tuple[int | None, Customer | None]:
         key = normalize_name(name)
-        if key in self.pending:
+        if self.seen.first_row("pending", (key,)) is not None:
             return 0, None
         if key not in self.cache:
             if len(self.cache) > 50_000:
@@ -703,9 +708,8 @@ def run_import(db: Database, actor_id: int, path: Path | str, plans: list[SheetP
     batch_rows = options.batch_rows or playbook.imports.batch_rows
     total = sum(p.rows_estimate for p in plans if p.kind)
     writer = ResultSheetWriter(options.result_path) if options.result_path else None
-    seen: dict[str, int] = {}  # in-file duplicate keys → first row (hashed to keep memory small)
     ordered = sorted((p for p in plans if p.kind), key=lambda p: SHEET_KINDS.index(p.kind))
-    with db.sessions() as session, Workbook(path) as book:
+    with _SeenKeys() as seen, db.sessions() as session, Workbook(path) as book:
         actor = session.get(User, actor_id)
         if actor is None:
             raise NotFound("用户不存在")
@@ -713,7 +717,7 @@ def run_import(db: Database, actor_id: int, path: Path | str, plans: list[SheetP
         people = People(session, actor)
         terms = TermBook(playbook, summary)
         reader = RowReader(playbook, people, terms, summary)
-        index = _CustomerIndex(session, actor)
+        index = _CustomerIndex(session, actor, seen)
         session.commit()  # reads above end their transaction; each batch opens its own
         for plan in ordered:
             counts_before = dict(summary.counts)
@@ -723,12 +727,14 @@ def run_import(db: Database, actor_id: int, path: Path | str, plans: list[SheetP
             for row in _data_rows(book, plan):
                 if _is_blank(row.values):
                     continue
-                batch.append((row, _first_pass(reader, plan, row, seen, playbook)))
+                batch.append((row, _first_pass(reader, plan, row, playbook)))
                 if len(batch) >= batch_rows:
-                    _flush(session, actor, plan, batch, index, summary, writer, options, total)
+                    _flush(session, actor, plan, _in_file_duplicates(plan, batch, seen), index, summary,
+                           writer, options, total)
                     batch = []
             if batch:
-                _flush(session, actor, plan, batch, index, summary, writer, options, total)
+                _flush(session, actor, plan, _in_file_duplicates(plan, batch, seen), index, summary,
+                       writer, options, total)
             summary.sheets.append({"name": plan.name, "kind": plan.kind, "kind_label": KIND_LABELS[plan.kind],
                                    "header_row": plan.header_row,
                                    "counts": {k: summary.counts[k] - counts_before.get(k, 0)
@@ -739,23 +745,80 @@ def run_import(db: Database, actor_id: int, path: Path | str, plans: list[SheetP
     return summary
 
 
-def _first_pass(reader: RowReader, plan: SheetPlan, row: SheetRow, seen: dict[str, int],
-                playbook: Playbook) -> Parsed | RowResult:
-    """What the row says by itself: skipped, invalid, a duplicate of an earlier row, or parsed."""
+class _SeenKeys:
+    """The file's rows seen so far, by their duplicate keys → first row number. Kept in a throwaway
+    SQLite file rather than a dict so memory stays flat in the file's size (a dict of 300,000 keys
+    is ~40 MB); SQLite's page cache is bounded and a lookup by integer key costs microseconds."""
+
+    def __init__(self):
+        self._dir = tempfile.TemporaryDirectory(prefix="crmbot-import-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "seen.db", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE seen (k INTEGER PRIMARY KEY, row INTEGER NOT NULL)")
+
+    @staticmethod
+    def _digest(kind: str, key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{kind}|{key}".encode(), digest_size=8).digest(),
+                              "big", signed=True)
+
+    def first_row(self, kind: str, keys: tuple[str, ...]) -> int | None:
+        return self.mark(kind, [(keys, 0)], add=False)[0]
+
+    def add(self, kind: str, keys: tuple[str, ...], row: int) -> None:
+        self.mark(kind, [(keys, row)])
+
+    def mark(self, kind: str, rows: list[tuple[tuple[str, ...], int]], add: bool = True) -> list[int | None]:
+        """For each (keys, row) in order: the first earlier row sharing a key, or None (then, with
+        `add`, the row is remembered). One query per 500 keys for the whole batch."""
+        digests = [[self._digest(kind, k) for k in keys] for keys, _ in rows]
+        flat = list({d for ds in digests for d in ds})
+        known: dict[int, int] = {}
+        for start in range(0, len(flat), 500):
+            chunk = flat[start:start + 500]
+            known.update(self._db.execute(
+                f"SELECT k, row FROM seen WHERE k IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        firsts: list[int | None] = []
+        new: dict[int, int] = {}
+        for ds, (_, row) in zip(digests, rows):
+            hits = [known[d] for d in ds if d in known] + [new[d] for d in ds if d in new]
+            firsts.append(min(hits) if hits else None)
+            if not hits and add:
+                for d in ds:
+                    new.setdefault(d, row)
+        if new:
+            self._db.executemany("INSERT OR IGNORE INTO seen (k, row) VALUES (?, ?)", list(new.items()))
+        return firsts
+
+    def __enter__(self) -> "_SeenKeys":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def _first_pass(reader: RowReader, plan: SheetPlan, row: SheetRow, playbook: Playbook) -> Parsed | RowResult:
+    """What the row says by itself: skipped, invalid, or parsed."""
     if _is_total(row.values, playbook.imports.total_row_words):
         return RowResult(plan.name, row.number, SKIPPED, "合计行")
     try:
         parsed = reader.parse(plan, row)
     except cells.CellError as exc:
         return RowResult(plan.name, row.number, INVALID, exc.message)
-    for key in parsed.file_keys:
-        digest = hashlib.blake2b(f"{plan.kind}|{key}".encode(), digest_size=8).digest()
-        if digest in seen:
-            return RowResult(plan.name, row.number, DUPLICATE_IN_FILE, f"与第{seen[digest]}行重复",
-                             parsed.warnings)
-    for key in parsed.file_keys:
-        seen[hashlib.blake2b(f"{plan.kind}|{key}".encode(), digest_size=8).digest()] = row.number
     return parsed
+
+
+def _in_file_duplicates(plan: SheetPlan, batch: list, seen: _SeenKeys) -> list:
+    """Rows sharing a normalized name, identifier or mobile with an earlier row of the file."""
+    parsed = [(i, item) for i, (_, item) in enumerate(batch) if isinstance(item, Parsed)]
+    firsts = seen.mark(plan.kind, [(p.file_keys, p.row.number) for _, p in parsed])
+    out = list(batch)
+    for (i, p), first in zip(parsed, firsts):
+        if first is not None:
+            out[i] = (p.row, RowResult(plan.name, p.row.number, DUPLICATE_IN_FILE, f"与第{first}行重复",
+                                       p.warnings))
+    return out
 
 
 def _flush(session: Session, actor: User, plan: SheetPlan, batch: list, index: _CustomerIndex,
@@ -806,6 +869,7 @@ def _classify(session: Session, actor: User, kind: str, rows: list[Parsed], inde
     results: dict[int, RowResult] = {}
     if kind == "customers":
         hits = _keys_in_store(session, actor.org_id, rows) if EXACT_ONLY else None
+        pending = []
         for p in rows:
             matches = (_duplicates_of(session, actor.org_id, p.data)
                        if hits is None or _may_duplicate(p, hits) else [])
@@ -815,8 +879,9 @@ def _classify(session: Session, actor: User, kind: str, rows: list[Parsed], inde
                                                   f"{m.customer_name}（负责人：{m.owner_name}）", p.warnings)
             else:
                 results[p.row.number] = RowResult(p.sheet.name, p.row.number, NEW, "", p.warnings)
-                if options.dry_run:
-                    index.pending[normalize_name(p.data["customer_name"])] = 0
+                pending.append(p.data["customer_name"])
+        if options.dry_run and pending:
+            index.add_pending(pending)
         return results
     for p in rows:
         customer_id, customer = index.find(p.data["customer_name"])
