@@ -230,3 +230,28 @@ def test_xls_from_excel_97(database, world, playbook, tmp_path):
         c = s.scalars(select(Customer).where(Customer.name == "温州瓯江阀门有限公司")).one()
         assert (c.mobile, c.owner_id, c.created_at) == ("13812345678", world.rep1.id,
                                                         datetime(2024, 3, 4, 16, tzinfo=timezone.utc))
+
+
+def test_a_contacts_sheet_attaches_to_customers_by_name(database, world, playbook, tmp_path):
+    path = tmp_path / "contacts.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "客户"
+    ws.append(["客户名称", "联系人", "手机"])
+    ws.append(["温州瓯江阀门有限公司", "林工", "13812345678"])
+    contacts = wb.create_sheet("联系人")
+    contacts.append(["所属客户", "姓名", "职务", "手机号码", "邮箱"])
+    contacts.append(["温州瓯江阀门有限公司", "林总", "总经理", "13900001111", "LIN@Example.com "])
+    contacts.append(["温州瓯江阀门有限公司", "林工", None, "13812345678", None])   # already the customer's
+    contacts.append(["没有这家公司", "赵工", None, "13700001111", None])
+    contacts.append(["温州瓯江阀门有限公司", "钱工", None, None, "not-an-email"])
+    wb.save(path)
+    dry = _run(database, world.director, path, playbook, dry_run=True)
+    assert _classes(dry, "联系人") == {2: "new", 3: "new", 4: "invalid", 5: "invalid"}
+    done = _run(database, world.director, path, playbook, dry_run=False)
+    # on import the customer exists, so the second row is seen for what it is
+    assert _classes(done, "联系人") == {2: "imported", 3: "duplicate", 4: "invalid", 5: "invalid"}
+    with database.transaction() as s:
+        rows = s.execute(select(Contact.name, Contact.title, Contact.mobile, Contact.email)
+                         .order_by(Contact.id)).all()
+    assert rows == [("林工", None, "13812345678", None), ("林总", "总经理", "13900001111", "lin@example.com")]
