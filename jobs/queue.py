@@ -20,7 +20,7 @@ QUEUE_NAMES = ("crmbot-high", "crmbot-default", "crmbot-capture")
 
 class JobQueue(Protocol):
     def enqueue(self, path: str, *args: Any, job_id: str | None = None, delay_s: float = 0,
-                queue: str = "crmbot-default") -> None: ...
+                queue: str = "crmbot-default", timeout_s: int = 300) -> None: ...
 
 
 def resolve(path: str):
@@ -38,11 +38,11 @@ class RqQueue:
         self.queues = {name: Queue(name, connection=connection) for name in QUEUE_NAMES}
 
     def enqueue(self, path: str, *args: Any, job_id: str | None = None, delay_s: float = 0,
-                queue: str = "crmbot-default") -> None:
+                queue: str = "crmbot-default", timeout_s: int = 300) -> None:
         from rq import Retry
         q = self.queues[queue]
         options = dict(job_id=job_id, retry=Retry(max=3, interval=[5, 30, 120]),
-                       result_ttl=600, failure_ttl=7 * 86400, job_timeout=300)
+                       result_ttl=600, failure_ttl=7 * 86400, job_timeout=timeout_s)
         if delay_s > 0:
             q.enqueue_in(timedelta(seconds=delay_s), path, *args, **options)
             return
@@ -61,7 +61,7 @@ class InlineQueue:
         self.ran: list[tuple[str, tuple]] = []
 
     def enqueue(self, path: str, *args: Any, job_id: str | None = None, delay_s: float = 0,
-                queue: str = "crmbot-default") -> None:
+                queue: str = "crmbot-default", timeout_s: int = 300) -> None:
         if delay_s > 0:
             self.delayed.append((path, args, delay_s))
             return
@@ -79,7 +79,7 @@ class ThreadQueue:
         self._thread.start()
 
     def enqueue(self, path: str, *args: Any, job_id: str | None = None, delay_s: float = 0,
-                queue: str = "crmbot-default") -> None:
+                queue: str = "crmbot-default", timeout_s: int = 300) -> None:
         if delay_s > 0:
             timer = threading.Timer(delay_s, self._jobs.put, args=((path, args),))
             timer.daemon = True

@@ -8,6 +8,7 @@ page polls. Uploaded files are kept under CRMBOT_MEDIA_DIR/imports/ by content h
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ pages = Blueprint("miniapp_imports", __name__, url_prefix="/app/imports")
 api = Blueprint("miniapp_imports_api", __name__, url_prefix="/api/imports")
 
 JOB_PATH = "jobs.imports.run_import_job"
+JOB_TIMEOUT_S = 3600  # a 100,000-row sheet takes minutes; rq's default 300 s would cut it (it resumes, but why)
 
 
 # the same answers as the rest of the mini-app (api.py, pages.py) for these two blueprints
@@ -83,9 +85,15 @@ def export():
     with work() as (session, me):
         folder = Path(tempfile.mkdtemp(prefix="crmbot-export-"))
         path = folder / "customers.xlsx"
-        imports.export_customers(session, me, path, runtime().playbook.tz)
-    return send_file(path, as_attachment=True, download_name="客户导出.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        try:
+            imports.export_customers(session, me, path, runtime().playbook.tz)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    response = send_file(path, as_attachment=True, download_name="客户导出.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return response
 
 
 def _upload_dir() -> Path:
@@ -162,7 +170,8 @@ def _start(job_id: int, dry_run: bool) -> Any:
         if not dry_run:
             imports.save_mapping(session, me, plans, _now())
     # after the commit: the job reads the plan written above
-    runtime().queue.enqueue(JOB_PATH, job_id, job_id=f"import-{job_id}-{'dry' if dry_run else 'run'}")
+    runtime().queue.enqueue(JOB_PATH, job_id, job_id=f"import-{job_id}-{'dry' if dry_run else 'run'}",
+                            timeout_s=JOB_TIMEOUT_S)
     with work() as (session, me):
         return jsonify(imports.job_json(imports.get_job(session, me, job_id), _now()))
 
