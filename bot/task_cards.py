@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from cards import rows
 from config.playbook import Playbook
 from config.worktime import WorkCalendar

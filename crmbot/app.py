@@ -8,8 +8,6 @@ from flask import Flask
 
 from config.settings import Settings, load_settings
 from crmbot.runtime import Runtime
-
-
 from jobs.runtime import set_runtime
 
 

@@ -99,8 +99,8 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an rq worker (with rq's scheduler for retries and delayed jobs)."""
     from rq import Queue, Worker
 
-    from jobs.queue import QUEUE_NAMES
     from crmbot.runtime import Runtime
+    from jobs.queue import QUEUE_NAMES
     from jobs.runtime import set_runtime
     settings = _settings()
     if not settings.crmbot_redis_url:
@@ -183,8 +183,8 @@ def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) 
     """Run every rule scan once and print the tasks each created."""
     from datetime import datetime, timedelta
 
-    from jobs.rules import run_all
     from crmbot.runtime import Runtime
+    from jobs.rules import run_all
     from jobs.runtime import set_runtime
     now = None
     if now_text:

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
-from storage import customers
+from storage import customers, drafts
 from storage.errors import DomainError, InvalidInput
 
 from . import metrics, reads
@@ -145,6 +145,23 @@ def customer(customer_id: int):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
                                form=_followup_form(rt.playbook, now, "app"), now=now)
+
+
+@bp.get("/drafts/<int:draft_id>")
+def draft(draft_id: int):
+    """编辑 / 改客户 on a capture card: the draft itself while it waits; once confirmed, the
+    customer it became; once discarded, a page that says so."""
+    with work() as (session, me):
+        found = drafts.get_draft(session, me, draft_id)
+        became = found.result_customer_id or found.fields.get("customer_id")
+        if found.status == "confirmed" and became:
+            return redirect(url_for("miniapp_pages.customer", customer_id=int(became)))
+        if found.status != "pending":
+            return render_template("miniapp/message.html", title="这条录入已处理",
+                                   message="这条录入已放弃或已处理，不需要再确认。")
+        choices = (customers.search_customers(session, me, owner_id=me.id, limit=100)[0]
+                   if found.kind == "followup" else [])
+        return render_template("miniapp/draft.html", me=me, d=reads.draft_dict(found), customer_choices=choices)
 
 
 def _days() -> int:

@@ -11,9 +11,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
-from storage import customers, drafts, opportunities
-from storage.models import (CaptureDraft, Customer, FollowUp, Lead, Opportunity, StageChange, Task,
-                            User)
+from storage import customers, drafts, links, opportunities
+from storage.errors import PermissionDenied
+from storage.models import (
+    CaptureDraft,
+    Customer,
+    FollowUp,
+    Lead,
+    Opportunity,
+    StageChange,
+    Task,
+    User,
+)
 
 STATUS_LABELS = {"active": "跟进中", "incomplete": "待补全", "lost": "已流失"}
 KIND_LABELS = {"company": "企业", "person": "个人"}
@@ -255,9 +264,6 @@ class LinkState:
 def link_state(session: Session, actor: User, platform: str, external_id: str) -> LinkState:
     """The chat's link as this rep sees it. A chat linked to a colleague's customer names the
     colleague (the rep must know whom to talk to, 撞单 avoided) but shows none of its data."""
-    from storage import links
-    from storage.errors import PermissionDenied
-
     link = links.find_link(session, actor.org_id, platform, external_id)
     if link is None:
         return LinkState(False)

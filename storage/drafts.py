@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from config.playbook import Playbook
 
 from . import audit
-from .customers import ContactInput, CustomerInput, create_customer
+from .customers import ContactInput, CustomerInput, add_contact, create_customer
 from .errors import Conflict, InvalidInput, NotFound
 from .followups import FollowUpInput, log_followup
 from .models import CaptureDraft, User
@@ -132,7 +132,6 @@ def followup_input(fields: dict[str, Any], draft: CaptureDraft) -> FollowUpInput
 
 def add_as_contact(session: Session, actor: User, draft_id: int, customer_id: int):
     """The card's person joins an existing customer (the duplicate case) instead of a new one."""
-    from .customers import add_contact
     draft = get_draft(session, actor, draft_id)
     _pending(draft)
     if draft.kind != "customer":

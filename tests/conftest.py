@@ -3,6 +3,7 @@ are set (CI), SQLite and fakeredis otherwise, so the README's test command passe
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,22 @@ from storage.db import Database
 from storage.models import Base
 
 PG_URL = os.environ.get("CRMBOT_TEST_DATABASE_URL")
+# CI runs the scenario and jobs suites a second time with the wall clock moved, e.g. into quiet hours
+# on the eve of a public holiday: nothing may depend on when the suite runs. time-machine moves
+# time.time() / datetime.now() for this process and keeps them ticking (sleeps and monotonic time
+# are untouched, unlike LD_PRELOAD fakers, which hang Python's timed waits).
+WALL_CLOCK = os.environ.get("CRMBOT_TEST_WALL_CLOCK")
 REDIS_URL = os.environ.get("CRMBOT_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moved_wall_clock():
+    if not WALL_CLOCK:
+        yield None
+        return
+    import time_machine
+    with time_machine.travel(datetime.fromisoformat(WALL_CLOCK), tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture

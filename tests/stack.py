@@ -35,6 +35,7 @@ class Stack:
     wecom: Any            # FakeWeComState
     dingtalk: Any         # FakeDingTalkState
     real_worker: bool
+    app: Any = None       # the Flask app, for the mini-app's test client
 
     def drain(self) -> None:
         """Run queued jobs to completion (an rq worker in burst mode on real Redis)."""
@@ -108,7 +109,7 @@ def running_stack(database, redis_conn, real_worker: bool | None = None, **overr
     app = create_app(settings, runtime)
     base_url, stop_app = _serve(app)
     try:
-        yield Stack(settings, runtime, base_url, wecom_state, dt_state, real)
+        yield Stack(settings, runtime, base_url, wecom_state, dt_state, real, app)
     finally:
         stop_app()
         stop_wecom()

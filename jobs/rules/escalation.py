@@ -9,14 +9,14 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cards.rows import ESCALATION_ACTIONS
+from bot.outbound import Outbound
 from cards import builders, rows
+from cards.rows import ESCALATION_ACTIONS
 from config.worktime import WorkCalendar
 from storage import audit
 from storage.models import Task, User
 from storage.users import director_of, manager_of
 
-from bot.outbound import Outbound
 from .scanning import Scan, scan_range
 
 NAME = "escalation"

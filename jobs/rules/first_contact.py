@@ -8,15 +8,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cards.rows import ESCALATION_ACTIONS
-from storage.models import Lead, User
-from storage.tasks import TaskSpec
-from storage.users import manager_of
-
 from bot.outbound import Outbound
 from bot.task_cards import lead_lines, open_task, suggested_opener
 from cards import rows
+from cards.rows import ESCALATION_ACTIONS
 from config.worktime import WorkCalendar
+from storage.models import Lead, User
+from storage.tasks import TaskSpec
+from storage.users import manager_of
 
 from .scanning import Scan, scan_range, stamp
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.outbound import Outbound
+from bot.task_cards import open_task
 from cards import builders
 from config.worktime import WorkCalendar
 from storage.models import Customer, Org, User
 from storage.tasks import TaskSpec
 
-from bot.outbound import Outbound
 from . import escalation
-from bot.task_cards import open_task
-
 from .scanning import Scan, open_task_by_key, scan_range, stamp
 
 NAME = "followup_due"

@@ -9,11 +9,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Customer, FollowUp, StageChange, Task, User
-from storage.tasks import TaskSpec
-
 from bot.outbound import Outbound
 from bot.task_cards import open_task
+from storage.models import Customer, FollowUp, StageChange, Task, User
+from storage.tasks import TaskSpec
 
 from .scanning import Scan
 

@@ -15,13 +15,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Interval, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from bot.outbound import Outbound
 from cards.builders import task_card as card_builder
 from cards.links import dashboard_link
 from storage import tasks
 from storage.models import FollowUp, Lead, Opportunity, Org, StageChange, Task, User
 from storage.tasks import TaskSpec
 
-from bot.outbound import Outbound
 from .scanning import Scan
 
 NAME = "reports"

@@ -10,11 +10,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Contact, Customer, Org, User
-from storage.tasks import TaskSpec
-
 from bot.outbound import Outbound
 from bot.task_cards import open_task
+from storage.models import Contact, Customer, Org, User
+from storage.tasks import TaskSpec
 
 from .scanning import Scan, local_date, scan_range, stamp
 

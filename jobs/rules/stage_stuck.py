@@ -8,11 +8,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Customer, Opportunity, User
-from storage.tasks import TaskSpec
-
 from bot.outbound import Outbound
 from bot.task_cards import open_task
+from storage.models import Customer, Opportunity, User
+from storage.tasks import TaskSpec
 
 from .scanning import Scan, scan_range, stamp
 
