@@ -456,7 +456,8 @@ class TermBook:
 def _row_key(kind: str, plan: SheetPlan, values: tuple[Any, ...]) -> str:
     """The row's fingerprint: its kind and its mapped cells as text, in field order. The file's
     name, the sheet's name and the row's position are left out on purpose: the same rows saved
-    again (another file name, as CSV, re-sorted) still import once."""
+    again (another file name, another sheet, re-sorted, as CSV when the cells read the same) still
+    import once; rows whose cells were reformatted are caught by the duplicate check instead."""
     parts = [kind]
     for index, name in sorted(plan.columns.items(), key=lambda item: item[1]):
         value = values[index] if index < len(values) else None
@@ -483,7 +484,7 @@ class RowReader:
         self.playbook, self.people, self.terms, self.summary = playbook, people, terms, summary
         self.tz = playbook.tz
 
-    def _owner(self, value: Any, key: str = "owner") -> User:
+    def _owner(self, value: Any) -> User:
         name = cells.name_text(cells.text(value)) if value is not None else None
         try:
             return self.people.resolve(name)
@@ -511,9 +512,10 @@ class RowReader:
         mobile, others = cells.phones(get.get("mobile"))
         _, more = cells.phones(get.get("phone"))
         others += more
-        d["mobile"], d["phone"] = mobile, "、".join(others)[:40] or None
-        if len(others) > 1 or (others and len("、".join(others)) > 40):
-            parsed.warnings.append("多个电话只保留了前几个")
+        joined = "、".join(others)
+        d["mobile"], d["phone"] = mobile, joined[:40] or None
+        if len(joined) > 40:
+            parsed.warnings.append("电话太多，只保留了前40个字符")
         email = cells.text(get.get("email"))
         try:
             d["email"] = normalize_email(email) if email else None
