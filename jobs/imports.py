@@ -52,7 +52,8 @@ def run_job(runtime: Services, job_id: int, progress: Callable[[int, int], None]
         actor_id, path, dry_run = job.actor_id, Path(job.file_path), job.dry_run
         plans, result_path = imports.job_plans(job), result_path_for(job)
     options = imports.RunOptions(dry_run=dry_run, now=now_of(runtime), job_id=job_id,
-                                 result_path=result_path if write_result else None, progress=progress)
+                                 result_path=result_path if write_result else None, progress=progress,
+                                 clock=runtime.clock.now)
     try:
         summary = imports.run_import(runtime.db, actor_id, path, plans, runtime.playbook, options)
     except DomainError as exc:  # the file or the plan is refused: the page shows why
