@@ -15,6 +15,9 @@ The load generator runs on the same machine (Python threads + requests) and take
 servers; the numbers are what this box sustains with everything on it, not a server-only figure.
 
     /work/venv/bin/python bench/bench_callback.py [--requests 1200] [--concurrency 1,4,16] [--workers 2]
+        [--database-url URL] [--redis-url URL]
+
+A tiny run (tests/bench keeps it runnable): --requests 10 --warmup 2 --rounds 1 --concurrency 1.
 """
 from __future__ import annotations
 
@@ -253,15 +256,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both servers")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument("--database-url", default=None, help="default: a temp SQLite file")
+    parser.add_argument("--redis-url", default=None,
+                        help="an existing Redis the rq jobs may be queued in (default: a private redis-server)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="crmbot-bench-"))
     database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    redis_proc, redis_url = start_redis(tmp)
+    procs: list[subprocess.Popen] = []
+    if args.redis_url:
+        redis_url = args.redis_url
+    else:
+        redis_proc, redis_url = start_redis(tmp)
+        procs.append(redis_proc)
     env = server_env(database_url, redis_url)
     keys = CallbackKeys.from_settings(_Keys())
-    procs: list[subprocess.Popen] = [redis_proc]
     results: list[Result] = []
     try:
         crmbot_proc, crmbot_base = start_crmbot(env, args.workers, args.threads)
@@ -293,8 +302,9 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     db_kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite (WAL, temp file)"
+    redis_kind = "the given Redis" if args.redis_url else "a private redis-server"
     print(f"WeCom callback ack latency — gunicorn gthread {args.workers} workers x {args.threads} threads, "
-          f"{db_kind}, rq on a private redis-server (no worker), {os.cpu_count()} CPUs shared with the client")
+          f"{db_kind}, rq on {redis_kind} (no worker), {os.cpu_count()} CPUs shared with the client")
     print(f"{'endpoint':<22}{'conc':>5}{'ok':>7}{'err':>5}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}")
     for r in results:
         flag = "  (cut off at time limit)" if r.cut_off else ""

@@ -17,8 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.factories import NOW
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -29,6 +27,7 @@ from config.settings import DEFAULT_PLAYBOOK  # noqa: E402
 from storage import links  # noqa: E402
 from storage.db import Database  # noqa: E402
 from tests.e2e.browser import chromium, chromium_missing_reason, phone_page, serve  # noqa: E402
+from tests.factories import NOW  # noqa: E402
 from tests.miniapp.helpers import make_app, seed  # noqa: E402
 
 # "weak 4G": 150 ms round trip, 1.6 Mbit/s down, 750 kbit/s up (DevTools' "Fast 3G"-like profile)

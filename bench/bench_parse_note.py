@@ -1,6 +1,6 @@
 """Throughput and accuracy of the follow-up note parser.
 
-    /work/venv/bin/python bench/bench_parse_note.py [--misses]
+    /work/venv/bin/python bench/bench_parse_note.py [--misses] [--rounds 20] [--book-size 1000]
 
 Prints notes/s over every corpus note, and date / amount / tag / customer accuracy per corpus:
 the development set (tuned on) and the three held-out sets (never tuned on).
@@ -26,7 +26,11 @@ CORPORA = ROOT / "tests" / "ocr_asr"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--misses", action="store_true", help="print every note with a wrong field")
-    show_misses = parser.parse_args().misses
+    parser.add_argument("--rounds", type=int, default=20, help="passes over all corpora for the throughput")
+    parser.add_argument("--book-size", type=int, default=1000,
+                        help="made-up customers added to the corpus customers for the big-book throughput")
+    args = parser.parse_args()
+    show_misses = args.misses
     playbook = load_playbook(ROOT / "config" / "playbook.toml")
     customers = load_customers(CORPORA / "notes_corpus_customers.jsonl")
     sets = {"development": "notes_corpus.jsonl", "held-out 1": "notes_corpus_heldout.jsonl",
@@ -41,7 +45,7 @@ def main() -> None:
             print("\n".join(result.misses))
 
     parse_note("预热 明天", datetime.fromisoformat(everything[0]["now"]), playbook, customers)
-    rounds = 20
+    rounds = args.rounds
     start = time.perf_counter()
     for _ in range(rounds):
         for row in everything:
@@ -52,7 +56,7 @@ def main() -> None:
           f"{len(customers)} customers, {count} parses)")
 
     # A busy rep's book: the corpus customers plus 1,000 made-up companies to match against.
-    many = customers + _made_up_customers(1000)
+    many = customers + _made_up_customers(args.book_size)
     start = time.perf_counter()
     for row in everything:
         parse_note(row["text"], datetime.fromisoformat(row["now"]), playbook, many)

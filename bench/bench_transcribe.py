@@ -65,7 +65,7 @@ def main() -> None:
         total_audio += audio.duration_s
         total_time += elapsed
         line = f"{path.name:22s} {audio.duration_s:5.2f} s audio  {elapsed * 1000:6.0f} ms  RTF {elapsed / audio.duration_s:.3f}"
-        reference = references.get(path.name) if path.parent == FIXTURES else None
+        reference = references.get(path.name) if path.resolve().parent == FIXTURES else None
         if reference:
             hot = character_error_rate(reference, text)
             plain = character_error_rate(reference, engine.transcribe(audio.samples).text)

@@ -166,6 +166,16 @@ class Outbound:
             return Queued(None)
         return self._to_user(user, platform, {"text": text}, dedupe_key, purpose, not_before=not_before)
 
+    def image(self, user: User, media_asset_id: int, *, dedupe_key: str, caption: str,
+              purpose: Purpose = Purpose.REMINDER) -> Queued:
+        """An image kept as a media asset (a report's chart); the sender uploads it at delivery.
+        `caption` is what a digest of held messages lists for it."""
+        platform = user_platform(user)
+        if platform is None:
+            return Queued(None)
+        return self._to_user(user, platform, {"image": {"media_asset_id": media_asset_id, "filename": "chart.png"},
+                                              "text": caption}, dedupe_key, purpose)
+
     # ---- answers in the chat a person wrote in (1:1 or group)
     def reply(self, *, platform: str, recipient: str, payload: dict[str, Any], dedupe_key: str,
               user: User | None, context: dict[str, Any], card_id: str | None = None) -> int:

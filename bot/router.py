@@ -28,6 +28,7 @@ class Router:
         self.commands: dict[str, Command] = {}
         self.ordered: list[Command] = []
         self.actions: dict[str, Handler] = {}
+        self.after_done: set[str] = set()   # actions a done card still offers (撤销)
         self.kinds: dict[Kind, Handler] = {}
         self.fallback_text: Handler | None = None
 
@@ -40,9 +41,11 @@ class Router:
             return fn
         return register
 
-    def action(self, key: str) -> Callable[[Handler], Handler]:
+    def action(self, key: str, *, when_done: bool = False) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.actions[key] = fn
+            if when_done:
+                self.after_done.add(key)
             return fn
         return register
 
@@ -64,10 +67,10 @@ class Router:
             return self._text(ctx, ctx.event.payload.get("text", ""))
         if kind == Kind.CARD_ACTION:
             record = ctx.card_record
-            if record is not None and already_done(ctx):
-                return None
             # a button key is "verb" or "verb:argument"; handlers register "<subject>:<verb>"
             verb, _, arg = str(ctx.event.payload.get("action", "")).partition(":")
+            if record is not None and f"{record.subject_type}:{verb}" not in self.after_done and already_done(ctx):
+                return None
             handler = self.actions.get(f"{record.subject_type}:{verb}") if record else None
             if handler is not None:
                 return handler(ctx, arg)

@@ -13,7 +13,7 @@ from storage import tasks
 from storage.models import Lead, Task, User
 from storage.tasks import TaskSpec
 
-from .outbound import Outbound, Purpose
+from .outbound import Outbound, Purpose, hold_for_quiet_hours
 
 LEAD_OFFER = "lead_assignment"
 
@@ -66,12 +66,17 @@ def offer_lead(out: Outbound, lead: Lead, rep: User, *, purpose: Purpose = Purpo
     detail = f"请在{minutes}分钟内认领，超时将改派给其他同事。\n建议开场白：{suggested_opener(lead, rep)}"
     if lead.note:
         detail = f"留言：{lead.note}\n{detail}"
-    starts = WorkCalendar.from_playbook(playbook).next_working_moment(out.now)
+    calendar = WorkCalendar.from_playbook(playbook)
+    # at night, on a weekend or a holiday the offer waits for the next working morning; within a
+    # working day (a lunch break, after 18:00 before quiet hours) it goes now and its timer waits
+    off_day = not calendar.is_working_day(out.now.astimezone(playbook.tz).date())
+    held = off_day or hold_for_quiet_hours(playbook, out.now) is not None
+    starts = calendar.next_working_moment(out.now)
     spec = TaskSpec(org_id=lead.org_id, kind=LEAD_OFFER, subject_type="lead", subject_id=lead.id,
                     assignee_id=rep.id, title=f"新线索：{lead.company or lead.name}", detail=detail,
                     due_at=starts + timedelta(minutes=minutes),
                     dedupe_key=f"{LEAD_OFFER}:lead:{lead.id}:{lead.assignment_count}")
     _task, created = open_task(out, spec, rep, fields=lead_lines(lead), purpose=purpose,
                                working_due_in=timedelta(minutes=minutes),
-                               not_before=starts if starts > out.now else None)
+                               not_before=starts if held and starts > out.now else None)
     return created

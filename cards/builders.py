@@ -78,3 +78,36 @@ def done(card: Card, note: str, link: str | None = None) -> Card:
     `link` replaces where the card and its 打开 button lead (what was acted on may have moved)."""
     buttons = tuple(replace(b, url=link or b.url) for b in card.buttons if b.url)
     return replace(card, buttons=buttons, done_note=note, link=link or card.link)
+
+
+def approval_card(card_id: str, *, title: str, text: str, fields: Sequence[tuple[str, str]],
+                  reject_reasons: Sequence[str], link: str | None) -> Card:
+    """An approval asked of a manager or director: 同意, or 驳回 with one of the playbook's reasons
+    (a button per reason: a card has no text box on either platform). Keys: approve, reject:<i>."""
+    buttons = [Button(text="同意", key="approve", style=ButtonStyle.PRIMARY)]
+    buttons += [Button(text=f"驳回·{reason}"[:8], key=f"reject:{i}", style=ButtonStyle.DANGER)
+                for i, reason in enumerate(reject_reasons)]
+    if link:
+        buttons.append(Button(text="查看商机", url=link))
+    return Card(card_id=card_id, title=title, text=text,
+                fields=tuple(CardField(k, v) for k, v in fields if v), buttons=tuple(buttons[:6]),
+                link=link, source="审批")
+
+
+def approval_copy_card(card_id: str, *, title: str, text: str, fields: Sequence[tuple[str, str]],
+                       link: str | None) -> Card:
+    """The same request, for the person copied (抄送): to know, not to decide."""
+    return Card(card_id=card_id, title=title, text=text,
+                fields=tuple(CardField(k, v) for k, v in fields if v),
+                buttons=(Button(text="查看商机", url=link),) if link else (), link=link, source="审批抄送")
+
+
+def approval_cards(approver_card_id: str, copy_card_id: str, *, title: str, fields: Sequence[tuple[str, str]],
+                   approver: str, level: str, copy_to: str | None, reject_reasons: Sequence[str],
+                   link: str | None, prefix: str = "") -> tuple[Card, Card | None]:
+    """The approver's card and, when someone is copied, theirs."""
+    card = approval_card(approver_card_id, title=prefix + title, text=f"请{level}{approver}审批。", fields=fields,
+                         reject_reasons=reject_reasons, link=link)
+    copy = approval_copy_card(copy_card_id, title=f"抄送｜{prefix}{title}", text=f"由{level}{approver}审批，供你知悉。",
+                              fields=fields, link=link) if copy_to else None
+    return card, copy

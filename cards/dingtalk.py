@@ -14,8 +14,9 @@
    | `fields`    | JSON list of {"label", "value"}                                                |
    | `buttons`   | JSON list of {"text", "key", "style", "url"}; style ∈ primary/default/danger;  |
    |             | a button with `key` sends a callback with actionIds=[key] (or params.action);  |
-   |             | with `url` it opens the link. "[]" once the card is done.                      |
-   | `done_note` | "" while open; e.g. "已认领 · 张三 10:32" once acted upon (show it, hide buttons) |
+   |             | with `url` it opens the link. Once done: only links and 撤销.                       |
+   | `done_note` | "" while open; e.g. "已认领 · 张三 10:32" once acted upon (show it; `buttons` then  |
+   |             | holds only what is left to tap: links and 撤销)                                     |
    | `done`      | "true" / "false" (for the template's visibility conditions)                    |
    | `link`      | URL opened by tapping the card body, or ""                                     |
 
@@ -60,9 +61,9 @@ _ACTION_RE = re.compile(r"#操作\s.*‹([0-9A-Za-z_\-@.]{1,128})\|([^›]{1,512
 
 def render_interactive(card: Card) -> dict[str, str]:
     done = card.done_note is not None
-    buttons = [] if done else [
-        {"text": b.text, "key": b.key or "", "style": str(b.style), "url": b.url or ""}
-        for b in card.buttons]
+    # a done card carries only what builders.done kept (links, 撤销): the template shows them
+    buttons = [{"text": b.text, "key": b.key or "", "style": str(b.style), "url": b.url or ""}
+               for b in card.buttons]
     fields = [{"label": f.label, "value": _cut(f.value, 200)} for f in card.fields]
     return {
         "card_id": card.card_id,

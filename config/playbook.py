@@ -171,6 +171,55 @@ class Onboarding(_Strict):
     steps: tuple[OnboardingStep, ...]
 
 
+ROLES = Literal["rep", "manager", "director"]
+
+
+class DiscountTier(_Strict):
+    """Discounts up to `up_to_percent` are decided by `approver`; on a deal worth more than
+    `copy_above_amount` yuan, `copy_to` (the other level of the chain) gets a copy of the card."""
+    up_to_percent: float = Field(gt=0, le=100)
+    approver: ROLES
+    copy_above_amount: int | None = Field(default=None, ge=0)
+    copy_to: ROLES | None = None
+
+
+class Approvals(_Strict):
+    """Discount tiers, stage skips and what happens to a request nobody answers."""
+    discount_tiers: tuple[DiscountTier, ...] = Field(min_length=1)
+    skip_approver: Literal["manager", "director"] = "manager"
+    reopen_roles: tuple[ROLES, ...] = ("manager", "director")
+    reject_reasons: tuple[str, ...] = Field(min_length=1, max_length=5)  # WeCom: ≤6 buttons with 同意
+    escalate_after_working_hours: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        limits = [t.up_to_percent for t in self.discount_tiers]
+        if limits != sorted(limits) or len(set(limits)) != len(limits):
+            raise ValueError("discount_tiers: up_to_percent must increase from tier to tier")
+        if limits[-1] != 100:
+            raise ValueError("discount_tiers: the last tier must reach 100 (every discount has an approver)")
+        for tier in self.discount_tiers:
+            if (tier.copy_to is None) != (tier.copy_above_amount is None):
+                raise ValueError("discount_tiers: copy_to and copy_above_amount go together")
+        return self
+
+    def tier_for(self, percent: float) -> DiscountTier:
+        return next(t for t in self.discount_tiers if percent <= t.up_to_percent)
+
+
+class Targets(_Strict):
+    """What a rep should do in a week (seed 001): below it two weeks running → 安排辅导;
+    above it → a word of praise. Effective follow-ups are ones with at least one tag."""
+    weekly_effective_followups: int = Field(gt=0)
+    weekly_stage_advances: int = Field(ge=0)
+    coaching_after_weeks: int = Field(ge=1)
+
+
+class Dashboard(_Strict):
+    stuck_top: int = Field(gt=0, le=20)         # deals stuck longest shown to a manager
+    loss_reasons_top: int = Field(gt=0, le=10)
+
+
 class AssignmentRule(_Strict):
     source: tuple[str, ...] = ()
     industry: tuple[str, ...] = ()
@@ -243,6 +292,10 @@ def _parse_hhmm(value):
     return value
 
 
+class Handover(_Strict):
+    undo_minutes: int = Field(default=5, ge=1, le=60)   # 转交 can be taken back this long
+
+
 class Playbook(_Strict):
     timezone: str = "Asia/Shanghai"
     tags: tuple[Tag, ...] = Field(min_length=1)
@@ -257,6 +310,10 @@ class Playbook(_Strict):
     reports: Reports
     onboarding: Onboarding
     assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
+    approvals: Approvals
+    targets: Targets
+    dashboard: Dashboard
+    handover: Handover = Handover()
     # `import` is a Python keyword: the TOML section [import] fills `imports`
     imports: ImportRules = Field(default_factory=ImportRules, alias="import")
 
@@ -335,6 +392,9 @@ class Playbook(_Strict):
 
     def stage(self, key: str) -> Stage | None:
         return next((s for s in self.stages if s.key == key), None)
+
+    def stage_index(self, key: str) -> int:
+        return [s.key for s in self.stages].index(key)
 
     def next_stage(self, key: str) -> Stage | None:
         keys = [s.key for s in self.stages]

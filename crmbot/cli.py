@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from config.clock import SystemClock
 from config.settings import SettingsError, load_settings
 
 
@@ -60,7 +61,7 @@ def seed_demo_cmd() -> None:
     upgrade(settings.crmbot_database_url)
     database = Database(settings.crmbot_database_url)
     with database.transaction() as session:
-        org = seed_demo(session, load_playbook(settings.crmbot_playbook))
+        org = seed_demo(session, load_playbook(settings.crmbot_playbook), now=SystemClock().now())
         click.echo(f"demo org #{org.id}: {org.name}")
 
 
@@ -94,23 +95,26 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty (tests, cron).")
-@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all).")
+@click.option("--queue", "queues", multiple=True,
+              help="Queues to listen on, in priority order (default: all, see jobs/queue.py).")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run an rq worker (with rq's scheduler for retries and delayed jobs)."""
-    from rq import Queue, Worker
-
+    """Run a job worker: code loaded once, jobs in-process with timeouts, survives Redis restarts."""
     from crmbot.runtime import Runtime
     from jobs.queue import QUEUE_NAMES
     from jobs.runtime import set_runtime
+    from jobs.worker import preload, run_worker
     settings = _settings()
     if not settings.crmbot_redis_url:
         raise click.ClickException("CRMBOT_REDIS_URL is not set: a worker needs Redis "
                                    "(crmbot demo runs jobs in-process instead)")
+    unknown = sorted(set(queues) - set(QUEUE_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUE_NAMES)}",
+                                 param_hint="--queue")
+    preload()
     runtime = Runtime.build(settings, queue="rq")
     set_runtime(runtime)
-    names = queues or QUEUE_NAMES
-    worker_ = Worker([Queue(n, connection=runtime.redis) for n in names], connection=runtime.redis)
-    worker_.work(burst=burst, with_scheduler=True)
+    run_worker(runtime.redis, queues or QUEUE_NAMES, burst=burst)
 
 
 @main.command("dingtalk-stream")
@@ -415,7 +419,7 @@ def parse_note_cmd(text: str, now_text: str | None, as_json: bool) -> None:
     settings = _settings()
     playbook = load_playbook(settings.crmbot_playbook)
     try:
-        now = datetime.fromisoformat(now_text) if now_text else datetime.now(playbook.tz)
+        now = datetime.fromisoformat(now_text) if now_text else SystemClock().now()
     except ValueError:
         raise click.BadParameter("expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00", param_hint="--now")
     if now.tzinfo is None:

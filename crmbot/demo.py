@@ -4,9 +4,16 @@ Keys come from the WECOM_* / DINGTALK_* variables when set, else from made-up de
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
+
+from config.clock import ManualClock, SystemClock
+from config.playbook import Playbook, load_playbook
+from config.worktime import WorkCalendar
+
+from .runtime import Runtime
 
 # Made-up demo credentials (not real accounts); the fake platforms accept exactly these.
 DEMO_ENV = {
@@ -20,6 +27,10 @@ DEMO_ENV = {
     "DINGTALK_ROBOT_CODE": "dingdemoappkey",
     "DINGTALK_AGENT_ID": "3000001",
     "DINGTALK_CORP_ID": "dingdemo000000001",
+    # DingTalk interactive cards (create + update in place), as a configured app has them; clicks
+    # come back over HTTP to /dingtalk/card-callback under this route key
+    "DINGTALK_CARD_TEMPLATE_ID": "crmbot_demo_card.schema",
+    "CRMBOT_DINGTALK_CARD_ROUTE_KEY": "crmbot-demo",
 }
 
 
@@ -38,6 +49,15 @@ def demo_environment(host: str, port: int, db_path: Path | None) -> dict[str, st
     return env
 
 
+def demo_clock(playbook: Playbook, wall: datetime | None = None) -> ManualClock:
+    """The demo's clock runs from now, or — started at night, on a weekend or a holiday — from the
+    team's next working morning, so the demo shows a working day instead of holding every message."""
+    wall = wall or SystemClock().now()
+    calendar = WorkCalendar.from_playbook(playbook)
+    start = wall if calendar.is_working_time(wall) else calendar.next_working_moment(wall) + timedelta(hours=1)
+    return ManualClock(start, running=True)
+
+
 def run_demo(host: str, port: int, db_path: Path | None) -> None:
     from config.settings import load_settings
     from storage.migrate import upgrade
@@ -50,10 +70,10 @@ def run_demo(host: str, port: int, db_path: Path | None) -> None:
     os.environ.pop("CRMBOT_REDIS_URL", None)  # the demo runs its jobs in-process
     settings = load_settings()
     upgrade(settings.crmbot_database_url)
-    app = create_app(settings)
-    runtime = app.extensions["crmbot"]
+    runtime = Runtime.build(settings, clock=demo_clock(load_playbook(settings.crmbot_playbook)))
+    app = create_app(settings, runtime)
     with runtime.db.transaction() as session:
-        seed_demo(session, runtime.playbook)
+        seed_demo(session, runtime.playbook, now=runtime.clock.now())
     # the periodic rule scans, as `crmbot scheduler` runs them in production
     import threading
 
@@ -65,6 +85,8 @@ def run_demo(host: str, port: int, db_path: Path | None) -> None:
                f"  health:     {base}/healthz\n"
                f"  simulator:  {base}/dev/simulator\n"
                f"  mini-app:   {base}/app/dev-login?user=rep1\n"
+               f"  模拟时间:   {runtime.clock.now().astimezone(runtime.playbook.tz):%Y-%m-%d %H:%M}"
+               f"（在模拟器顶部可以跳到明天10:00、+2小时、+1天）\n"
                f"  fake WeCom: {base}/dev/fake/wecom/sent   fake DingTalk: {base}/dev/fake/dingtalk/sent\n"
                f"  database:   {settings.crmbot_database_url}")
     from werkzeug.serving import run_simple

@@ -3,7 +3,7 @@ rep2, rep3) with customers, leads, opportunities and follow-ups in realistic Chi
 Everything goes through the domain services, so the demo data obeys the same rules as real data."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,12 +34,11 @@ LEADS = [  # source, name, company, mobile, industry, budget, minutes ago
 ]
 
 
-def seed_demo(session: Session, playbook: Playbook, now: datetime | None = None) -> Org:
+def seed_demo(session: Session, playbook: Playbook, now: datetime) -> Org:
     """Create the demo org once; calling it again returns the existing one."""
     existing = session.scalars(select(Org).where(Org.wecom_corp_id == DEMO_WECOM_CORP_ID)).first()
     if existing is not None:
         return existing
-    now = now or datetime.now(timezone.utc)
     org = Org(name="演示公司·华东工业品", wecom_corp_id=DEMO_WECOM_CORP_ID,
               dingtalk_corp_id=DEMO_DINGTALK_CORP_ID)
     session.add(org)
@@ -85,8 +84,9 @@ def seed_demo(session: Session, playbook: Playbook, now: datetime | None = None)
             opp.stage_entered_at = now - timedelta(days=20 + days)
 
     for source, name, company, mobile, industry, budget, minutes in LEADS:
-        lead, _ = leads.create_lead(session, org.id, leads.LeadInput(
+        leads.create_lead(session, org.id, leads.LeadInput(
             source=source, name=name, company=company, mobile=mobile, industry=industry,
             budget=budget, external_ref=f"demo-{mobile}"), now=now - timedelta(minutes=minutes))
-        leads.assign(session, lead, playbook, now=now - timedelta(minutes=minutes))
+        # left "new": the first scan offers each to a rep with a card, and the claim timer starts
+        # when that card can be seen (working time), as for a lead from the webhook
     return org

@@ -1,8 +1,12 @@
 """`crmbot scheduler`: exactly one active process enqueues the periodic jobs; workers run them.
 
 - The periodic jobs are one declared list (Redash's schedule.py idea): job path, arguments,
-  interval. Their rq job ids are derived from the definition, so a job still waiting in the queue
-  is not enqueued twice, and the last-run times live in Redis, so a new leader keeps the cadence.
+  interval. Their job ids are derived from the definition, so a job still queued or running is
+  not enqueued again (jobs.queue dedupes named jobs), and the last-run times live in Redis, so a
+  new leader keeps the cadence. They go to their own queue, crmbot-periodic, so a backlog of
+  messages never holds them back and they never pile up behind it.
+- Redis going away (a restart, a failover) does not stop the process: it retries with backoff
+  (1 s doubling to RENEW_EVERY_S) and leads again once it can take the lease.
 - Leadership is a Redis lease: SET key token NX PX ttl to take it, and a WATCH/MULTI
   compare-and-set on the token to renew it (no Lua needed). A second instance stands by, tries
   every RENEW_EVERY_S, and takes over within LEASE_TTL_S + RENEW_EVERY_S (< one minute) after
@@ -36,7 +40,7 @@ class Periodic:
     path: str
     interval_s: int
     args: tuple = ()
-    queue: str = "crmbot-default"
+    queue: str | None = None  # None: the job's home queue (jobs.queue.HOME_QUEUES), crmbot-periodic
 
     @property
     def id(self) -> str:
@@ -49,7 +53,7 @@ def periodic_jobs() -> list[Periodic]:
     from .rules import RULES
     jobs = [Periodic("jobs.rules.run_rule", 60, (rule.name,)) for rule in RULES]
     jobs.append(Periodic("jobs.pacing.release_held", 60))
-    jobs.append(Periodic("jobs.outbound.sweep", 60, queue="crmbot-high"))
+    jobs.append(Periodic("jobs.outbound.sweep", 60))
     return jobs
 
 
@@ -113,6 +117,7 @@ def run_scheduler(conn: redis.Redis, queue: JobQueue, stop: threading.Event | No
     jobs = jobs if jobs is not None else periodic_jobs()
     lease = lease or Lease(conn)
     leading = False
+    backoff_s = 0.0
     try:
         while not stop.is_set():
             try:
@@ -122,9 +127,18 @@ def run_scheduler(conn: redis.Redis, queue: JobQueue, stop: threading.Event | No
                     leading = now_leading
                 if leading:
                     enqueue_due(conn, queue, jobs, clock())
-            except redis.RedisError:
-                log.exception("scheduler: Redis unavailable; retrying")
+                if backoff_s:
+                    log.info("scheduler: Redis is back")
+                backoff_s = 0.0
+            except redis.RedisError as exc:
+                backoff_s = min(max(backoff_s * 2, 1.0), tick_s)
+                log.warning("scheduler: Redis unavailable (%s); retrying in %.0f s", exc, backoff_s)
                 leading = False
+                stop.wait(backoff_s)
+                continue
             stop.wait(tick_s)
     finally:
-        lease.release()
+        try:
+            lease.release()
+        except redis.RedisError:  # the lease expires by itself
+            pass

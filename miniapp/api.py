@@ -16,8 +16,13 @@ from flask import Blueprint, jsonify, request
 from wechatpy.utils import WeChatSigner
 
 from bot.errors import PlatformError
-from storage import customers, drafts, followups, leads, links, opportunities, tasks
+from bot.outbound import Outbound, Purpose
+from cards import builders
+from cards.links import app_link
+from cards.model import new_card_id
+from storage import approvals, customers, deal_insights, drafts, followups, leads, links, opportunities, tasks
 from storage.errors import DomainError, InvalidInput, PermissionDenied
+from storage.models import User
 
 from . import metrics, reads
 from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url, work
@@ -324,7 +329,7 @@ def claim_lead(lead_id: int):
 def get_opportunity(opp_id: int):
     with work() as (session, actor):
         opp = opportunities.get_opportunity(session, actor, opp_id)
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>")
@@ -335,7 +340,7 @@ def update_opportunity(opp_id: int):
         raise InvalidInput("body", "没有要修改的内容")
     with work() as (session, actor):
         opp = opportunities.update_opportunity(session, actor, opp_id, changes, _playbook())
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/checklist")
@@ -345,15 +350,122 @@ def tick_checklist(opp_id: int):
         opp = opportunities.set_checklist_item(session, actor, opp_id, str(data.get("stage") or ""),
                                                str(data.get("item") or ""), bool(data.get("checked")),
                                                _playbook())
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/stage")
 def change_stage(opp_id: int):
     data = _body()
     with work() as (session, actor):
-        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook(), now=clock_now())
-        return jsonify(reads.opportunity_view(opp, _playbook(), _tz()).as_dict())
+        opp = opportunities.change_stage(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
+                                         now=clock_now())
+        return _opp_answer(session, opp)
+
+
+# ------------------------------------------------------------------ closing, approvals
+
+
+def _opp_answer(session, opp, status: int = 200):
+    return jsonify(reads.opportunity_view(opp, _playbook(), _tz(), session).as_dict()), status
+
+
+def _approval_cards(out: Outbound, session, asked: approvals.Asked) -> None:
+    """The approver's card (and the copy's) for a request made on the page, through the one way
+    out (a person sends it on purpose: quiet hours may hold it, no reminder cap)."""
+    found = approvals.facts(session, asked.approval, _playbook())
+    card, copy = builders.approval_cards(
+        new_card_id("appr", asked.approval.id), new_card_id("apcc", asked.approval.id), title=found.title, fields=found.fields, approver=asked.approver.name,
+        level=found.level_label, copy_to=asked.copy_to.name if asked.copy_to else None,
+        reject_reasons=_playbook().approvals.reject_reasons,
+        link=app_link(runtime().settings.crmbot_public_url, found.path))
+    out.card(asked.approver, card, subject_type="approval", subject_id=asked.approval.id,
+             dedupe_key=f"approval:{asked.approval.id}:0:to:{asked.approver.id}", purpose=Purpose.DIRECT)
+    if copy is not None:
+        out.card(asked.copy_to, copy, subject_type="approval", subject_id=asked.approval.id,
+                 dedupe_key=f"approval:{asked.approval.id}:0:copy:{asked.copy_to.id}", purpose=Purpose.DIRECT)
+
+
+def _outbound(session) -> Outbound:
+    rt = runtime()
+    return Outbound(session, rt.playbook, rt.settings, clock_now())
+
+
+@bp.post("/opportunities/<int:opp_id>/won")
+def close_won(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.close_won(session, actor, opp_id, opportunities.WonInput(
+            amount=opportunities.parse_amount(data.get("amount")),
+            signed_on=_date(data.get("signed_on"), "signed_on")), _playbook(), now=clock_now())
+        return _opp_answer(session, opp)
+
+
+@bp.post("/opportunities/<int:opp_id>/lost")
+def close_lost(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.close_lost(session, actor, opp_id, opportunities.LostInput(
+            reason=str(data.get("reason") or ""), competitor=data.get("competitor"), note=data.get("note")),
+            _playbook(), now=clock_now())
+        return _opp_answer(session, opp)
+
+
+@bp.post("/opportunities/<int:opp_id>/reopen")
+def reopen(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        opp = opportunities.reopen(session, actor, opp_id, _playbook(), now=clock_now(), note=data.get("note"))
+        return _opp_answer(session, opp)
+
+
+@bp.post("/opportunities/<int:opp_id>/discount")
+def ask_discount(opp_id: int):
+    """A discount: within the rep's tier it applies at once (200), else it goes for approval (202)."""
+    data = _body()
+    with work() as (session, actor):
+        asked = approvals.request_discount(session, actor, opp_id, data.get("percent"), _playbook(),
+                                           now=clock_now(), note=data.get("note"))
+        out = _outbound(session)
+        if not asked.decided:
+            _approval_cards(out, session, asked)
+        answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id),
+                             200 if asked.decided else 202)
+    out.deliver_after_commit(runtime().queue)
+    return answer
+
+
+@bp.post("/opportunities/<int:opp_id>/skip")
+def ask_skip(opp_id: int):
+    data = _body()
+    with work() as (session, actor):
+        asked = approvals.request_stage_skip(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
+                                             now=clock_now(), note=data.get("note"))
+        out = _outbound(session)
+        _approval_cards(out, session, asked)
+        answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id), 202)
+    out.deliver_after_commit(runtime().queue)
+    return answer
+
+
+@bp.post("/approvals/<int:approval_id>")
+def decide_approval(approval_id: int):
+    """{"decision": "approve"|"reject", "reason"}: the same decision as the card's buttons, with a
+    free-text reason. The card itself is updated when clicked; here the requester is told."""
+    data = _body()
+    decision = data.get("decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("decision", "请选择同意或驳回")
+    with work() as (session, actor):
+        approval = approvals.decide(session, actor, approval_id, decision == "approve", _playbook(),
+                                    now=clock_now(), reason=data.get("reason"))
+        requester = session.get(User, approval.requested_by_id)
+        verdict = "已同意" if approval.status == "approved" else f"被驳回：{approval.reason}"
+        out = _outbound(session)
+        out.text(requester, f"{approvals.describe(approval, _playbook())} {verdict}（{actor.name}）",
+                 dedupe_key=f"approval:{approval.id}:decided:{requester.id}", purpose=Purpose.DIRECT)
+        answer = jsonify(reads.approval_dict(session, approval, _playbook(), _tz()))
+    out.deliver_after_commit(runtime().queue)
+    return answer
 
 
 # ------------------------------------------------------------------ dashboard
@@ -380,6 +492,31 @@ def dashboard_list():
         return jsonify(metrics.drill(session, actor, _playbook(), clock_now(), request.args.get("metric", ""),
                                      days=days, rep_id=_optional_int(request.args.get("rep"), "rep"),
                                      stage=request.args.get("stage")).as_dict())
+
+
+@bp.get("/dashboard/insights")
+def dashboard_insights():
+    with work() as (session, actor):
+        _managers_only(actor)
+        found = metrics.insights(session, actor, _playbook(), clock_now())
+        return jsonify(loss_reasons=[{"reason": r, "count": n} for r, n in found.loss_reasons],
+                       median_conversion=found.median_conversion, median_velocity=found.median_velocity,
+                       reps=[r.__dict__ for r in found.reps], stuck=[d.__dict__ for d in found.stuck],
+                       under_target=[r.user_id for r in found.under_target],
+                       beat_target=[r.user_id for r in found.beat_target])
+
+
+@bp.post("/dashboard/coaching")
+def schedule_coaching():
+    """安排辅导 for a rep under target: a task on the manager's own list (once per rep and week)."""
+    rep_id = _optional_int(_body().get("rep_id"), "rep_id")
+    with work() as (session, actor):
+        _managers_only(actor)
+        rep = session.get(User, rep_id) if rep_id else None
+        if rep is None:
+            raise InvalidInput("rep_id", "请选择要辅导的成员")
+        task, created = deal_insights.schedule_coaching(session, actor, rep, _playbook(), clock_now())
+        return jsonify(reads.task_dict(task, clock_now(), _tz())), 201 if created else 200
 
 
 # ------------------------------------------------------------------ WeCom JS-SDK

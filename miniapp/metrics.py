@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cards import charts
 from config.playbook import Playbook
+from storage import deal_insights
 from storage.errors import InvalidInput, PermissionDenied
 from storage.models import Customer, FollowUp, Lead, Opportunity, StageChange, Task, User
 from storage.permissions import visible_user_ids
@@ -303,3 +305,27 @@ def drill(session: Session, actor: User, playbook: Playbook, now: datetime, metr
 
 def _fmt(value: datetime | None) -> str:
     return value.strftime("%m-%d %H:%M") if value else "—"
+
+
+# ------------------------------------------------------------------ what to do (seed 000/001)
+
+FOCUS = ("losses", "reps", "stuck", "coaching")   # sections the reports link to
+CHARTS = ("losses", "followups", "conversion")
+
+
+def insights(session: Session, actor: User, playbook: Playbook, now: datetime) -> deal_insights.Insights:
+    """The manager's subtree (a director: the org): losses, reps against the median, stuck deals,
+    coaching and praise."""
+    scope = scope_for(session, actor)
+    return deal_insights.build(session, actor.org_id, scope.owners, playbook, now)
+
+
+def chart_png(found: deal_insights.Insights, name: str) -> bytes:
+    if name == "losses":
+        return charts.loss_reasons_chart(found.loss_reasons)
+    if name == "followups":
+        return charts.followups_chart([(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups)
+    if name == "conversion":
+        rows = [(r.name, 100 * r.conversion) for r in found.reps if r.conversion is not None]
+        return charts.conversion_chart(rows, 100 * found.median_conversion if found.median_conversion is not None else None)
+    raise InvalidInput("chart", "未知的图表")

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from bot.errors import PlatformError
 from storage import customers, drafts
@@ -144,7 +144,9 @@ def customer(customer_id: int):
     with work() as (session, me):
         page = reads.customer_page(session, me, customer_id, rt.playbook)
         return render_template("miniapp/customer.html", me=me, page=page, c=page.customer,
-                               form=_followup_form(rt.playbook, now, "app"), now=now)
+                               form=_followup_form(rt.playbook, now, "app"), now=now,
+                               lost_reasons=rt.playbook.lost_reasons,
+                               playbook_reopen_roles=rt.playbook.approvals.reopen_roles)
 
 
 @bp.get("/drafts/<int:draft_id>")
@@ -180,10 +182,28 @@ def dashboard():
         if me.role not in metrics.MANAGER_ROLES:
             return render_template("miniapp/message.html", title="仅经理可查看",
                                    message="团队看板只对经理和总监开放"), 403
-        board = metrics.build_dashboard(session, me, rt.playbook, clock_now(), days)
+        now = clock_now()
+        board = metrics.build_dashboard(session, me, rt.playbook, now, days)
         widest = max([f.reached for f in board.funnel] + [1])
+        focus = request.args.get("focus") if request.args.get("focus") in metrics.FOCUS else None
         return render_template("miniapp/dashboard.html", me=me, board=board, days=days,
-                               periods=metrics.PERIODS, widest=widest)
+                               periods=metrics.PERIODS, widest=widest, focus=focus,
+                               insights=metrics.insights(session, me, rt.playbook, now),
+                               targets=rt.playbook.targets)
+
+
+@bp.get("/dashboard/chart/<name>.png")
+def dashboard_chart(name: str):
+    """The dashboard's charts, the same images the reports push, drawn for the viewer's scope."""
+    rt = runtime()
+    if name not in metrics.CHARTS:
+        return render_template("miniapp/message.html", title="无法打开", message="图表不存在"), 404
+    with work() as (session, me):
+        if me.role not in metrics.MANAGER_ROLES:
+            return render_template("miniapp/message.html", title="仅经理可查看",
+                                   message="团队看板只对经理和总监开放"), 403
+        png = metrics.chart_png(metrics.insights(session, me, rt.playbook, clock_now()), name)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @bp.get("/dashboard/list")

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
-from storage import customers, drafts, links, opportunities
+from storage import approvals, customers, drafts, links, opportunities
 from storage.errors import PermissionDenied
 from storage.models import (
+    Approval,
+    AuditLog,
     CaptureDraft,
     Customer,
     FollowUp,
@@ -30,7 +33,7 @@ LEAD_STATUS_LABELS = {"new": "待分配", "assigned": "待认领", "claimed": "�
                       "qualified": "有效", "disqualified": "无效", "converted": "已转化"}
 TASK_KIND_LABELS = {"first_contact": "首次联系", "followup_due": "到期跟进", "silent_customer": "沉默客户",
                     "data_completion": "资料补全", "onboarding": "新人任务", "claim_timeout": "认领超时",
-                    "stuck_deal": "商机停滞"}
+                    "stuck_deal": "商机停滞", "coaching": "辅导"}
 
 
 def local(value: datetime | None, tz) -> datetime | None:
@@ -93,6 +96,18 @@ class OpportunityView:
     next_items: list[dict[str, Any]]          # item, checked
     ready: bool                               # every item of the next stage is ticked
     locked: list[str]
+    # the last stage (赢单): its checklist and after-handshake steps stay tickable there
+    current_items: list[dict[str, Any]] = field(default_factory=list)   # item, checked
+    skip_to: list[dict[str, Any]] = field(default_factory=list)         # stages beyond the next: key, label
+    discount_percent: str | None = None
+    final_amount: str | None = None
+    won_amount: str | None = None
+    signed_on: str | None = None
+    lost_reason: str | None = None
+    lost_competitor: str | None = None
+    lost_note: str | None = None
+    pending: dict[str, Any] | None = None      # the approval waiting, if any
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -100,13 +115,36 @@ class OpportunityView:
         return data
 
 
-def opportunity_view(opp: Opportunity, playbook: Playbook, tz) -> OpportunityView:
+def approval_dict(session: Session, a: Approval, playbook: Playbook, tz) -> dict[str, Any]:
+    names = user_names(session, {a.requested_by_id, a.approver_id, a.copy_to_id or 0, a.decided_by_id or 0})
+    return {"id": a.id, "kind": a.kind, "kind_label": approvals.KIND_LABELS[a.kind], "status": a.status,
+            "status_label": approvals.STATUS_LABELS[a.status], "what": approvals.describe(a, playbook),
+            "requested_by": names.get(a.requested_by_id, ""), "approver": names.get(a.approver_id, ""),
+            "approver_id": a.approver_id, "copy_to": names.get(a.copy_to_id) if a.copy_to_id else None,
+            "level_label": approvals.LEVEL_LABELS.get(a.level, a.level), "reason": a.reason, "note": a.note,
+            "decided_by": names.get(a.decided_by_id) if a.decided_by_id else None,
+            "requested_at": _iso(local(a.requested_at, tz)), "decided_at": _iso(local(a.decided_at, tz)),
+            "escalations": a.escalations}
+
+
+def _money(value) -> str | None:
+    return f"{value:.2f}" if value is not None else None
+
+
+def opportunity_view(opp: Opportunity, playbook: Playbook, tz, session: Session | None = None) -> OpportunityView:
     keys = [s.key for s in playbook.stages]
     index = keys.index(opp.stage) if opp.stage in keys else -1
     nxt = playbook.next_stage(opp.stage) if opp.status == "open" else None
     ticked = set(opp.checklist.get(nxt.key, [])) if nxt else set()
     items = [{"item": item, "checked": item in ticked} for item in (nxt.checklist if nxt else ())]
     current = playbook.stage(opp.stage)
+    current_items = []
+    if current is not None and nxt is None:  # the last stage: its own checklist and steps
+        done = set(opp.checklist.get(current.key, [])) | set(opp.won_steps or [])
+        current_items = [{"item": i, "checked": i in done, "step": i in current.steps}
+                         for i in opportunities.stage_items(playbook, current.key)]
+    history = approvals.history(session, opp.id) if session is not None else []
+    pending = next((a for a in history if a.status == "pending"), None)
     return OpportunityView(
         id=opp.id, name=opp.name, amount=f"{opp.amount:.2f}" if opp.amount is not None else None,
         status=opp.status, stage=opp.stage, stage_label=current.label if current else opp.stage,
@@ -115,7 +153,15 @@ def opportunity_view(opp: Opportunity, playbook: Playbook, tz) -> OpportunityVie
                 for i, s in enumerate(playbook.stages)],
         next_stage=nxt.key if nxt else None, next_stage_label=nxt.label if nxt else None,
         next_items=items, ready=bool(items) and all(i["checked"] for i in items),
-        locked=sorted(opportunities.locked_fields(opp, playbook)))
+        locked=sorted(opportunities.locked_fields(opp, playbook, session)),
+        current_items=current_items,
+        skip_to=[{"key": s.key, "label": s.label} for s in playbook.stages[index + 2:]] if opp.status == "open" else [],
+        discount_percent=f"{opp.discount_percent.normalize():f}" if opp.discount_percent else None,
+        final_amount=_money(opportunities.final_amount(opp)), won_amount=_money(opp.won_amount),
+        signed_on=opp.signed_on.isoformat() if opp.signed_on else None, lost_reason=opp.lost_reason,
+        lost_competitor=opp.lost_competitor, lost_note=opp.lost_note,
+        pending=approval_dict(session, pending, playbook, tz) if pending else None,
+        approvals=[approval_dict(session, a, playbook, tz) for a in history])
 
 
 @dataclass
@@ -146,7 +192,7 @@ def customer_page(session: Session, actor: User, customer_id: int, playbook: Pla
         customer=customer, summary=customer_summary(customer, tz),
         contacts=[{"id": c.id, "name": c.name, "title": c.title, "mobile": c.mobile, "phone": c.phone,
                    "email": c.email} for c in customer.contacts],
-        opportunities=[opportunity_view(o, playbook, tz) for o in opps],
+        opportunities=[opportunity_view(o, playbook, tz, session) for o in opps],
         timeline=timeline(session, customer, opps, playbook), open_tasks=open_tasks)
 
 
@@ -184,8 +230,50 @@ def timeline(session: Session, customer: Customer, opps: list[Opportunity], play
             f"新建商机“{opp_names[c.opportunity_id]}”（{to.label if to else c.to_stage}）"
         entries.append(TimelineEntry(local(c.changed_at, tz), "stage", title, c.reason or "",
                                      names.get(c.changed_by_id, "")))
+    entries += _deal_entries(session, opps, opp_names, playbook)
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+CLOSING_ACTIONS = ("opportunity.won", "opportunity.lost", "opportunity.reopen")
+
+
+def _deal_entries(session: Session, opps: list[Opportunity], opp_names: dict[int, str],
+                  playbook: Playbook, limit: int = 50) -> list[TimelineEntry]:
+    """Closing, reopening (from the audit log) and approvals of the customer's deals."""
+    if not opps:
+        return []
+    tz = playbook.tz
+    closing = session.scalars(select(AuditLog).where(  # ix_audit_log_entity
+        AuditLog.entity == "opportunity", AuditLog.entity_id.in_(list(opp_names)),
+        AuditLog.action.in_(CLOSING_ACTIONS)).order_by(AuditLog.at.desc()).limit(limit)).all()
+    asked = session.scalars(select(Approval).where(Approval.opportunity_id.in_(list(opp_names)))
+                            .order_by(Approval.requested_at.desc()).limit(limit)).all()
+    names = user_names(session, {a.actor_id for a in closing if a.actor_id}
+                       | {a.requested_by_id for a in asked} | {a.decided_by_id for a in asked if a.decided_by_id})
+    entries = []
+    for row in closing:
+        name, after = opp_names[row.entity_id], row.after or {}
+        if row.action == "opportunity.won":
+            title = f"赢单：“{name}”"
+            detail = f"成交金额 ¥{Decimal(after.get('won_amount') or 0):,.2f}，签约日期 {after.get('signed_on') or '—'}"
+        elif row.action == "opportunity.lost":
+            title = f"丢单：“{name}”"
+            detail = "；".join(x for x in (after.get("lost_reason"), after.get("lost_competitor") and
+                                          f"竞品：{after['lost_competitor']}", after.get("lost_note")) if x)
+        else:
+            title, detail = f"重新打开：“{name}”", ""
+        entries.append(TimelineEntry(local(row.at, tz), "deal", title, detail, names.get(row.actor_id, "")))
+    for a in asked:
+        what = approvals.describe(a, playbook)
+        entries.append(TimelineEntry(local(a.requested_at, tz), "approval",
+                                     f"申请{what}：“{opp_names[a.opportunity_id]}”", a.note or "",
+                                     names.get(a.requested_by_id, "")))
+        if a.decided_at and a.status in ("approved", "rejected") and a.decided_by_id != a.requested_by_id:
+            entries.append(TimelineEntry(local(a.decided_at, tz), "approval",
+                                         f"{what} {approvals.STATUS_LABELS[a.status]}", a.reason or "",
+                                         names.get(a.decided_by_id, "")))
+    return entries
 
 
 # ------------------------------------------------------------------ my work

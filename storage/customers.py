@@ -16,8 +16,7 @@ from . import audit, tasks
 from .errors import DuplicateCustomer, InvalidInput, NotFound
 from .models import Contact, Customer, User
 from .permissions import check_access, visible_user_ids
-from .validators import (normalize_credit_code, normalize_email, normalize_mobile, normalize_name,
-                         normalize_phone)
+from .validators import normalize_credit_code, normalize_email, normalize_mobile, normalize_name, normalize_phone
 
 KINDS = ("company", "person")
 GRADES = ("A", "B", "C", "D")
@@ -203,6 +202,19 @@ def transfer_customer(session: Session, actor: User, customer_id: int, to: User)
     before = audit.snapshot(customer, ("owner_id",))
     customer.owner_id, customer.owner = to.id, to
     audit.record(session, actor, "customer.transfer", customer, before)
+    return customer
+
+
+def take_back(session: Session, actor: User, customer_id: int, *, handed_to: int, back_to: User) -> Customer:
+    """Undo of 转交: the customer returns to `back_to` if `handed_to` still owns it."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.org_id != actor.org_id:
+        raise NotFound("客户不存在")
+    if customer.owner_id != handed_to:
+        return customer  # the colleague passed it on already: leave it where it is now
+    before = audit.snapshot(customer, ("owner_id",))
+    customer.owner_id, customer.owner = back_to.id, back_to
+    audit.record(session, actor, "customer.take_back", customer, before)
     return customer
 
 

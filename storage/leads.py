@@ -168,3 +168,22 @@ def transfer(session: Session, actor: User, lead_id: int, to_user: User,
     lead.assignment_count += 1
     audit.record(session, actor, "lead.transfer", lead, before)
     return lead
+
+
+def take_back(session: Session, actor: User, lead_id: int, *, handed_to: int, count: int, now: datetime) -> Lead:
+    """Undo of 转交: the lead `actor` just handed to `handed_to` comes back to `actor`, only while the
+    colleague has not acted on it (still theirs, unclaimed, not passed on: a compare-and-set)."""
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.org_id != actor.org_id:
+        raise NotFound("线索不存在")
+    before = audit.snapshot(lead, ("status", "assignee_id", "assigned_at"))
+    changed = session.execute(
+        update(Lead).where(Lead.id == lead.id, Lead.status == "assigned", Lead.assignee_id == handed_to,
+                           Lead.assignment_count == count)
+        .values(assignee_id=actor.id, assigned_at=now, assignment_count=Lead.assignment_count + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("同事已经处理了这条线索，不能撤销")
+    session.refresh(lead)
+    audit.record(session, actor, "lead.take_back", lead, before)
+    return lead

@@ -229,9 +229,45 @@ class Opportunity(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | won | lost
     lost_reason: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # closing (storage/opportunities.py close_won / close_lost; reopen clears them)
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))  # the approved discount
+    won_amount: Mapped[Decimal | None] = mapped_column()      # final contract amount
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    lost_competitor: Mapped[str | None] = mapped_column(String(100))
+    lost_note: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column()
 
     customer: Mapped[Customer] = relationship()
     owner: Mapped[User] = relationship()
+
+
+class Approval(Base):
+    """A request only someone above the rep may grant: a discount beyond the rep's tier or a stage
+    skipped (storage/approvals.py). While one is pending, the opportunity's amount and discount
+    are locked. `escalate_at` is working time after the request (or the last escalation)."""
+    __tablename__ = "approval"
+    __table_args__ = (Index("ix_approval_status_escalate", "status", "escalate_at"),
+                      Index("ix_approval_opportunity_status", "opportunity_id", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id"))
+    kind: Mapped[str] = mapped_column(String(16))            # discount | stage_skip
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected | withdrawn
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    approver_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    copy_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    level: Mapped[str] = mapped_column(String(16))           # rep | manager | director
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    amount: Mapped[Decimal | None] = mapped_column()          # the deal's amount when asked
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(200))     # why the rep asks
+    reason: Mapped[str | None] = mapped_column(String(200))   # why it was rejected
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    requested_at: Mapped[datetime] = mapped_column()
+    escalate_at: Mapped[datetime | None] = mapped_column()
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StageChange(Base):

@@ -130,3 +130,16 @@ def reassign(session: Session, actor: User, task_id: int, to: User) -> Task:
     task.assignee_id = to.id
     audit.record(session, actor, "task.transfer", task, before)
     return task
+
+
+def take_back(session: Session, actor: User, task_id: int, *, handed_to: int, back_to: User) -> Task:
+    """Undo of 转交: the task goes back to `back_to` while `handed_to` has not acted on it."""
+    task = session.get(Task, task_id)
+    if task is None or task.org_id != actor.org_id:
+        raise NotFound("任务不存在")
+    if task.status != "open" or task.assignee_id != handed_to:
+        raise Conflict("同事已经处理了这个待办，不能撤销")
+    before = audit.snapshot(task, ("assignee_id",))
+    task.assignee_id = back_to.id
+    audit.record(session, actor, "task.take_back", task, before)
+    return task

@@ -237,6 +237,21 @@ class DingTalkClient:
             "msg": msg})
         return data.get("task_id")
 
+    def upload_media(self, kind: str, content: bytes, filename: str,
+                     content_type: str = "application/octet-stream") -> str:
+        """POST oapi /media/upload?type=image|voice|video|file, multipart field `media` → media_id
+        (what `sampleImageMsg.photoURL` accepts besides a URL; platforms.md 2.2 and 2.5)."""
+        data = self._oapi("/media/upload", None, params={"type": kind},
+                          files={"media": (filename, content, content_type)})
+        media_id = data.get("media_id")
+        if not media_id:
+            raise PermanentError(f"media/upload answered without media_id: {data}")
+        return media_id
+
+    def send_image_to_users(self, user_ids: list[str], media_id: str) -> SendResult:
+        """An image in the 1:1 robot chat: batchSend's sampleImageMsg with the uploaded media_id."""
+        return self.send_to_users(user_ids, "sampleImageMsg", {"photoURL": media_id})
+
     def get_user_id_by_auth_code(self, code: str) -> str:
         """Mini-app silent login: the code from dd.requestAuthCode → the member's userid."""
         data = self._oapi("/topapi/v2/user/getuserinfo", {"code": code})
@@ -271,22 +286,24 @@ class DingTalkClient:
                 self._drop_token(token)
         raise PermanentError(f"DingTalk rejected a fresh access token on {path}", "InvalidAuthentication")
 
-    def _oapi(self, path: str, body: dict | None, method: str = "POST") -> dict:
+    def _oapi(self, path: str, body: dict | None, method: str = "POST", params: dict | None = None,
+              files: dict | None = None) -> dict:
         """oapi.dingtalk.com call with the token in the query, retried once on a rejected token."""
         for attempt in (1, 2):
             token = self.access_token()
             try:
                 return self._send(method, self.oapi_base + path, body=body,
-                                  params={"access_token": token}, token_used=True)
+                                  params={**(params or {}), "access_token": token}, token_used=True,
+                                  files=files)
             except _TokenRejected:
                 self._drop_token(token)
         raise PermanentError(f"DingTalk rejected a fresh access token on {path}", "InvalidAuthentication")
 
     def _send(self, method: str, url: str, body: dict | None = None, headers: dict | None = None,
-              params: dict | None = None, token_used: bool = False) -> dict:
+              params: dict | None = None, token_used: bool = False, files: dict | None = None) -> dict:
         try:
             resp = self.http.request(method, url, json=body, headers=headers, params=params,
-                                     timeout=self.timeout)
+                                     files=files, timeout=self.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise RetryableError(f"{method} {_path(url)}: {exc.__class__.__name__}") from exc
         except requests.RequestException as exc:

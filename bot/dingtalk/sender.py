@@ -11,6 +11,7 @@ from cards.model import Card
 from storage.models import OutboxMessage
 
 from ..errors import PermanentError, RateLimited
+from ..images import read_image
 from ..services import Services
 
 # A robot card lands in the robot chat, which a manager can miss: escalations also raise a
@@ -27,7 +28,11 @@ def send(rt: Services, message: OutboxMessage) -> dict[str, Any]:
     if message.action == "notice":
         task_id = client.send_work_notice([message.recipient], render.render_markdown(Card.from_dict(payload["card"])))
         return {"work_notice_task_id": task_id}
-    if "card" in payload:
+    if "image" in payload:  # a report's chart: oapi media/upload, then sampleImageMsg by media_id
+        content, content_type, filename = read_image(rt, payload["image"])
+        media_id = client.upload_media("image", content, filename, content_type)
+        msg_key, msg_param = "sampleImageMsg", {"photoURL": media_id}
+    elif "card" in payload:
         card = Card.from_dict(payload["card"])
         if interactive:
             params = render.render_interactive(card)

@@ -1,2 +1,2 @@
 """Importing this package registers every handler on bot.router.router."""
-from . import actions, capture, commands, contacts, drafts, reminders  # noqa: F401
+from . import actions, capture, commands, contacts, deals, drafts, handover, reminders  # noqa: F401

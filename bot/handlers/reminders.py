@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from cards import links, rows
 from storage import customers, followups, leads, opportunities, tasks
 from storage.errors import Conflict, InvalidInput
 from storage.followups import FollowUpInput
-from storage.models import Task, Team, User
+from storage.models import Task, User
 
 from ..context import Context
-from ..outbound import Purpose, held_note
+from ..outbound import held_note
 from ..router import router
-from ..task_cards import offer_lead
 
 
 def _open_task(ctx: Context) -> Task:
@@ -41,21 +38,6 @@ def claim_lead(ctx: Context, _arg: str) -> None:
     task = _open_task(ctx)
     lead = leads.claim(ctx.session, ctx.user, task.subject_id, ctx.playbook, now=ctx.now)  # closes the task
     ctx.finish_card("已认领", link=links.customer_link(ctx.public_url, lead.customer_id) if lead.customer_id else None)
-
-
-@router.action("task:pass")
-def pass_lead(ctx: Context, _arg: str) -> None:
-    """转交 on a new lead: the next rep of the team gets it (compare-and-set, never two reps)."""
-    task = _open_task(ctx)
-    lead = leads.get_lead(ctx.session, ctx.user, task.subject_id)
-    if lead.status != "assigned" or lead.assignee_id != ctx.user.id:
-        raise Conflict("该线索已不在你名下或已被认领")
-    rep = leads.assign(ctx.session, lead, ctx.playbook, now=ctx.now, exclude={ctx.user.id})
-    if rep is None:
-        raise Conflict("团队里暂时没有可以转交的同事")
-    _close(ctx, task, f"已转交给{rep.name}")
-    offer_lead(ctx.out, lead, rep, purpose=Purpose.DIRECT)
-    ctx.finish_card(f"已转交给{rep.name}")
 
 
 # ------------------------------------------------------------------ customers
@@ -87,35 +69,6 @@ def remind_later(ctx: Context, arg: str) -> None:
     ctx.out.card(ctx.user, rows.task_card(task, ctx.playbook, ctx.public_url), subject_type="task",
                  subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
     ctx.finish_card(f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
-
-
-def _colleague(session: Session, user: User, playbook) -> User:
-    team = session.get(Team, user.team_id) if user.team_id else None
-    rep = leads.pick_rep(session, team, "least_load", exclude={user.id}) if team else None
-    if rep is None:
-        raise Conflict("团队里暂时没有可以转交的同事")
-    return rep
-
-
-def _move(ctx: Context, task: Task, to: User) -> str:
-    """Hand the task, and the customer it is about, to `to`, who gets the card; returns what the
-    sender is told about when it arrives."""
-    if task.customer_id is not None:
-        customer = customers.get_customer(ctx.session, ctx.user, task.customer_id)
-        if customer.owner_id == task.assignee_id:
-            customers.transfer_customer(ctx.session, ctx.user, customer.id, to)
-    tasks.reassign(ctx.session, ctx.user, task.id, to)
-    card = rows.task_card(task, ctx.playbook, ctx.public_url, fields=[("转交人", ctx.user.name)], source="同事转交")
-    queued = ctx.tell(to, card, subject_type="task", subject_id=task.id, key=f"to:{to.id}")
-    return held_note(ctx.playbook, queued.held_until, ctx.now)
-
-
-@router.action("task:handover")
-def hand_over(ctx: Context, _arg: str) -> None:
-    task = _open_task(ctx)
-    rep = _colleague(ctx.session, ctx.user, ctx.playbook)
-    note = _move(ctx, task, rep)
-    ctx.finish_card(_with(f"已转交给{rep.name}", note))
 
 
 @router.action("task:lost")
@@ -164,16 +117,6 @@ def nudge(ctx: Context, _arg: str) -> None:
     card = rows.task_card(task, ctx.playbook, ctx.public_url, fields=[("催办人", ctx.user.name)], source="催办")
     queued = ctx.tell(rep, card, subject_type="task", subject_id=task.id, key="nudge")
     ctx.finish_card(_with(f"已催办{rep.name}", held_note(ctx.playbook, queued.held_until, ctx.now)))
-
-
-@router.action("task:reassign")
-def reassign(ctx: Context, _arg: str) -> None:
-    """转交 on an escalation: the task (and its customer) go to a colleague of the rep."""
-    task = _open_task(ctx)
-    rep = ctx.session.get(User, task.assignee_id)
-    colleague = _colleague(ctx.session, rep, ctx.playbook)
-    note = _move(ctx, task, colleague)
-    ctx.finish_card(_with(f"已转交给{colleague.name}", note))
 
 
 @router.action("task:close")

@@ -157,6 +157,10 @@ INTERACTIVE_CARDS = frozenset({"button_interaction", "vote_interaction", "multip
 CARD_TYPES = INTERACTIVE_CARDS | {"text_notice", "news_notice"}
 TASK_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-@")
 MAX_CONTENT_BYTES = 2048
+# media/upload limits per type (platforms.md 1.5, unverified): image 10 MB jpg/png, voice 2 MB amr,
+# video 10 MB mp4, file 20 MB.
+MEDIA_LIMITS = {"image": 10 * 1024 * 1024, "voice": 2 * 1024 * 1024, "video": 10 * 1024 * 1024,
+                "file": 20 * 1024 * 1024}
 
 
 class WeComAPIError(Exception):
@@ -361,7 +365,12 @@ def create_fake_wecom_blueprint(state: FakeWeComState) -> Blueprint:
         upload = request.files.get("media")
         if upload is None:
             raise WeComAPIError(44001, "empty media data")
-        media_id = state.add_media(upload.read(), upload.mimetype or "application/octet-stream",
+        content = upload.read()
+        if len(content) > MEDIA_LIMITS[kind]:
+            raise WeComAPIError(40006, "invalid file size")
+        if kind == "image" and not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
+            raise WeComAPIError(40005, "invalid file type")  # images must be jpg or png
+        media_id = state.add_media(content, upload.mimetype or "application/octet-stream",
                                    upload.filename)
         return jsonify(errcode=0, errmsg="ok", type=kind, media_id=media_id,
                        created_at=str(int(time.time())))
@@ -461,6 +470,12 @@ def _check_send(state: FakeWeComState, body: dict[str, Any]) -> dict[str, Any]:
             raise WeComAPIError(44004, "empty content")
         if len(text.encode("utf-8")) > MAX_CONTENT_BYTES:
             raise WeComAPIError(45002, "content size out of limit")
+
+    if msg_type in ("image", "voice", "video", "file"):
+        with state._lock:
+            known = content.get("media_id") in state._media
+        if not known:
+            raise WeComAPIError(40007, "invalid media_id")
 
     response_code = None
     if msg_type == "template_card":

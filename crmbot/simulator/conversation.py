@@ -208,7 +208,8 @@ def interactive_card(out_track_id: str, params: dict[str, str], updated: bool) -
     done = params.get("done_note") or None
     return {"card_id": out_track_id, "title": params.get("title", ""), "source": params.get("source", ""),
             "desc": "", "text": params.get("text", ""), "fields": _json_list(params.get("fields")),
-            "buttons": [] if done else [
+            # a done card keeps only what builders.done left on it (links, 撤销)
+            "buttons": [
                 {"text": b.get("text", ""), "key": b.get("key") or None, "url": b.get("url") or None,
                  "style": b.get("style", "default")} for b in _json_list(params.get("buttons"))],
             "done_note": done, "updated": updated, "link": params.get("link") or None}

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.dingtalk import fake as dt_fake
+from bot.outbound import HELD
 from bot.wecom import fake as wc_fake
 from cards.dingtalk import action_text
 from cards.model import Button
-from storage.models import User
+from jobs.scheduler import periodic_jobs
+from storage.models import OutboxMessage, User
 
 from .conversation import SimulatorLog, conversation, session_for
 
@@ -102,6 +105,56 @@ def media(media_id: str):
         return jsonify(ok=False, error="文件不存在"), 404
     content, mimetype = found
     return Response(content, mimetype=mimetype)
+
+
+# ------------------------------------------------------------------ 模拟时间: the demo's clock
+
+WEEKDAYS = "一二三四五六日"
+
+
+def _jump(now: datetime, tz, jump: str) -> datetime:
+    if jump == "tomorrow_10":
+        return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(10), tzinfo=tz)
+    if jump == "plus_2h":
+        return now + timedelta(hours=2)
+    if jump == "plus_1d":
+        return now + timedelta(days=1)
+    raise BadRequest("未知的时间操作")
+
+
+def _clock_state(platform: str | None, user: str | None) -> dict:
+    rt = _runtime()
+    local = rt.clock.now().astimezone(rt.playbook.tz)
+    state = {"now": local.isoformat(), "label": f"{local:%m-%d} 周{WEEKDAYS[local.weekday()]} {local:%H:%M}",
+             "held": 0, "held_until": None}
+    if platform in PLATFORMS and user:
+        with rt.db.transaction() as session:
+            count, first = session.execute(select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.platform == platform, OutboxMessage.recipient == user,
+                OutboxMessage.status == HELD)).one()
+        if count:
+            until = first.astimezone(rt.playbook.tz)
+            state.update(held=count, held_until=f"{until:%m-%d %H:%M}")
+    return state
+
+
+@bp.get("/api/clock")
+def get_clock():
+    return jsonify(_clock_state(request.args.get("platform"), request.args.get("user")))
+
+
+@bp.post("/api/clock")
+def move_clock():
+    """Jump the demo's clock and run what the scheduler runs each minute, as of the new time:
+    held messages whose time came are released, timers fire, reports go out."""
+    data = request.get_json(silent=True) or {}
+    rt = _runtime()
+    if not hasattr(rt.clock, "set"):
+        raise BadRequest("只有演示环境可以调整时间")
+    rt.clock.set(_jump(rt.clock.now(), rt.playbook.tz, str(data.get("jump") or "")))
+    for job in periodic_jobs():
+        rt.queue.enqueue(job.path, *job.args)
+    return jsonify(_clock_state(data.get("platform"), data.get("user")))
 
 
 # ------------------------------------------------------------------ acting as the user

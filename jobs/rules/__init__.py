@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from bot.services import Services
 
 from ..runtime import current_runtime
-from . import (claim_timeout, escalation, first_contact, followup_due, lead_assignment, onboarding,
+from . import (approval_escalation, claim_timeout, escalation, first_contact, followup_due, lead_assignment,
+               onboarding,
                reports, silent_customer, stage_stuck)
 from .scanning import Scan
 
@@ -37,6 +38,7 @@ RULES: list[Rule] = [
     Rule(silent_customer.NAME, silent_customer.scan),
     Rule(stage_stuck.NAME, stage_stuck.scan),
     Rule(escalation.NAME, escalation.scan),
+    Rule(approval_escalation.NAME, approval_escalation.scan),
     Rule(onboarding.NAME, onboarding.scan),
     Rule(reports.NAME, reports.scan),
 ]

@@ -4,8 +4,13 @@ record; it is closed at once, it asks nothing of anyone):
   the 24 hours whose activation window (activation_hours) just closed, the share with a first
   follow-up within activation_hours of assignment — and the five oldest leads still not contacted;
 - weekly on reports.weekly_weekday at weekly_at to each manager: per direct-report rep, effective
-  (tagged) follow-ups in the week, stage advance rate, average days in stage, overdue tasks; a card
-  linking to /app/dashboard.
+  (tagged) follow-ups in the week, stage advance rate, average days in stage, overdue tasks; then
+  what to do (storage.deal_insights): reps under target two weeks running, the deal stuck longest,
+  the top loss reason; a card linking to the dashboard's 该做什么 part, and reps above target get
+  a word of praise.
+Both carry charts (cards/charts.py) as image messages right after the card: the daily report the
+team's effective follow-ups against the target, the weekly brief that and the month's loss reasons.
+Each links to the dashboard filtered to what it mentions.
 A scan after the hour (the scheduler was down, say) still sends the period's report, once."""
 from __future__ import annotations
 
@@ -15,11 +20,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Interval, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from bot.outbound import Outbound
+from bot.outbound import Outbound, hold_for_quiet_hours
+from cards import charts
 from cards.builders import task_card as card_builder
-from cards.links import dashboard_link
-from storage import tasks
+from cards.links import app_link, dashboard_link
+from storage import deal_insights, media, tasks
 from storage.models import FollowUp, Lead, Opportunity, Org, StageChange, Task, User
+from storage.permissions import visible_user_ids
 from storage.tasks import TaskSpec
 
 from .scanning import Scan
@@ -108,9 +115,15 @@ def _daily(s: Scan, session: Session, out: Outbound, org: Org, at: datetime) -> 
         card = card_builder(f"report-{director.id}-{at:%Y%m%d}", title=f"线索{hours}小时激活率 {result.rate:.0%}",
                             detail="最久未激活的线索：\n" + "\n".join(lines),
                             fields=[("新线索", str(result.new_leads)), ("已激活", str(result.activated))],
-                            actions=[], link=dashboard_link(s.settings.crmbot_public_url), source="每日报告")
-        out.card(director, card, subject_type="user", subject_id=director.id,
-                   dedupe_key=f"daily_report:{director.id}:{at.date().isoformat()}")
+                            actions=[], link=app_link(s.settings.crmbot_public_url,
+                                                      "dashboard/list?metric=not_activated&days=1"),
+                            source="每日报告")
+        key = f"daily_report:{director.id}:{at.date().isoformat()}"
+        out.card(director, card, subject_type="user", subject_id=director.id, dedupe_key=key)
+        found = deal_insights.build(session, org.id, visible_user_ids(session, director), s.playbook, s.now)
+        push_chart(s, session, out, director, charts.followups_chart(
+            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups),
+            f"{key}:chart:followups", "图表：本周有效跟进")
         sent += 1
     return sent
 
@@ -153,10 +166,54 @@ def _weekly(s: Scan, session: Session, out: Outbound, org: Org, at: datetime) ->
         rows = [rep_health(session, rep, at) for rep in reps]
         lines = [f"{h.name}：有效跟进{h.effective_followups}次，阶段推进率{h.advance_rate:.0%}，"
                  f"平均停留{h.avg_days_in_stage:.1f}天，逾期待办{h.overdue_tasks}条" for h in rows] or ["名下暂无销售"]
+        found = deal_insights.build(session, org.id, visible_user_ids(session, manager), s.playbook, s.now)
+        todo, focus = what_to_do(found)
         card = card_builder(f"brief-{manager.id}-{at:%Y%m%d}", title="本周过程健康简报",
-                            detail="\n".join(lines), fields=[("统计区间", f"{(at - timedelta(days=7)):%m-%d} 至 {at:%m-%d}")],
-                            actions=[], link=dashboard_link(s.settings.crmbot_public_url), source="每周简报")
-        out.card(manager, card, subject_type="user", subject_id=manager.id,
-                   dedupe_key=f"weekly_brief:{manager.id}:{at.date().isoformat()}")
+                            detail="\n".join(lines + todo), fields=[("统计区间", f"{(at - timedelta(days=7)):%m-%d} 至 {at:%m-%d}")],
+                            actions=[], link=dashboard_link(s.settings.crmbot_public_url, days="7", focus=focus),
+                            source="每周简报")
+        key = f"weekly_brief:{manager.id}:{at.date().isoformat()}"
+        out.card(manager, card, subject_type="user", subject_id=manager.id, dedupe_key=key)
+        push_chart(s, session, out, manager, charts.followups_chart(
+            [(r.name, r.weekly_followups[0]) for r in found.reps], found.target_followups), f"{key}:chart:followups",
+            "图表：本周有效跟进")
+        if found.loss_reasons:
+            push_chart(s, session, out, manager, charts.loss_reasons_chart(found.loss_reasons), f"{key}:chart:losses",
+                       "图表：本月丢单原因")
+        for rep in found.beat_target:
+            person = session.get(User, rep.user_id)
+            out.text(person, f"👏 {rep.name}，本周有效跟进{rep.weekly_followups[0]}次，超过目标"
+                             f"{found.target_followups}次，干得漂亮，继续保持！", dedupe_key=f"{key}:praise:{rep.user_id}")
         sent += 1
     return sent
+
+
+def what_to_do(found: deal_insights.Insights) -> tuple[list[str], str]:
+    """The brief's 该做什么 lines, and the dashboard section its link opens on."""
+    lines, focus = ["—— 该做什么 ——"], "stuck"
+    if found.under_target:
+        names = "、".join(r.name for r in found.under_target)
+        lines.append(f"连续{found.weeks}周有效跟进低于{found.target_followups}次：{names}，点开看板一键安排辅导")
+        focus = "coaching"
+    if found.stuck:
+        d = found.stuck[0]
+        lines.append(f"卡得最久：{d.name}（{d.owner}，{d.stage_label}{d.days}天）→ {d.action}")
+    if found.loss_reasons:
+        reason, count = found.loss_reasons[0]
+        lines.append(f"本月丢单第一原因：{reason}（{count}单）")
+        focus = focus if focus == "coaching" or found.stuck else "losses"
+    if found.beat_target:
+        lines.append("超过目标：" + "、".join(r.name for r in found.beat_target) + "（已发表扬）")
+    return (lines if len(lines) > 1 else []), focus
+
+
+def push_chart(s: Scan, session: Session, out: Outbound, user: User, png: bytes, dedupe_key: str,
+               caption: str) -> int | None:
+    """One chart as an image message right after its report card, kept as a media asset (the
+    outbox row points at it). In quiet hours the card is held and merged into the morning digest,
+    where an image cannot go: the chart is then left out (the card links to the dashboard, which
+    draws the same charts)."""
+    if hold_for_quiet_hours(s.playbook, s.now) is not None:
+        return None
+    asset = media.store_media(session, user.org_id, png, "image/png", s.settings.crmbot_media_dir)
+    return out.image(user, asset.id, dedupe_key=dedupe_key, caption=caption).outbox_id

@@ -62,6 +62,7 @@
       busy(button, api("POST", button.dataset.post, body)).then(function (data) {
         var then = button.dataset.then;
         if (then === "remove") { toast("已完成"); removeRow(button); }
+        else if (then === "coached") { toast("已加入你的待办"); button.textContent = "已安排"; button.disabled = true; }
         else if (then === "customer" && data.customer_id) { location.href = customerUrl(data.customer_id); }
         else if (then === "draft-done") {
           toast("已确认");
@@ -156,6 +157,26 @@
       ev.preventDefault();
       busy(advance, api("POST", "/api/opportunities/" + oppId + "/stage", { stage: advance.dataset.stage }))
         .then(function (data) { reloadSoon("已推进到“" + data.stage_label + "”"); }, function () { refresh(); });
+    });
+  });
+  /* 赢单's own checklist and after-handshake steps: each tick saves at once */
+  $$("[data-steps]").forEach(function (box) {
+    $$("input[type=checkbox]", box).forEach(function (check) {
+      check.addEventListener("change", function () {
+        api("POST", "/api/opportunities/" + box.dataset.steps + "/checklist",
+            { stage: box.dataset.stage, item: check.dataset.item, checked: check.checked })
+          .then(function () { toast("已保存"); }, function (err) { check.checked = !check.checked; toast(err.message); });
+      });
+    });
+  });
+  /* small deal forms (申请折扣, 申请跳过, 赢单, 丢单): the named fields as a JSON body */
+  $$("form[data-api]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = {};
+      $$("input, select", form).forEach(function (i) { if (i.name) { body[i.name] = i.value; } });
+      busy($("button[type=submit]", form), api("POST", form.dataset.api, body))
+        .then(function () { reloadSoon(form.dataset.done); }, function () {});
     });
   });
   $$("[data-save-amount]").forEach(function (button) {

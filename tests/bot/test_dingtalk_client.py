@@ -262,3 +262,27 @@ def test_register_card_callback_uses_the_app_secret(platform, client):
     result = client.register_card_callback("crmbot", "https://crm.example.com/dingtalk/card-callback")
     assert result["callbackUrl"] == "https://crm.example.com/dingtalk/card-callback"
     assert state.card_callbacks["crmbot"]["apiSecret"] == state.app_secret
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_image_upload_then_sample_image_message(client, platform):
+    """A report chart: oapi media/upload, then batchSend sampleImageMsg with the media_id."""
+    _, state = platform
+    media_id = client.upload_media("image", PNG, "chart.png", "image/png")
+    assert state.media[media_id][1] == PNG
+    client.send_image_to_users(["zhangsan"], media_id)
+    [sent] = [m for m in state.sent_to("batchSend") if m["body"]["msgKey"] == "sampleImageMsg"]
+    assert sent["msg_param"] == {"photoURL": media_id}
+
+
+def test_fake_refuses_what_dingtalk_refuses_for_images(client):
+    with pytest.raises(PermanentError) as not_an_image:
+        client.upload_media("image", b"GIF89a....", "chart.gif", "image/gif")
+    assert not_an_image.value.code == 40005
+    with pytest.raises(PermanentError) as too_big:
+        client.upload_media("image", PNG + b"\x00" * fake.MEDIA_LIMITS["image"], "big.png", "image/png")
+    assert too_big.value.code == 40006
+    with pytest.raises(PermanentError):  # a media_id nobody uploaded
+        client.send_image_to_users(["zhangsan"], "@lAnotuploaded")

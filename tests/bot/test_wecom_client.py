@@ -246,3 +246,16 @@ def test_tickets_are_cached_in_redis(fake_wecom, redis_conn, state):
     assert a.get_agent_ticket() == b.get_agent_ticket() != a.get_jsapi_ticket()
     assert state.call_count("/cgi-bin/get_jsapi_ticket") == 1
     assert state.call_count("/cgi-bin/ticket/get") == 1
+
+
+def test_image_message_needs_an_uploaded_png_or_jpeg(client):
+    from bot.errors import PermanentError
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    media_id = client.upload_media("image", png, "chart.png", "image/png")
+    assert client.send("zhangsan", {"msgtype": "image", "image": {"media_id": media_id}}).msgid
+    with pytest.raises(PermanentError) as unknown:
+        client.send("zhangsan", {"msgtype": "image", "image": {"media_id": "MEDIA_nope"}})
+    assert unknown.value.code == 40007
+    with pytest.raises(PermanentError) as not_image:
+        client.upload_media("image", b"GIF89a", "chart.gif", "image/gif")
+    assert not_image.value.code == 40005

@@ -42,9 +42,12 @@ def test_interactive_params_are_strings_with_json_lists():
     assert "**阶段**：已报价" in params["markdown"]
 
 
-def test_interactive_done_card_hides_buttons():
-    params = render_interactive(follow_up_card(done_note="已认领 · 张三 10:32"))
-    assert params["buttons"] == "[]" and params["done"] == "true"
+def test_interactive_done_card_keeps_only_links():
+    from cards.builders import done
+    card = follow_up_card(buttons=(Button("已报价", key="tag:quoted"), Button("打开", url="https://x.test/app/")))
+    params = render_interactive(done(card, "已认领 · 张三 10:32"))
+    assert json.loads(params["buttons"]) == [{"text": "打开", "key": "", "style": "default", "url": "https://x.test/app/"}]
+    assert params["done"] == "true"
     assert params["done_note"] == "已认领 · 张三 10:32"
 
 

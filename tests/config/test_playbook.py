@@ -85,3 +85,17 @@ def test_settings_name_the_bad_variable(monkeypatch):
     settings = load_settings()
     assert settings.wecom_agent_id == 1000002
     assert settings.crmbot_database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_discount_tiers_are_validated(tmp_path):
+    pb = load_playbook(DEFAULT_PLAYBOOK)
+    assert [(t.up_to_percent, t.approver, t.copy_to) for t in pb.approvals.discount_tiers] == [
+        (5, "rep", None), (10, "manager", "director"), (100, "director", "manager")]
+    assert pb.approvals.tier_for(5).approver == "rep" and pb.approvals.tier_for(5.01).approver == "manager"
+    assert pb.approvals.tier_for(12).approver == "director"
+    with pytest.raises(PlaybookError, match="must increase"):
+        load_playbook(_broken(tmp_path, "up_to_percent = 10", "up_to_percent = 3"))
+    with pytest.raises(PlaybookError, match="copy_to and copy_above_amount go together"):
+        load_playbook(_broken(tmp_path, 'copy_to = "director"', ""))
+    with pytest.raises(PlaybookError, match="approver"):
+        load_playbook(_broken(tmp_path, 'approver = "director"', 'approver = "boss"'))

@@ -147,6 +147,7 @@ def test_other_time_zone_from_the_playbook():
 
 def test_uncovered_year_falls_back_to_weekdays_and_warns_once(monkeypatch, caplog):
     monkeypatch.setattr(worktime, "_WARNED_YEARS", set())
+    worktime._segments.cache_clear()  # days already computed would not ask (and warn) again
     with pytest.raises(NotImplementedError):  # the library itself has no data that far ahead
         worktime.chinese_calendar.is_workday(datetime(2099, 1, 1).date())
     caplog.set_level(logging.WARNING, logger="config.worktime")
@@ -219,3 +220,11 @@ def test_next_working_moment(cal, dt):
     assert (nxt == dt) is cal.is_working_time(dt)
     local = nxt.astimezone(SH)
     assert cal.is_working_day(local.date()) and cal.hours.start <= local.time() < cal.hours.end
+
+
+def test_day_length_is_one_full_working_day():
+    assert CAL.day_length == timedelta(hours=8) and NO_LUNCH.day_length == timedelta(hours=9)
+    for cal in (CAL, NO_LUNCH):
+        assert cal.working_between(sh(2026, 12, 1), sh(2026, 12, 2)) == cal.day_length
+        # "3 days overdue" from Friday 10:00 lands on Wednesday 10:00 (weekend skipped)
+        assert cal.add_working(sh(2026, 11, 27, 10), 3 * cal.day_length) == sh(2026, 12, 2, 10)

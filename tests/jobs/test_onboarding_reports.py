@@ -8,7 +8,7 @@ from storage.followups import FollowUpInput
 from storage.leads import LeadInput
 from storage.models import User
 from tests.factories import NOW
-from tests.jobs.helpers import cards_to, local, run, tasks_of, texts_to
+from tests.jobs.helpers import cards_to, local, outbox, run, tasks_of, texts_to
 
 
 def _new_rep(database, world, start):
@@ -73,6 +73,9 @@ def test_daily_activation_report_to_directors_once(rt, database, world, playbook
     assert f"{hours}小时激活率 50%" in card["title"]
     assert {"label": "新线索", "value": "4"} in card["fields"]
     assert "客户2" in card["text"] and "客户3" in card["text"] and "客户0" not in card["text"]
+    assert card["link"].endswith("/app/dashboard/list?metric=not_activated&days=1")  # what it mentions
+    images = [m for m in outbox(database, world.director.id) if "image" in m.payload]
+    assert len(images) == 1 and images[0].dedupe_key.endswith(":chart:followups")
     run(rt, report_at + timedelta(hours=3))
     assert len([c for c in cards_to(database, world.director.id) if c["source"] == "每日报告"]) == 1
 
@@ -91,7 +94,7 @@ def test_weekly_brief_per_rep_to_each_manager(rt, database, world, playbook):
     run(rt, monday + timedelta(minutes=1))
     [card] = [c for c in cards_to(database, world.manager.id) if c["source"] == "每周简报"]
     assert "李明：有效跟进2次" in card["text"] and "王芳：有效跟进0次" in card["text"]
-    assert card["link"].endswith("/app/dashboard")
+    assert "/app/dashboard?days=7&focus=" in card["link"]  # the dashboard, filtered to what it mentions
     [brief_b] = [c for c in cards_to(database, world.manager_b.id) if c["source"] == "每周简报"]
     assert "张伟" in brief_b["text"] and "李明" not in brief_b["text"]
     run(rt, monday + timedelta(days=2))  # Wednesday: the same week's brief is not sent again

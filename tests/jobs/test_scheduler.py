@@ -43,18 +43,20 @@ def test_enqueue_due_keeps_the_cadence_across_leaders(redis_conn):
     assert q1.jobs[0] == ("jobs.rules.run_rule", ("silent_customer",))
 
 
-def test_periodic_jobs_land_on_rq_once_per_interval(redis_conn):
+def test_periodic_jobs_land_on_their_own_queue_once(redis_conn):
     from rq import Queue
 
-    from jobs.queue import RqQueue
+    from jobs.queue import QUEUE_NAMES, RqQueue
     jobs = periodic_jobs()
     queue = RqQueue(redis_conn)
+    periodic = Queue("crmbot-periodic", connection=redis_conn)
     assert len(enqueue_due(redis_conn, queue, jobs, 5000.0)) == len(jobs)
-    waiting = sum(Queue(name, connection=redis_conn).count for name in ("crmbot-default", "crmbot-high"))
-    assert waiting == len(jobs)
-    assert Queue("crmbot-default", connection=redis_conn).job_ids[0] == "periodic-jobs_rules_run_rule-lead_assignment"
-    enqueue_due(redis_conn, queue, jobs, 5030.0)
-    assert sum(Queue(n, connection=redis_conn).count for n in ("crmbot-default", "crmbot-high")) == waiting
+    assert periodic.count == len(jobs)
+    assert periodic.job_ids[0].startswith("periodic-jobs_rules_run_rule-lead_assignment-")
+    enqueue_due(redis_conn, queue, jobs, 5030.0)     # not due yet
+    enqueue_due(redis_conn, queue, jobs, 5061.0)     # due again, but every one is still queued
+    enqueue_due(redis_conn, queue, jobs, 5122.0)
+    assert sum(Queue(n, connection=redis_conn).count for n in QUEUE_NAMES) == len(jobs)
 
 
 class _CrashingLease(Lease):
@@ -101,7 +103,7 @@ def test_a_scheduled_scan_runs_on_an_rq_worker(rt, database, world, playbook, re
         c.last_interaction_at = NOW - timedelta(days=playbook.rules.silent_customer.days + 1)
     enqueue_due(redis_conn, RqQueue(redis_conn), [Periodic("jobs.rules.run_rule", 60, ("silent_customer",))],
                 time.time())
-    SimpleWorker([Queue("crmbot-default", connection=redis_conn)], connection=redis_conn).work(
+    SimpleWorker([Queue("crmbot-periodic", connection=redis_conn)], connection=redis_conn).work(
         burst=True, with_scheduler=False)
     [task] = tasks_of(database, "silent_customer")
     assert task.assignee_id == world.rep1.id

@@ -32,6 +32,7 @@ class FakeWeCom:
         self.codes: dict[str, str] = {}
         self.contacts: dict[str, dict] = {}  # external_userid → externalcontact/get answer
         self.jsapi_ticket = "corp-ticket-1"
+        self.sent: list[dict] = []
         self.agent_ticket = "agent-ticket-1"
 
     def get_user_id_by_code(self, code: str) -> str:
@@ -51,6 +52,12 @@ class FakeWeCom:
 
     def get_agent_ticket(self) -> str:
         return self.agent_ticket
+
+    def send(self, touser: str, msg: dict):
+        """Messages the mini-app's actions cause (an approval card to a manager)."""
+        from bot.wecom.client import SendResult
+        self.sent.append({"touser": touser, **msg})
+        return SendResult(msgid="m1", response_code=None, invalid_users=())
 
 
 class FakeDingTalk:

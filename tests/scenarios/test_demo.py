@@ -108,7 +108,7 @@ def test_interactive_dingtalk_card_clicked_in_the_simulator(tmp_path):
                           json={**who, "card_id": card["card_id"], "key": button["key"], "text": button["text"]})
         assert r.json()["ok"] is True
         done = wait_for(lambda: [c for c in cards() if c["updated"]], 20, "the card update")[0]
-        assert done["done_note"].startswith(f"已记跟进：{button['text']} · 张伟") and done["buttons"] == []
+        assert done["done_note"].startswith(f"已记跟进：{button['text']} · 张伟") and all(not b["key"] for b in done["buttons"])
         cards_now = requests.get(f"{base}/dev/fake/dingtalk/sent", timeout=5).json()["cards"]
         assert cards_now[card["card_id"]]["done"] == "true"
     finally:
@@ -145,3 +145,22 @@ def test_fakes_and_simulator_exist_only_in_demo_mode(database, redis_conn):
         assert token["errcode"] == 0 and token["access_token"]
     finally:
         set_runtime(None)
+
+
+def test_the_demo_clock_shows_a_working_day_and_jumps_on_request(demo):
+    """Started at any hour, the demo runs in working time (nothing held, leads offered at once);
+    模拟时间 +2小时 runs the scheduler's jobs at the new time: an unclaimed lead moves on."""
+    state = requests.get(f"{demo}/dev/simulator/api/clock", params={"platform": "wecom", "user": "rep1"},
+                         timeout=5).json()
+    hour = int(state["now"][11:13])
+    assert 9 <= hour < 18 and state["held"] == 0 and "周" in state["label"]
+
+    def offers():
+        return [c for c in _wecom_cards(demo, "rep1") + _wecom_cards(demo, "rep2")
+                if c["body"]["template_card"]["main_title"]["title"].startswith("新线索")]
+    before = len(wait_for(offers, 30, "the seeded leads offered to the reps"))
+    moved = requests.post(f"{demo}/dev/simulator/api/clock", json={"jump": "plus_2h"}, timeout=5).json()
+    assert moved["now"] > state["now"]
+    assert len(wait_for(lambda: offers() if len(offers()) > before else None, 30,
+                        "an unclaimed lead reassigned after the jump")) > before
+    assert requests.post(f"{demo}/dev/simulator/api/clock", json={"jump": "yesterday"}, timeout=5).status_code == 400

@@ -52,23 +52,67 @@ def _rep1(s):
     return s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
 
 
-def test_pass_a_new_lead_to_a_colleague(stack, database, playbook):
+def _updates(stack) -> list[dict]:
+    return [m["body"]["template_card"] for m in stack.wecom.sent if m["path"].endswith("/update_template_card")]
+
+
+def _lead_owner(database) -> str:
+    with database.transaction() as s:
+        lead = s.scalars(select(Lead)).one()
+        return s.get(User, lead.assignee_id).wecom_userid
+
+
+def test_pass_a_new_lead_asks_to_whom_confirms_and_can_be_undone(stack, database, playbook):
     now = _now(playbook)
     with database.transaction() as s:
         leads.create_lead(s, 1, LeadInput(source="官网表单", name="陈先生", external_ref="x1"), now=now)
     _scan(stack, now, "lead_assignment")
     [card] = _cards(stack, "rep1")
-    stack.wecom_click("rep1", card["task_id"], _key(card, "转交"))
+    stack.wecom_click("rep1", card["task_id"], _key(card, "转交"))   # tap 1: to whom?
+    stack.drain()
+    picker = _updates(stack)[-1]
+    assert [b["text"] for b in picker["button_list"]] == ["转给王芳", "取消"]   # rep1's team, not rep1
+    assert _lead_owner(database) == "rep1" and _cards(stack, "rep2") == []   # nothing moved yet
+
+    stack.wecom_click("rep1", card["task_id"], _key(picker, "转给王芳"))   # tap 2: the confirmation
     stack.drain()
     with database.transaction() as s:
-        lead = s.scalars(select(Lead)).one()
-        assert lead.assignee_id == s.scalars(select(User.id).where(User.wecom_userid == "rep2")).one()
-        assert lead.assignment_count == 2
-    assert len(_cards(stack, "rep2")) == 1
-    # the old card cannot claim it any more: the card was updated, a retry is told so
+        assert s.scalars(select(Lead)).one().assignment_count == 2
+    assert _lead_owner(database) == "rep2" and len(_cards(stack, "rep2")) == 1
+    done = _updates(stack)[-1]
+    assert "已转交给王芳" in str(done) and [b["text"] for b in done["button_list"] if b.get("key")] == [
+        f"撤销（{playbook.handover.undo_minutes}分钟内）"]
+    # the old card cannot claim it any more: a retry is told so
     stack.wecom_click("rep1", card["task_id"], _key(card, "认领"))
     stack.drain()
     assert any("已经处理过了" in t for t in _texts(stack, "rep1"))
+
+    stack.wecom_click("rep1", card["task_id"], _key(done, f"撤销（{playbook.handover.undo_minutes}分钟内）"))
+    stack.drain()
+    assert _lead_owner(database) == "rep1" and len(_cards(stack, "rep1")) == 2, _texts(stack, "rep1")   # offered to rep1 again
+    with database.transaction() as s:
+        offers = s.scalars(select(Task).where(Task.kind == "lead_assignment").order_by(Task.id)).all()
+        assert [(t.status, t.result) for t in offers] == [("done", "已转交给王芳"), ("done", "已撤销转交"), ("open", None)]
+
+
+def test_undo_is_refused_after_the_window_or_once_the_colleague_acted(stack, database, playbook):
+    now = _now(playbook)
+    with database.transaction() as s:
+        leads.create_lead(s, 1, LeadInput(source="官网表单", name="陈先生", external_ref="x2"), now=now)
+    _scan(stack, now, "lead_assignment")
+    [card] = _cards(stack, "rep1")
+    stack.wecom_click("rep1", card["task_id"], _key(card, "转交"))
+    stack.drain()
+    stack.wecom_click("rep1", card["task_id"], _key(_updates(stack)[-1], "转给王芳"))
+    stack.drain()
+    done = _updates(stack)[-1]
+    [offer] = _cards(stack, "rep2")
+    stack.wecom_click("rep2", offer["task_id"], _key(offer, "认领"))     # rep2 acted
+    stack.drain()
+    stack.wecom_click("rep1", card["task_id"], _key(done, f"撤销（{playbook.handover.undo_minutes}分钟内）"))
+    stack.drain()
+    assert any("同事已经处理了这条线索" in t for t in _texts(stack, "rep1"))
+    assert _lead_owner(database) == "rep2"
 
 
 def test_stuck_deal_advance_refused_by_checklist_then_reason(stack, database, playbook):
@@ -106,6 +150,8 @@ def test_manager_reassigns_then_director_closes(stack, database, playbook):
     _scan(stack, after_working(playbook, now, hours=rule.manager_after_hours, minutes=1), "escalation")
     [esc] = [c for c in _cards(stack, "manager") if c["source"]["desc"] == "升级给经理"]
     stack.wecom_click("manager", esc["task_id"], _key(esc, "转交"))
+    stack.drain()
+    stack.wecom_click("manager", esc["task_id"], _key(_updates(stack)[-1], "转给王芳"))
     stack.drain()
     with database.transaction() as s:
         task = s.scalars(select(Task).where(Task.kind == "silent_customer")).one()

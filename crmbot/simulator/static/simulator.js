@@ -116,6 +116,30 @@
     }).catch(function () {});
   }
 
+  function showClock(data) {
+    if (!data || !data.label) return;
+    $("clock-now").textContent = data.label;
+    var held = $("held");
+    if (data.held) {
+      held.textContent = "有 " + data.held + " 条消息处于免打扰时段或稍后提醒，将在 " + data.held_until + " 送达";
+      held.hidden = false;
+    } else {
+      held.hidden = true;
+    }
+  }
+
+  function pollClock() {
+    var url = API + "/clock?platform=" + encodeURIComponent(state.platform) + "&user=" + encodeURIComponent(state.user);
+    return fetch(url).then(function (r) { return r.json(); }).then(showClock).catch(function () {});
+  }
+
+  function jump(to) {
+    request("POST", API + "/clock", { jump: to, platform: state.platform, user: state.user }).then(function (data) {
+      showClock(data);
+      setTimeout(poll, 300);
+    });
+  }
+
   function choose(platform, user) {
     state.platform = platform; state.user = user; state.last = "";
     localStorage.setItem("sim.platform", platform); localStorage.setItem("sim.user", user);
@@ -127,6 +151,7 @@
     $("chat-title").textContent = (platform === "wecom" ? "企业微信" : "钉钉") + " · crmbot 销售助手";
     $("messages").textContent = "";
     poll();
+    pollClock();
   }
 
   function sendText(text) {
@@ -153,6 +178,10 @@
   Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
     tab.addEventListener("click", function () { choose(tab.dataset.platform, state.user); });
   });
+  Array.prototype.forEach.call(document.querySelectorAll("[data-jump]"), function (b) {
+    b.addEventListener("click", function () { jump(b.dataset.jump); });
+  });
+  setInterval(pollClock, 5000);
   $("user").addEventListener("change", function () { choose(state.platform, $("user").value); });
   $("photo").addEventListener("change", function () { upload($("photo"), "image"); });
   $("voice").addEventListener("change", function () { upload($("voice"), "voice"); });
