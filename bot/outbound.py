@@ -42,6 +42,7 @@ DELIVER_JOB = "jobs.outbound.deliver"
 SENDERS: dict[str, ModuleType] = {"wecom": wecom_sender, "dingtalk": dingtalk_sender}
 # Outbox dedupe keys say why a message was sent; pacing counts only reminders.
 REMINDER_PREFIX = "rule:"
+BULK_QUEUE = "crmbot-default"
 HELD = "held"
 
 
@@ -136,6 +137,9 @@ class Outbound:
     playbook: Playbook
     settings: Settings
     now: datetime
+    # bulk senders (rule scans, releases of held reminders) deliver on the bulk queue, so a catch-up
+    # scan's thousands of cards never queue in front of a rep's reply
+    bulk: bool = False
     outbox_ids: list[int] = field(default_factory=list)
     # per recipient: [reminders in the last hour, oldest of them], read once per transaction
     _recent: dict[int, list] = field(default_factory=dict)
@@ -206,7 +210,7 @@ class Outbound:
 
     # ---- after commit
     def deliver_after_commit(self, queue: JobQueue) -> None:
-        enqueue_delivery(queue, self.outbox_ids)
+        enqueue_delivery(queue, self.outbox_ids, on=BULK_QUEUE if self.bulk else None)
 
     # ---- pacing
     def _key(self, dedupe_key: str, purpose: Purpose) -> str:
@@ -255,6 +259,7 @@ class Outbound:
         return outbox_id, created
 
 
-def enqueue_delivery(queue: JobQueue, outbox_ids, delay_s: float = 0) -> None:
+def enqueue_delivery(queue: JobQueue, outbox_ids, delay_s: float = 0, on: str | None = None) -> None:
+    """`on`: the queue to use (default: the delivery job's own, ahead of everything else)."""
     for outbox_id in outbox_ids:
-        queue.enqueue(DELIVER_JOB, outbox_id, job_id=f"deliver-{outbox_id}", delay_s=delay_s)
+        queue.enqueue(DELIVER_JOB, outbox_id, job_id=f"deliver-{outbox_id}", delay_s=delay_s, queue=on)

@@ -12,7 +12,7 @@ from storage.db import Database
 
 class JobQueue(Protocol):
     def enqueue(self, path: str, *args: Any, job_id: str | None = None, delay_s: float = 0,
-                queue: str = "crmbot-default") -> None: ...
+                queue: str | None = None) -> bool: ...
 
 
 class Services(Protocol):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cards import rows
+from cards import formats, rows
 from config.playbook import Playbook
 from config.worktime import WorkCalendar
 from storage import tasks
@@ -53,7 +53,7 @@ def lead_lines(lead: Lead) -> list[tuple[str, str]]:
     if lead.industry:
         fields.append(("行业", lead.industry))
     if lead.budget:
-        fields.append(("预算", f"{lead.budget:,}元"))
+        fields.append(("预算", formats.money(lead.budget)))
     return fields
 
 
@@ -63,7 +63,8 @@ def offer_lead(out: Outbound, lead: Lead, rep: User, *, purpose: Purpose = Purpo
     counts working minutes from when the card can be seen."""
     playbook: Playbook = out.playbook
     minutes = playbook.rules.claim_timeout.minutes
-    detail = f"请在{minutes}分钟内认领，超时将改派给其他同事。\n建议开场白：{suggested_opener(lead, rep)}"
+    # "请在10分钟内认领…" is the card's hint (cards.builders.TASK_HINTS): it goes once the lead is claimed.
+    detail = f"建议开场白：{suggested_opener(lead, rep)}"
     if lead.note:
         detail = f"留言：{lead.note}\n{detail}"
     calendar = WorkCalendar.from_playbook(playbook)

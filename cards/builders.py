@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Sequence
 
+from . import formats
 from .model import Button, ButtonStyle, Card, CardField
 
 
-def when(dt: datetime | None, tz) -> str:
-    if dt is None:
-        return "无"
-    return dt.astimezone(tz).strftime("%m-%d %H:%M")
+def when(dt: datetime | None, tz, now: datetime | None = None) -> str:
+    """See cards.formats.when: 12-02 15:00 this year, 2027-01-05 15:00 otherwise."""
+    return formats.when(dt, tz, now)
 
 
 def days_ago(dt: datetime | None, now: datetime) -> str:
@@ -36,14 +36,26 @@ def customer_summary(card_id: str, *, name: str, owner: str, status_label: str, 
                 fields=tuple(fields), buttons=tuple(buttons), link=link, source="客户")
 
 
+# What a task's card asks while it is open, per task kind (gone from the card once it is done).
+TASK_HINTS: dict[str, str] = {
+    "lead_assignment": "请在{claim_minutes}分钟内认领，超时将改派给其他同事。",
+    "data_completion": "在详情页补全后，这条待办会自动完成。",
+}
+
+
+def task_hint(kind: str, playbook) -> str:
+    return TASK_HINTS.get(kind, "").format(claim_minutes=playbook.rules.claim_timeout.minutes)
+
+
 def task_card(card_id: str, *, title: str, detail: str | None, fields: Sequence[tuple[str, str]],
-              actions: Sequence[tuple[str, str]], link: str | None, source: str = "待办") -> Card:
+              actions: Sequence[tuple[str, str]], link: str | None, source: str = "待办",
+              hint: str = "") -> Card:
     """A task with its one-tap actions, e.g. [("done", "已联系"), ("snooze", "7天后提醒")]."""
     buttons = tuple(Button(text=text, key=key, style=ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
                     for i, (key, text) in enumerate(actions))
     if link:
         buttons += (Button(text="打开", url=link),)
-    return Card(card_id=card_id, title=title, text=detail or "",
+    return Card(card_id=card_id, title=title, text=detail or "", hint=hint,
                 fields=tuple(CardField(k, v) for k, v in fields), buttons=buttons, link=link,
                 source=source)
 
@@ -62,22 +74,31 @@ def new_contact_card(card_id: str, *, contact_name: str, matches: Sequence[tuple
 
 def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, str]], note: str,
                        actions: Sequence[tuple[str, str]], edit_link: str | None,
-                       edit_text: str = "编辑") -> Card:
+                       edit_text: str = "编辑", hint: str = "") -> Card:
     buttons = tuple(Button(text=text, key=key, style=ButtonStyle.PRIMARY if i == 0 else
                            (ButtonStyle.DANGER if key == "discard" else ButtonStyle.DEFAULT))
                     for i, (key, text) in enumerate(actions))
     if edit_link:
         buttons = buttons[:1] + (Button(text=edit_text, url=edit_link),) + buttons[1:]
-    return Card(card_id=card_id, title=title, text=note,
+    return Card(card_id=card_id, title=title, text=note, hint=hint,
                 fields=tuple(CardField(k, v) for k, v in fields if v), buttons=buttons,
                 link=edit_link, source="拍名片 / 语音录入")
 
 
+def pick_card(card_id: str, *, title: str, choices: Sequence[tuple[int, str, str]]) -> Card:
+    """Several records answer a lookup: one button per record (name and owner), `pick:<id>`."""
+    buttons = tuple(Button(text=name[:10], key=f"pick:{cid}", style=ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
+                    for i, (cid, name, _owner) in enumerate(choices[:5]))
+    text = "\n".join(f"{i}. {name}（负责人：{owner}）" for i, (_cid, name, owner) in enumerate(choices[:5], 1))
+    return Card(card_id=card_id, title=title, text=text, buttons=buttons, source="选择客户")
+
+
 def done(card: Card, note: str, link: str | None = None) -> Card:
-    """The same card after a click: no action buttons, a line saying what was done and by whom.
-    `link` replaces where the card and its 打开 button lead (what was acted on may have moved)."""
+    """The same card after a click: no action buttons, no instructions (the hint), a line saying
+    what was done and by whom. `link` replaces where the card and its 打开 button lead (what was
+    acted on may have moved)."""
     buttons = tuple(replace(b, url=link or b.url) for b in card.buttons if b.url)
-    return replace(card, buttons=buttons, done_note=note, link=link or card.link)
+    return replace(card, buttons=buttons, done_note=note, link=link or card.link, hint="")
 
 
 def approval_card(card_id: str, *, title: str, text: str, fields: Sequence[tuple[str, str]],

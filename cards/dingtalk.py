@@ -42,6 +42,7 @@ import json
 import re
 from urllib.parse import quote
 
+from cards import formats
 from cards.model import Button, Card
 
 PARAM_VALUE_MAX_BYTES = 1024      # cardParamMap value limit
@@ -69,7 +70,7 @@ def render_interactive(card: Card) -> dict[str, str]:
         "card_id": card.card_id,
         "title": _cut_bytes(card.title),
         "source": _cut_bytes(card.source),
-        "text": _cut_bytes(card.text),
+        "text": _cut_bytes(card.body),
         "markdown": _cut_bytes(_markdown_body(card, with_title=False)),
         "fields": _json_list_within(fields),
         "buttons": _json_list_within(buttons),
@@ -173,8 +174,8 @@ def _markdown_body(card: Card, *, with_title: bool) -> str:
     lines: list[str] = []
     if with_title:
         lines.append(f"### {card.title}")
-    if card.text:
-        lines.append(card.text)
+    if card.body:
+        lines.append(card.body)
     if card.fields:
         lines.append("\n".join(f"- **{f.label}**：{f.value}" for f in card.fields))
     if card.done_note:
@@ -183,7 +184,7 @@ def _markdown_body(card: Card, *, with_title: bool) -> str:
 
 
 def _cut(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    return formats.fit(text, max_chars)   # by whole words and fields
 
 
 def _cut_bytes(text: str, max_bytes: int = PARAM_VALUE_MAX_BYTES) -> str:

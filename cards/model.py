@@ -36,6 +36,8 @@ class Card:
     card_id: str                      # [0-9A-Za-z_-@]{1,64}
     title: str
     text: str = ""                    # one short paragraph
+    # What to do while the card is open ("核对无误后点“确认创建”"); gone once it is done.
+    hint: str = ""
     fields: tuple[CardField, ...] = ()
     buttons: tuple[Button, ...] = ()
     link: str | None = None           # tap on the card body opens this
@@ -51,6 +53,7 @@ class Card:
     def from_dict(cls, data: dict[str, Any]) -> "Card":
         return cls(
             card_id=data["card_id"], title=data["title"], text=data.get("text", ""),
+            hint=data.get("hint", ""),
             fields=tuple(CardField(**f) for f in data.get("fields", ())),
             buttons=tuple(Button(text=b["text"], key=b.get("key"), url=b.get("url"),
                                  style=ButtonStyle(b.get("style", "default")))
@@ -59,11 +62,21 @@ class Card:
             done_note=data.get("done_note"), extra=dict(data.get("extra") or {}),
         )
 
+    @property
+    def body(self) -> str:
+        """The paragraph under the title as shown: the text, and the hint while the card is open."""
+        parts = [self.text] if self.text else []
+        if self.hint and not self.done_note:
+            parts.append(self.hint)
+        return "\n".join(parts)
+
     def as_text(self) -> str:
         """Plain-text fallback for channels without cards."""
         lines = [self.title]
         if self.text:
             lines.append(self.text)
+        if self.hint and not self.done_note:
+            lines.append(self.hint)
         lines += [f"{f.label}：{f.value}" for f in self.fields]
         if self.done_note:
             lines.append(self.done_note)

@@ -51,15 +51,17 @@ def task_link(public_url: str, task: Task) -> str:
 
 def task_card(task: Task, playbook: Playbook, public_url: str, *,
               fields: Sequence[tuple[str, str]] = (), actions: Sequence[tuple[str, str]] | None = None,
-              source: str = "待办", with_due: bool = False) -> Card:
-    """The card for a task, built from the task row so it can be sent again (催办, 转交, 待办)."""
+              source: str = "待办", with_due: bool = False, now: datetime | None = None) -> Card:
+    """The card for a task, built from the task row so it can be sent again (催办, 转交, 待办).
+    `now` (the caller's clock) decides whether dates show their year."""
     shown = list(fields)
     if with_due:
-        shown.append(("截止", builders.when(task.due_at, playbook.tz)))
+        shown.append(("截止", builders.when(task.due_at, playbook.tz, now)))
     if task.escalation_level:
         shown.append(("状态", ESCALATION_LABELS.get(task.escalation_level, "已升级")))
     return builders.task_card(new_card_id("task", task.id), title=task.title, detail=task.detail,
                               fields=shown, link=task_link(public_url, task), source=source,
+                              hint=builders.task_hint(task.kind, playbook),
                               actions=task_actions(task.kind, playbook) if actions is None else actions)
 
 
@@ -73,13 +75,15 @@ def customer_card(customer: Customer, opportunity: Opportunity | None, playbook:
         status_label=CUSTOMER_STATUS_LABELS.get(customer.status, customer.status),
         last_contact=builders.days_ago(customer.last_interaction_at, now),
         last_summary=customer.last_interaction_summary, stage=stage,
-        next_followup=builders.when(customer.next_followup_at, playbook.tz),
+        next_followup=builders.when(customer.next_followup_at, playbook.tz, now),
         quick_tags=quick, link=customer_link(public_url, customer.id))
 
 
 def draft_card(draft: CaptureDraft, public_url: str, *, title: str, fields: Sequence[tuple[str, str]],
-               note: str, actions: Sequence[tuple[str, str]], edit_text: str = "编辑") -> Card:
-    """A capture draft (card photo, voice note) waiting for the rep's one tap."""
+               note: str, actions: Sequence[tuple[str, str]], edit_text: str = "编辑",
+               hint: str = "") -> Card:
+    """A capture draft (card photo, voice note) waiting for the rep's one tap; `hint` says what to
+    do and goes once the draft is acted upon."""
     return builders.capture_draft_card(new_card_id("draft", draft.id), title=title, fields=fields,
-                                       note=note, actions=actions,
+                                       note=note, actions=actions, hint=hint,
                                        edit_link=draft_link(public_url, draft.id), edit_text=edit_text)

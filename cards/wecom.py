@@ -6,7 +6,8 @@ whose body tap opens `card.link` (WeCom requires a card_action there, hence `def
 
 Length limits: WeCom documents most card texts as "建议不超过 N 个字" (recommended characters)
 and a few hard byte limits (task_id 128 B, button key 1024 B, text/markdown 2048 B). Display
-texts are cut to those lengths with "…"; identifiers that cannot be cut without breaking the
+texts are shortened to those lengths by whole words and fields with "…" (a done note drops its
+time, then its name, before anything else); identifiers that cannot be cut without breaking the
 callback (button keys) raise ValueError instead, because that is a bug in a card builder.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import re
 from typing import Any
 
+from cards import formats
 from cards.model import Button, ButtonStyle, Card
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def render_update(card: Card, *, default_url: str = DEFAULT_URL) -> dict[str, An
     note under the title, so everyone sees what was done and by whom. No new clicks can come."""
     body = template_card(card, default_url=default_url)
     if card.done_note:
-        body["main_title"]["desc"] = truncate_chars(card.done_note, TITLE_DESC_CHARS)
+        body["main_title"]["desc"] = formats.done_line(card.done_note, TITLE_DESC_CHARS)
         if body["card_type"] == "button_interaction":
             body["replace_text"] = replace_name(card)
     return body
@@ -93,7 +95,7 @@ def template_card(card: Card, *, default_url: str = DEFAULT_URL) -> dict[str, An
             {"keyname": truncate_chars(f.label, KEYNAME_CHARS), "value": truncate_chars(f.value, VALUE_CHARS)}
             for f in fields]
     # Fields beyond six are not lost: they go into the paragraph under the title.
-    lines = ([card.text] if card.text else []) + [f"{f.label}：{f.value}" for f in overflow]
+    lines = ([card.body] if card.body else []) + [f"{f.label}：{f.value}" for f in overflow]
     if lines:
         body["sub_title_text"] = truncate_chars("\n".join(lines), SUB_TITLE_CHARS)
 
@@ -121,7 +123,8 @@ def task_id_for(card_id: str) -> str:
 
 
 def truncate_chars(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + ELLIPSIS
+    """Cut by whole words and fields (cards.formats.fit), hard only inside one very long word."""
+    return formats.fit(text, limit)
 
 
 def truncate_bytes(text: str, limit: int) -> str:

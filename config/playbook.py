@@ -64,6 +64,10 @@ class FollowupPolicy(_Strict):
     note_max_chars: int = Field(gt=0)
     default_next_days: int = Field(ge=0)
     default_time: time
+    # A part of the day named without an hour ("明天下午再打") sets this time of that day.
+    period_times: dict[str, time] = Field(default_factory=lambda: {
+        "早上": time(9), "上午": time(9), "中午": time(12), "下午": time(14), "傍晚": time(17),
+        "晚上": time(19)})
 
 
 class Stage(_Strict):
@@ -161,6 +165,38 @@ class Reports(_Strict):
     activation_hours: int = Field(gt=0)
 
 
+class KpiThreshold(_Strict):
+    """Colour of a dashboard tile: at or better than `good` green, at or better than `warn` orange,
+    else red. Better is higher for rates (higher_is_better) and lower for counts like overdue tasks."""
+    good: float
+    warn: float
+    higher_is_better: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if (self.good < self.warn) if self.higher_is_better else (self.good > self.warn):
+            raise ValueError("good must be better than warn")
+        return self
+
+    def level(self, value: float | None) -> str:
+        if value is None:
+            return "none"
+        better = (lambda a, b: a >= b) if self.higher_is_better else (lambda a, b: a <= b)
+        return "good" if better(value, self.good) else "warn" if better(value, self.warn) else "bad"
+
+
+def _default_kpis() -> dict[str, KpiThreshold]:
+    return {"activation": KpiThreshold(good=80, warn=50), "conversion": KpiThreshold(good=50, warn=20),
+            "completeness": KpiThreshold(good=90, warn=60),
+            "overdue_tasks": KpiThreshold(good=0, warn=3, higher_is_better=False)}
+
+
+class Dashboard(_Strict):
+    stuck_top: int = Field(default=5, gt=0, le=20)         # deals stuck longest shown to a manager
+    loss_reasons_top: int = Field(default=3, gt=0, le=10)
+    kpi: dict[str, KpiThreshold] = Field(default_factory=_default_kpis)
+
+
 class OnboardingStep(_Strict):
     day: int = Field(ge=1, le=7)
     key: Literal["record_customer", "tag_followup", "advance_stage", "lost_deal_drill"]
@@ -213,11 +249,6 @@ class Targets(_Strict):
     weekly_effective_followups: int = Field(gt=0)
     weekly_stage_advances: int = Field(ge=0)
     coaching_after_weeks: int = Field(ge=1)
-
-
-class Dashboard(_Strict):
-    stuck_top: int = Field(gt=0, le=20)         # deals stuck longest shown to a manager
-    loss_reasons_top: int = Field(gt=0, le=10)
 
 
 class AssignmentRule(_Strict):
@@ -308,11 +339,11 @@ class Playbook(_Strict):
     working_hours: WorkingHours
     delivery: Delivery
     reports: Reports
+    dashboard: Dashboard = Field(default_factory=Dashboard)
     onboarding: Onboarding
     assignment: tuple[AssignmentRule, ...] = Field(min_length=1)
     approvals: Approvals
     targets: Targets
-    dashboard: Dashboard
     handover: Handover = Handover()
     # `import` is a Python keyword: the TOML section [import] fills `imports`
     imports: ImportRules = Field(default_factory=ImportRules, alias="import")

@@ -19,10 +19,14 @@ from bot.errors import PermanentError
 from bot.events import Event
 from bot.outbound import Outbound, Purpose, sender_for
 from bot.services import Services
-from cards import rows
+from cards import formats, rows
+from ocr_asr import vocabulary
 from ocr_asr.errors import CaptureError
+from ocr_asr.name_correction import correct_names
+from ocr_asr.note_parser import CustomerRef, company_keys, parse_note
+from ocr_asr.transcribe import transcribe_bytes
 from storage import customers, drafts, media, users
-from storage.models import Customer, InboxEvent, User
+from storage.models import Contact, Customer, InboxEvent, User
 from storage.validators import first_mobile, mobile_in_text
 
 from .runtime import current_runtime
@@ -127,15 +131,14 @@ def _customer_draft_card(rt: Services, session, user: User, draft):
         return rows.draft_card(draft, public_url, title="名片识别结果：客户已存在", fields=shown,
                                note=note, actions=actions)
     return rows.draft_card(draft, public_url, title="名片识别结果", fields=shown,
-                           note="核对无误后点“确认创建”。", actions=[("confirm", "确认创建"), ("discard", "放弃")])
+                           note="", hint="核对无误后点“确认创建”。",
+                           actions=[("confirm", "确认创建"), ("discard", "放弃")])
 
 
 # ------------------------------------------------------------------ voice notes
 
 
 def capture_voice(inbox_id: int) -> str:
-    from ocr_asr.note_parser import CustomerRef, parse_note
-    from ocr_asr.transcribe import transcribe_bytes
     rt = current_runtime()
     src = _load(rt, inbox_id)
     if src is None:
@@ -145,17 +148,26 @@ def capture_voice(inbox_id: int) -> str:
         owned = session.scalars(select(Customer).where(Customer.owner_id == user.id)
                                 .order_by(Customer.last_interaction_at.desc().nulls_last()).limit(200)).all()
         refs = [CustomerRef(id=c.id, name=c.name, company=None) for c in owned]
+        contact_names = list(session.scalars(select(Contact.name).where(
+            Contact.customer_id.in_([c.id for c in owned[:50]])).order_by(Contact.id)))
     text = src.event.payload.get("recognition")  # DingTalk's own speech-to-text, when present
     if not text:
         data = _fetch(rt, src)
         if data is None:
             return "expired"
+        words = vocabulary.hotwords([r.name for r in refs[:30]], contact_names, rt.playbook)
         try:
-            text = transcribe_bytes(data, hotwords=[r.name for r in refs[:50]], settings=rt.settings).text
+            text = transcribe_bytes(data, hotwords=words, settings=rt.settings).text
         except CaptureError as exc:
             _tell(rt, src, exc.user_message, "refused")
             return "refused"
-    parsed = parse_note(text, rt.clock.now().astimezone(rt.playbook.tz), rt.playbook, refs)
+    # A misheard customer or contact name must not become the record; the card shows each fix.
+    # Reps say the short name ("星河科技"), so the company keys of each name count as names too.
+    known = [*(r.name for r in refs), *(k for r in refs for k in company_keys(r.name) if len(k) >= 3),
+             *contact_names]
+    text, fixes = correct_names(text, known)
+    now = rt.clock.now()
+    parsed = parse_note(text, now.astimezone(rt.playbook.tz), rt.playbook, refs)
     with _answer(rt) as (session, out):
         user = session.get(User, src.user_id)
         if parsed.customer_id:
@@ -164,15 +176,15 @@ def capture_voice(inbox_id: int) -> str:
                       "amount": str(parsed.amount) if parsed.amount is not None else None,
                       "pause_reason": parsed.pause_reason}
             draft, _ = drafts.create_draft(session, user, "followup", fields, source_event_id=src.source_id)
-            card = _followup_draft_card(rt, session, draft, parsed)
+            card = _followup_draft_card(rt, session, draft, parsed, fixes, now)
         else:
             mobile = mobile_in_text(text)
             fields = {"name": parsed.customer_hint or "", "mobile": mobile, "company": None}
             draft, _ = drafts.create_draft(session, user, "customer", fields, source_event_id=src.source_id)
             card = rows.draft_card(
                 draft, rt.settings.crmbot_public_url, title="语音：没有找到对应客户",
-                fields=[("转写", text[:60]), ("手机", mobile or "")],
-                note="要新建客户吗？可以先编辑补全姓名和公司。",
+                fields=[("转写", formats.fit(text, 60)), ("手机", mobile or "")],
+                note="", hint="要新建客户吗？可以先编辑补全姓名和公司。",
                 actions=[("confirm", "新建客户"), ("discard", "放弃")])
         _show(out, user, card, draft)
     return "drafted"
@@ -182,13 +194,15 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _followup_draft_card(rt: Services, session, draft, parsed):
+def _followup_draft_card(rt: Services, session, draft, parsed, fixes, now):
     customer = session.get(Customer, parsed.customer_id)
     labels = "、".join(parsed.tags) or "无"
-    when = _iso(parsed.next_followup_at) or "未说明（默认两天后）"
-    fields = [("客户", customer.name), ("标签", labels), ("下次跟进", when.replace("T", " ")[:16]),
-              ("金额", f"{parsed.amount}元" if parsed.amount is not None else "")]
+    when = formats.when(parsed.next_followup_at, rt.playbook.tz, now, empty="未说明（默认两天后）")
+    fields = [("客户", customer.name), ("标签", labels), ("下次跟进", when),
+              ("金额", formats.money(parsed.amount))]
+    if fixes:
+        fields.append(("已更正", "、".join(str(f) for f in fixes)))
     return rows.draft_card(
         draft, rt.settings.crmbot_public_url, title="语音跟进草稿", fields=fields,
-        note=draft.fields.get("transcript", "")[:120],
+        note=formats.fit(draft.fields.get("transcript", ""), 120),
         actions=[("confirm", "确认"), ("discard", "放弃")], edit_text="改客户")

@@ -1,8 +1,10 @@
 """A rep added a customer on WeCom: fetch the contact's details and offer link / create / ignore."""
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
+from bot.errors import PermanentError
 from bot.events import Event
 from bot.outbound import Outbound, Purpose
 from cards import builders
@@ -14,13 +16,21 @@ from storage.validators import first_mobile
 
 from .runtime import current_runtime
 
+log = logging.getLogger(__name__)
+
 
 def new_contact_card(inbox_id: int) -> str:
     rt = current_runtime()
     with rt.db.transaction() as session:
         event = Event.from_dict(session.get(InboxEvent, inbox_id).event)
     external_userid = event.payload["external_userid"]
-    details = rt.client("wecom").get_external_contact(external_userid)  # outside any transaction
+    try:
+        details = rt.client("wecom").get_external_contact(external_userid)  # outside any transaction
+    except PermanentError as exc:
+        # An expected platform answer (84061: not an external contact of this app's members, or the
+        # app lacks the 客户联系 permission): one warning line, and the card offers what we know.
+        log.warning("wecom external contact %s not readable: errcode %s %s", external_userid, exc.code, exc)
+        details = {}
     contact = details.get("external_contact", {})
     follow = next((f for f in details.get("follow_user", []) if f.get("userid") == event.sender), {})
     mobile = first_mobile(follow.get("remark_mobiles") or [])

@@ -16,11 +16,13 @@ import bot.handlers  # noqa: F401  (registers the handlers on the router)
 from bot.context import Context
 from bot.events import Event, Kind
 from bot.router import router
+from bot.outbound import enqueue_delivery
 from bot.services import Services
 from storage import messaging, users
 from storage.errors import DomainError
 from storage.models import CardRecord, InboxEvent
 
+from .outbound import deliver
 from .runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,22 @@ def process_inbox(inbox_id: int) -> str:
             session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(
                 status="failed", attempts=InboxEvent.attempts + 1, last_error=str(exc)[:500]))
         raise
-    ctx.out.deliver_after_commit(rt.queue)
+    _deliver_replies(rt, ctx)
     for path, args, queue in ctx.deferred:
         rt.queue.enqueue(path, *args, queue=queue)
     return status
+
+
+def _deliver_replies(rt: Services, ctx: Context) -> None:
+    """Send the answers right here, after the commit: a reply does not wait for a second job. If
+    this worker cannot (a crash, a platform error it does not retry itself), the delivery job and
+    the store's sweep still have the outbox rows."""
+    for outbox_id in ctx.outbox_ids:
+        try:
+            deliver(outbox_id)
+        except Exception:
+            log.exception("outbox %s: inline delivery failed; handing it to the delivery job", outbox_id)
+            enqueue_delivery(rt.queue, [outbox_id])
 
 
 def _context(session: Session, rt: Services, row: InboxEvent) -> Context:

@@ -27,7 +27,7 @@ def release_held() -> dict[str, int]:
     totals = {"released": 0, "digests": 0, "merged": 0}
     while True:
         with rt.db.transaction() as session:
-            out = Outbound(session, rt.playbook, rt.settings, now)
+            out = Outbound(session, rt.playbook, rt.settings, now, bulk=True)
             counts, more = _release_batch(session, rt, out)
         enqueue_delivery(rt.queue, out.outbox_ids)
         for key, value in counts.items():

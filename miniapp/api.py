@@ -60,21 +60,6 @@ def _server_error(_exc):
     return jsonify(error="服务器出错了，请稍后重试"), 500
 
 
-@bp.app_errorhandler(404)
-def _not_found(exc):
-    # unmatched URLs never reach a blueprint, so this is app-wide: JSON only under /api/
-    if request.path.startswith("/api/"):
-        return jsonify(error="接口不存在"), 404
-    return exc
-
-
-@bp.app_errorhandler(405)
-def _method(exc):
-    if request.path.startswith("/api/"):
-        return jsonify(error="不支持的请求方式"), 405
-    return exc
-
-
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
@@ -201,15 +186,20 @@ def log_followup(customer_id: int):
     channel = data.get("channel") or "app"
     if channel not in ("app", "sidebar"):
         raise InvalidInput("channel", "未知的跟进渠道")
+    note = data.get("note")
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput("note", "备注格式不正确")
+    short, record = followups.split_note(_playbook(), note)   # the same rule as in chat
     with work() as (session, actor):
         followup = followups.log_followup(session, actor, followups.FollowUpInput(
-            customer_id=customer_id, tags=tags_in, note=data.get("note"), channel=channel,
+            customer_id=customer_id, tags=tags_in, note=short, transcript=record, channel=channel,
             next_followup=_date(data.get("next_followup"), "next_followup"),
             pause_reason=data.get("pause_reason") or None,
             opportunity_id=_optional_int(data.get("opportunity_id"), "opportunity_id"),
             source_event_id=_request_key(actor.id, data)), _playbook(), now=clock_now())
         customer = customers.get_customer(session, actor, customer_id)
-        return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz())), 201
+        kept = followups.note_rule(_playbook()) + "，这条已完整保存" if record else None
+        return jsonify(id=followup.id, customer=reads.customer_summary(customer, _tz()), note_kept=kept), 201
 
 
 def _request_key(user_id: int, data: dict[str, Any]) -> str | None:

@@ -148,8 +148,8 @@ def wecom_callback():
     rt = runtime()
     try:
         platform_uid = rt.client("wecom").get_user_id_by_code(code)
-    except PlatformError:
-        current_app.logger.warning("wecom oauth code refused", exc_info=True)
+    except PlatformError as exc:   # an expired or reused code is an expected answer: one line
+        current_app.logger.warning("wecom oauth code refused: errcode %s %s", exc.code, exc)
         return _page_error("企业微信登录失败，请关闭页面后重新打开", 502)
     with rt.db.transaction() as db_session:
         user = users.user_for_platform(db_session, "wecom", rt.settings.wecom_corp_id, platform_uid)
@@ -173,8 +173,8 @@ def dingtalk_login():
     rt = runtime()
     try:
         platform_uid = rt.client("dingtalk").get_user_id_by_auth_code(code)
-    except PlatformError:
-        current_app.logger.warning("dingtalk auth code refused", exc_info=True)
+    except PlatformError as exc:
+        current_app.logger.warning("dingtalk auth code refused: code %s %s", exc.code, exc)
         return jsonify(error="钉钉登录失败，请关闭页面后重新打开"), 502
     with rt.db.transaction() as db_session:
         user = users.user_for_platform(db_session, "dingtalk", rt.settings.dingtalk_corp_id, platform_uid)

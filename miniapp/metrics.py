@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cards import charts
+from cards import charts, formats
 from config.playbook import Playbook
 from storage import deal_insights
 from storage.errors import InvalidInput, PermissionDenied
@@ -34,6 +34,7 @@ class Headline:
     value: str
     hint: str
     metric: str          # the drill-down list behind it
+    level: str = "none"  # good / warn / bad by the playbook's [dashboard.kpi], none without a base
 
 
 @dataclass
@@ -76,6 +77,8 @@ class DrillRow:
     title: str
     subtitle: str
     customer_id: int | None = None
+    lead_id: int | None = None       # a row without a customer opens its lead or task page
+    task_id: int | None = None
 
 
 @dataclass
@@ -206,15 +209,28 @@ def build_dashboard(session: Session, actor: User, playbook: Playbook, now: date
         previous = count
     advanced = sum(1 for r in reached.values() if r >= 1)
 
+    kpi = playbook.dashboard.kpi
+
+    def level(key: str, part: int, whole: int | None = None) -> str:
+        if key not in kpi:
+            return "none"
+        if whole is None:                       # a count
+            return kpi[key].level(part)
+        return kpi[key].level(100 * part / whole if whole else None)
+
     headlines = [
-        Headline("new_leads", "新线索", str(len(leads)), f"近{days}天分配给团队", "new_leads"),
+        Headline("new_leads", "新线索", str(len(leads)), f"近{days}天分配给团队的线索", "new_leads"),
         Headline("activation", f"{hours}小时激活率", _pct(len(activated), len(leads)),
-                 f"{len(activated)}/{len(leads)} 条在分配后{hours}小时内有跟进", "not_activated"),
-        Headline("overdue_tasks", "逾期任务", str(len(overdue)), "到期未完成", "overdue_tasks"),
+                 f"{len(leads)}条新线索中{len(activated)}条在{hours}小时内跟进了", "not_activated",
+                 level("activation", len(activated), len(leads))),
+        Headline("overdue_tasks", "逾期任务", str(len(overdue)), "到期还没完成的任务", "overdue_tasks",
+                 level("overdue_tasks", len(overdue))),
         Headline("conversion", "阶段转化率", _pct(advanced, len(opps)),
-                 f"{advanced}/{len(opps)} 个商机推进过首个阶段", "opportunities"),
+                 f"{len(opps)}个商机中{advanced}个推进过第一个阶段", "opportunities",
+                 level("conversion", advanced, len(opps))),
         Headline("completeness", "资料完整度", _pct(len(complete), len(custs)),
-                 f"{len(complete)}/{len(custs)} 个客户有唯一标识", "incomplete_customers"),
+                 f"{len(custs)}个客户中{len(complete)}个已填信用代码或手机号", "incomplete_customers",
+                 level("completeness", len(complete), len(custs))),
     ]
     return Dashboard(days, since, headlines, funnel, _rep_rows(session, scope, leads, activated,
                                                                overdue, custs, opps))
@@ -272,11 +288,12 @@ def drill(session: Session, actor: User, playbook: Playbook, now: datetime, metr
             leads = [lead for lead in leads if lead.id not in activated]
         rows = [DrillRow(f"{lead.name}" + (f" · {lead.company}" if lead.company else ""),
                          f"{names.get(lead.assignee_id, '未分配')} · {LEAD_STATUS_LABELS.get(lead.status, lead.status)}"
-                         f" · 分配于 {_fmt(local(lead.assigned_at, tz))}", lead.customer_id) for lead in leads]
+                         f" · 分配于 {_fmt(lead.assigned_at, tz, now)}", lead.customer_id, lead_id=lead.id)
+                for lead in leads]
         title = f"{title}（近{days}天）"
     elif metric == "overdue_tasks":
-        rows = [DrillRow(t.title, f"{names.get(t.assignee_id, '')} · 截止 {_fmt(local(t.due_at, tz))}",
-                         t.customer_id) for t in _overdue_tasks(session, scope, now)]
+        rows = [DrillRow(t.title, f"{names.get(t.assignee_id, '')} · 截止 {_fmt(t.due_at, tz, now)}",
+                         t.customer_id, task_id=t.id) for t in _overdue_tasks(session, scope, now)]
     elif metric in ("customers", "incomplete_customers"):
         custs = _customers(session, scope)
         if metric == "incomplete_customers":
@@ -303,8 +320,8 @@ def drill(session: Session, actor: User, playbook: Playbook, now: datetime, metr
     return DrillList(title, rows)
 
 
-def _fmt(value: datetime | None) -> str:
-    return value.strftime("%m-%d %H:%M") if value else "—"
+def _fmt(value: datetime | None, tz, now: datetime) -> str:
+    return formats.when(local(value, tz) if value else None, tz, now, empty="—")
 
 
 # ------------------------------------------------------------------ what to do (seed 000/001)

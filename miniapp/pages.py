@@ -9,11 +9,13 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, send_from_directory, url_for
 
 from bot.errors import PlatformError
-from storage import customers, drafts
+from cards import formats
+from storage import customers, drafts, followups, leads, tasks
 from storage.errors import DomainError, InvalidInput
+from storage.models import User
 
 from . import metrics, reads
 from .auth import NotLoggedIn, clock_now, runtime, work
@@ -51,25 +53,30 @@ def _not_logged_in(_exc):
 
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
-    return render_template("miniapp/message.html", title="无法打开", message=exc.message), exc.status
+    return render_template("miniapp/message.html", title="无法打开", message=exc.message,
+                           status=exc.status), exc.status
+
+
+def favicon():
+    """Browsers ask for /favicon.ico on any page (the simulator's too): the mini-app's icon."""
+    return send_from_directory(STATIC_DIR, "favicon.svg", mimetype="image/svg+xml", max_age=YEAR_S)
 
 
 @bp.app_template_filter("hm")
 def _format_time(value: datetime | None) -> str:
-    """Short local time for lists: 今天 14:30 / 11-23 14:30."""
-    if value is None:
-        return "—"
-    tz = runtime().playbook.tz
-    value = value.astimezone(tz)
-    today = clock_now().astimezone(tz).date()
-    if value.date() == today:
-        return "今天 " + value.strftime("%H:%M")
-    return value.strftime("%m-%d %H:%M")
+    """Local time for lists, the cards' format (cards.formats.when): 今天 14:30 / 11-23 14:30 / 2027-01-05 09:00."""
+    return formats.when(value, runtime().playbook.tz, clock_now(), empty="—", today_word=True)
+
+
+@bp.app_template_filter("money")
+def _format_money(value) -> str:
+    return formats.money(value, empty="—")
 
 
 def _followup_form(playbook, now: datetime, channel: str) -> dict:
     """What the one-tap follow-up form needs; request_id makes a double tap land once."""
     return {"tags": playbook.tags, "note_max": playbook.followup.note_max_chars,
+            "note_rule": followups.note_rule(playbook),
             "next_default": reads.default_next_followup(playbook, now).isoformat(),
             "today": now.astimezone(playbook.tz).date().isoformat(), "channel": channel,
             "request_id": secrets.token_hex(8)}
@@ -88,11 +95,13 @@ def home():
         # a voice note the capture could not pin to a customer: the rep picks one of theirs
         choices = (customers.search_customers(session, me, owner_id=me.id, limit=100)[0]
                    if any(d.kind == "followup" for d in mine.drafts) else [])
+        is_manager = me.role in metrics.MANAGER_ROLES
         return render_template("miniapp/home.html", me=me, work=mine, q=q, status=status,
                                customer_choices=choices,
+                               escalations=reads.escalations(session, me, now) if is_manager else [],
                                statuses=reads.STATUS_LABELS, now=now,
                                draft_views=[reads.draft_dict(d) for d in mine.drafts],
-                               is_manager=me.role in metrics.MANAGER_ROLES)
+                               is_manager=is_manager)
 
 
 @bp.get("/sidebar")
@@ -125,8 +134,9 @@ def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:
         return {}
     try:
         data = rt.client("wecom").get_external_contact(external_id)
-    except PlatformError:
-        current_app.logger.info("external contact %s not readable", external_id, exc_info=True)
+    except PlatformError as exc:
+        # An expected answer (84061: not this rep's external contact): one warning line, no traceback.
+        current_app.logger.warning("external contact %s not readable: errcode %s %s", external_id, exc.code, exc)
         return {}
     contact = data.get("external_contact") or {}
     mine = next((f for f in data.get("follow_user") or [] if f.get("userid") == my_userid), {})
@@ -147,6 +157,43 @@ def customer(customer_id: int):
                                form=_followup_form(rt.playbook, now, "app"), now=now,
                                lost_reasons=rt.playbook.lost_reasons,
                                playbook_reopen_roles=rt.playbook.approvals.reopen_roles)
+
+
+@bp.get("/leads/<int:lead_id>")
+def lead(lead_id: int):
+    """A lead without a customer yet (a drill-down row): who, from where, whose, how far."""
+    rt = runtime()
+    with work() as (session, me):
+        item = leads.get_lead(session, me, lead_id)
+        if item.customer_id:
+            return redirect(url_for("miniapp_pages.customer", customer_id=item.customer_id))
+        assignee = session.get(User, item.assignee_id) if item.assignee_id else None
+        rows = [("公司", item.company), ("手机", item.mobile), ("来源", item.source),
+                ("状态", reads.LEAD_STATUS_LABELS.get(item.status, item.status)),
+                ("负责人", assignee.name if assignee else "未分配"),
+                ("分配于", formats.when(item.assigned_at, rt.playbook.tz, clock_now(), empty="—")),
+                ("留言", item.note)]
+        return render_template("miniapp/record.html", me=me, title=f"线索：{item.name}",
+                               rows=[(k, v) for k, v in rows if v], mobile=item.mobile)
+
+
+@bp.get("/tasks/<int:task_id>")
+def task(task_id: int):
+    """A task without a customer (a drill-down or escalation row), with its one action."""
+    rt = runtime()
+    with work() as (session, me):
+        item = tasks.get_task(session, me, task_id)
+        if item.customer_id:
+            return redirect(url_for("miniapp_pages.customer", customer_id=item.customer_id))
+        assignee = session.get(User, item.assignee_id)
+        rows = [("负责人", assignee.name if assignee else "—"),
+                ("截止", formats.when(item.due_at, rt.playbook.tz, clock_now(), empty="—")),
+                ("状态", reads.ESCALATION_LEVELS.get(item.escalation_level, "")
+                 if item.status == "open" else (item.result or "已处理")),
+                ("说明", item.detail)]
+        return render_template("miniapp/record.html", me=me, title=item.title,
+                               rows=[(k, v) for k, v in rows if v],
+                               close_task=item.id if item.status == "open" else None)
 
 
 @bp.get("/drafts/<int:draft_id>")

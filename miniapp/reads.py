@@ -26,6 +26,7 @@ from storage.models import (
     Task,
     User,
 )
+from storage.permissions import visible_user_ids
 
 STATUS_LABELS = {"active": "跟进中", "incomplete": "待补全", "lost": "已流失"}
 KIND_LABELS = {"company": "企业", "person": "个人"}
@@ -325,6 +326,30 @@ def my_work(session: Session, actor: User, now: datetime, playbook: Playbook, *,
                                               owner_id=actor.id, limit=limit)
     return MyWork(leads=leads, overdue=overdue, due_today=due_today,
                   drafts=drafts.pending_drafts(session, actor), customers=found, customers_total=total)
+
+
+@dataclass
+class Escalation:
+    task: Task
+    assignee: str
+    level: str           # 已升级给经理 / 已升级给总监
+    overdue: bool
+
+
+ESCALATION_LEVELS = {1: "已升级给经理", 2: "已升级给总监"}
+
+
+def escalations(session: Session, actor: User, now: datetime, limit: int = 30) -> list[Escalation]:
+    """Open escalated tasks (escalation_level > 0) of the people under a manager or director:
+    their to-do list on the mini-app home, not only in chat. Most escalated and oldest first."""
+    visible = visible_user_ids(session, actor)
+    query = select(Task, User.name).join(User, User.id == Task.assignee_id).where(
+        Task.org_id == actor.org_id, Task.status == "open", Task.escalation_level > 0)
+    if visible is not None:
+        query = query.where(Task.assignee_id.in_(visible))
+    rows = session.execute(query.order_by(Task.escalation_level.desc(), Task.due_at, Task.id).limit(limit))
+    return [Escalation(task, name, ESCALATION_LEVELS.get(task.escalation_level, "已升级"),
+                       bool(task.due_at and task.due_at < now)) for task, name in rows]
 
 
 def default_next_followup(playbook: Playbook, now: datetime) -> date:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, imports, pages
+from . import api, auth, errors, imports, pages
 
 
 def init_app(app: Flask) -> None:
+    errors.init_app(app)
+    app.add_url_rule("/favicon.ico", "favicon", pages.favicon)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -23,7 +23,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Callable
+from typing import Callable, Mapping
 
 import cn2an
 from dateutil.relativedelta import relativedelta
@@ -360,10 +360,12 @@ class Followup:
     future_spans: list[tuple[int, int]]          # the phrases that name a moment still ahead
 
 
-def resolve_followup(text: str, now: datetime) -> Followup:
+def resolve_followup(text: str, now: datetime, period_times: Mapping[str, time] | None = None) -> Followup:
     """The next follow-up named in `text` as seen at `now` (tz-aware).
 
     `when` is a `date` when only a day is named, a tz-aware `datetime` (in now's zone) when a time is.
+    A part of the day without an hour ("明天下午再打") names the time `period_times` gives it
+    (the playbook's `followup.period_times`, e.g. 下午 → 14:00).
     Of several moments ahead, the earliest one followed by an action word wins ("明天周日 后天再说"
     -> 后天); without such a word, the earliest.
     """
@@ -378,6 +380,9 @@ def resolve_followup(text: str, now: datetime) -> Followup:
                 continue   # "今天拜访了…" reports the day; it is not the next follow-up
             value: date | datetime = mention.day
             key = datetime.combine(mention.day, time(0), now.tzinfo)
+            at = (period_times or {}).get(mention.period or "")
+            if at is not None:
+                value = key = datetime.combine(mention.day, at, now.tzinfo)
         else:
             day = mention.day
             if day is None:   # time only: today if still ahead, else tomorrow

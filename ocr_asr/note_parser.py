@@ -46,6 +46,7 @@ class ParsedNote:
     note: str                                        # the note without the command word and #tags
     pause_reason: str | None = None                  # one of the 暂缓 tag's reasons, when mentioned
     negated_tags: list[str] = field(default_factory=list)   # tags the note explicitly denies
+    unknown_hashtags: list[str] = field(default_factory=list)  # "#不存在标签": kept in `note`, named to the rep
 
     def to_json(self) -> dict:
         when = self.next_followup_at.isoformat() if self.next_followup_at is not None else None
@@ -217,6 +218,16 @@ def find_tags(text: str, playbook: Playbook, future_spans: Sequence[tuple[int, i
             target.append(tag)
     denied = [t for t in denied if t not in tags]
     return tags, denied, hashtag_spans
+
+
+def unknown_hashtags(text: str, playbook: Playbook) -> list[str]:
+    """The #words that are no playbook tag, in order (their text stays in the note)."""
+    patterns = _cached_patterns(playbook)
+    found: list[str] = []
+    for m in _HASHTAG.finditer(_normalise(text)):
+        if _hashtag_tag(m.group(1), playbook, patterns) is None and m.group(1) not in found:
+            found.append(m.group(1))
+    return found
 
 
 def find_pause_reason(text: str, tag: Tag) -> str | None:
@@ -469,7 +480,7 @@ def parse_note(text: str, now: datetime, playbook: Playbook,
     command = _COMMAND.match(normal)
     body_start = command.end() if command else 0
 
-    followup = resolve_followup(normal, now)
+    followup = resolve_followup(normal, now, playbook.followup.period_times)
     tags, denied, hashtag_spans = find_tags(normal, playbook, followup.future_spans)
     amount = pick_amount(find_amounts(normal, followup.spans + hashtag_spans))
 
@@ -498,6 +509,7 @@ def parse_note(text: str, now: datetime, playbook: Playbook,
         note=_clean_note(normal, body_start, hashtag_spans),
         pause_reason=pause_reason,
         negated_tags=[t.label for t in denied],
+        unknown_hashtags=unknown_hashtags(normal, playbook),
     )
 
 

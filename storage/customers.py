@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from config.playbook import Playbook
 
 from . import audit, tasks
-from .errors import DuplicateCustomer, InvalidInput, NotFound
+from .errors import Conflict, DuplicateCustomer, InvalidInput, NotFound
 from .models import Contact, Customer, User
+from .name_search import pinyin_keys
 from .permissions import check_access, visible_user_ids
 from .validators import normalize_credit_code, normalize_email, normalize_mobile, normalize_name, normalize_phone
 
@@ -125,6 +126,7 @@ def create_customer(session: Session, actor: User, data: CustomerInput, playbook
         raise
     for contact in contacts:
         session.add(Contact(org_id=owner.org_id, customer_id=customer.id, **contact))
+    customer.pinyin_keys = pinyin_keys(name, [c["name"] for c in contacts])
     audit.record(session, actor, "customer.create", customer)
     if identifier is None:
         _ensure_completion_task(session, customer, playbook, now)
@@ -185,6 +187,7 @@ def update_customer(session: Session, actor: User, customer_id: int, changes: di
             raise InvalidInput("name", "客户名称不能为空")
         customer.name, customer.normalized_name, customer.name_initials = (
             name, normalize_name(name), initials(name))
+        customer.pinyin_keys = pinyin_keys(name, [c.name for c in customer.contacts])
     if "grade" in changes and changes["grade"] not in (None, *GRADES):
         raise InvalidInput("grade", "客户等级应为 A/B/C/D")
     for key in ("industry", "grade", "address", "source"):
@@ -229,8 +232,16 @@ def mark_lost(session: Session, actor: User, customer_id: int, reason: str | Non
 
 def add_contact(session: Session, actor: User, customer_id: int, data: ContactInput) -> Contact:
     customer = get_customer(session, actor, customer_id)
-    contact = Contact(org_id=customer.org_id, customer_id=customer.id, **_validated_contact(data))
+    values = _validated_contact(data)
+    for existing in customer.contacts:  # 添加为联系人 twice, or a card of someone already there
+        same_mobile = values.get("mobile") and existing.mobile == values["mobile"]
+        same_name = not values.get("mobile") and existing.name == values.get("name")
+        if same_mobile or same_name:
+            raise Conflict(f"{customer.name}已有这位联系人：{existing.name}"
+                           + (f"（{existing.mobile}）" if existing.mobile else "") + "，不用重复添加")
+    contact = Contact(org_id=customer.org_id, customer_id=customer.id, **values)
     session.add(contact)
+    customer.pinyin_keys = pinyin_keys(customer.name, [*(c.name for c in customer.contacts), contact.name])
     audit.record(session, actor, "contact.create", contact)
     return contact
 
@@ -260,6 +271,9 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
     if q:
         like = f"%{normalize_name(q)}%"
         conditions = [Customer.normalized_name.like(like), Customer.name_initials.like(f"{q.lower()}%")]
+        letters = q.replace(" ", "").lower()
+        if letters.isascii() and letters.isalpha():   # pinyin: initials or full, of any part of a name
+            conditions.append(Customer.pinyin_keys.like(f"%|{letters}%"))
         digits = "".join(ch for ch in q if ch.isdigit())
         if len(digits) >= 4:
             conditions.append(Customer.mobile.like(f"%{digits}%"))

@@ -46,6 +46,20 @@ def resolve_tags(playbook: Playbook, names: list[str]) -> list[str]:
     return keys
 
 
+def note_rule(playbook: Playbook) -> str:
+    """The one rule for the short note, said the same way in chat and in the mini-app."""
+    return f"备注{playbook.followup.note_max_chars}字以内显示在卡片上，更长的内容会完整保存为跟进记录"
+
+
+def split_note(playbook: Playbook, text: str | None) -> tuple[str | None, str | None]:
+    """(short note, full record): a note over the playbook's limit is never cut, it is kept whole
+    as the follow-up's record (`transcript`), which timelines show in full."""
+    text = (text or "").strip() or None
+    if text is None or len(text) <= playbook.followup.note_max_chars:
+        return text, None
+    return None, text
+
+
 def due_at(playbook: Playbook, value: date | datetime | None, now: datetime) -> datetime:
     """A date-only follow-up is due at the playbook's default time of that day, org time."""
     tz = playbook.tz

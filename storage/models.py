@@ -122,6 +122,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     normalized_name: Mapped[str] = mapped_column(String(200))
     name_initials: Mapped[str] = mapped_column(String(100), default="")  # pinyin initials for search
+    # "|hd|huadong|ljh|liujianhua|…": pinyin of every part of its name and its contacts' (name_search)
+    pinyin_keys: Mapped[str] = mapped_column(String(1000), default="|")
     credit_code: Mapped[str | None] = mapped_column(String(18))
     mobile: Mapped[str | None] = mapped_column(String(20))
     identifier: Mapped[str | None] = mapped_column(String(32))

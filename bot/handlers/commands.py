@@ -6,6 +6,8 @@ import re
 from sqlalchemy import select
 
 from cards import builders
+from cards.model import new_card_id
+from ocr_asr.note_parser import CustomerRef, parse_note
 from storage import customers, followups, tasks
 from storage.customers import ContactInput, CustomerInput
 from storage.errors import InvalidInput
@@ -14,19 +16,23 @@ from storage.models import Opportunity
 
 from ..context import Context
 from ..router import router
+from . import near_miss
 from .common import customer_card, task_to_card
 
-HELP = """crmbot 能帮你做这些（直接发给我）：
-· 发一张名片照片 → 自动生成客户草稿，点一下确认
-· 发一段语音 → 自动记跟进或建客户
-· 查 华东机电 → 客户概况、上次联系、阶段
-· 跟进 华东机电 #已报价 #老板未拍板 下周三再约
-· 新客户 王建国 13812345678 上海华东机电 采购总监
-· 待办 → 我今天要处理的事
-· 推进 华东机电年度采购 → 推进到下一阶段（跳过阶段需经理审批）
-· 申请折扣 华东机电年度采购 8% → 按权限自动送审
-· 赢单 华东机电年度采购 14.8万 ／ 丢单 华东机电年度采购 价格不合适"""
-
+# (example, what it does), most useful first: the greeting shows the first three, 帮助 all of them.
+USES: tuple[tuple[str, str], ...] = (
+    ("待办", "我今天要处理的事"),
+    ("查 华东机电", "客户概况、上次联系、阶段"),
+    ("跟进 华东机电 #已报价 下周三再约", "记一条跟进"),
+    ("新客户 王建国 13812345678 上海华东机电 采购总监", "建客户"),
+    ("发一张名片照片", "自动生成客户草稿，点一下确认"),
+    ("发一段语音", "自动记跟进或建客户"),
+    ("推进 华东机电年度采购", "推进到下一阶段（跳过阶段需经理审批）"),
+    ("申请折扣 华东机电年度采购 8%", "按权限自动送审"),
+    ("赢单 华东机电年度采购 14.8万 ／ 丢单 华东机电年度采购 价格不合适", "关单"),
+)
+HELP = "crmbot 能帮你做这些（直接发给我）：\n" + "\n".join(f"· {ex} → {what}" for ex, what in USES)
+SHORT_HELP = "\n".join(f"· {ex} → {what}" for ex, what in USES[:3]) + "\n发“帮助”看全部功能。"
 
 @router.command("帮助", "help", "?", "？", "菜单", "功能", usage="帮助")
 def help_(ctx: Context, _args: str) -> None:
@@ -50,14 +56,27 @@ def lookup(ctx: Context, args: str) -> None:
     if not args:
         ctx.say("请告诉我要查谁，例如：查 华东机电 或 查 13812345678")
         return
-    found, total = customers.search_customers(ctx.session, ctx.user, args, limit=3)
+    found, total = customers.search_customers(ctx.session, ctx.user, args, limit=5)
     if not found:
         ctx.say(f"没有找到“{args}”。如果是新客户，可以发：新客户 姓名 手机号 公司")
         return
-    if total > 3:
-        ctx.say(f"找到 {total} 个匹配“{args}”的客户，先显示前3个，可以说得更具体些。")
-    for customer in found:
-        ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+    if len(found) == 1:
+        ctx.send_card(customer_card(ctx, found[0]), "customer", found[0].id)
+        return
+    more = f"，先列出前{len(found)}个，说得具体些能更快找到" if total > len(found) else ""
+    ctx.send_card(builders.pick_card(new_card_id("pick", ctx.user.id), title=f"找到{total}个“{args[:10]}”{more}",
+                                     choices=[(c.id, c.name, c.owner.name) for c in found]),
+                  "customer_pick", ctx.user.id)
+
+
+@router.action("customer_pick:pick")
+def pick_customer(ctx: Context, customer_id: str) -> None:
+    """A name matching several customers: the rep taps the one they meant and gets its card."""
+    if not customer_id.isdigit():
+        raise InvalidInput("customer", "这个按钮已失效，请重新查询")
+    customer = customers.get_customer(ctx.session, ctx.user, int(customer_id))
+    ctx.finish_card(f"已选：{customer.name}")
+    ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
 
 
 _MOBILE = re.compile(r"^\+?[\d\-\s]{11,16}$")
@@ -86,8 +105,6 @@ def new_customer(ctx: Context, args: str) -> None:
 
 @router.command("跟进", "记跟进", "跟进记录", "记录", usage="跟进 <客户> #标签 备注 [日期]")
 def follow_up(ctx: Context, args: str) -> None:
-    from ocr_asr.note_parser import CustomerRef, parse_note
-
     head, _, rest = args.partition(" ")
     if not head or head.startswith(("#", "＃")):
         ctx.say("格式：跟进 客户名 #已报价 #老板未拍板 备注 下周三\n客户名可以是简称，如“华东机电”")
@@ -103,9 +120,7 @@ def follow_up(ctx: Context, args: str) -> None:
     customer = next((c for c in matches if c.name == head), matches[0])
     refs = [CustomerRef(id=customer.id, name=customer.name, company=None)]
     parsed = parse_note(rest, ctx.now.astimezone(ctx.playbook.tz), ctx.playbook, refs)
-    limit = ctx.playbook.followup.note_max_chars
-    note = _note_text(rest)
-    short, transcript = (note, None) if len(note) <= limit else (None, note)
+    short, transcript = followups.split_note(ctx.playbook, parsed.note)
     opportunity = ctx.session.scalars(select(Opportunity).where(
         Opportunity.customer_id == customer.id, Opportunity.status == "open")
         .order_by(Opportunity.id.desc())).first()
@@ -115,16 +130,41 @@ def follow_up(ctx: Context, args: str) -> None:
         amount=parsed.amount, opportunity_id=opportunity.id if opportunity else None,
         source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}"), ctx.playbook, now=ctx.now)
     labels = "、".join(ctx.playbook.tag(k).label for k in followup.tags) or "无标签"
-    when = builders.when(followup.next_followup_at, ctx.playbook.tz)
-    ctx.say(f"已记录跟进：{customer.name}（{labels}）。下次跟进：{when}。")
+    when = builders.when(followup.next_followup_at, ctx.playbook.tz, ctx.now)
+    lines = [f"已记录跟进：{customer.name}（{labels}）。下次跟进：{when}。"]
+    if parsed.unknown_hashtags:
+        unknown = "、".join(f"#{w}" for w in parsed.unknown_hashtags)
+        known = "、".join(t.label for t in ctx.playbook.tags)
+        lines.append(f"没有识别标签 {unknown}，原文已保留在备注里。可用标签：{known}")
+    if transcript:
+        lines.append(f"（{followups.note_rule(ctx.playbook)}，这条已完整保存。）")
+    ctx.say("\n".join(lines))
 
-
-def _note_text(text: str) -> str:
-    """What the rep wrote besides the hashtags."""
-    return re.sub(r"[#＃]\S+", "", text).strip()
 
 
 @router.text
 def anything_else(ctx: Context, text: str) -> None:
-    ctx.say(f"没看懂“{text[:20]}”。\n" + HELP)
-
+    """Not a command: a greeting, a command with a typo ("代办", "帮主", "cha 华东机电"), a
+    customer's name, or — only then — a short list of what the bot understands."""
+    if near_miss.is_greeting(text):
+        who = ctx.user.name if ctx.user else ""
+        ctx.say(f"你好{('，' + who) if who else ''}！最常用的三件事：\n" + SHORT_HELP)
+        return
+    guess = near_miss.likely_command(text, router.commands)
+    if guess is not None:
+        word, rest = guess
+        command = router.commands[word]
+        if command.name in near_miss.RUN_WHEN_GUESSED:
+            command.handler(ctx, rest)
+        else:   # a command that writes runs only when typed right: say what to send
+            ctx.say(f"你是不是想发：{command.name} {rest}".rstrip() + f"\n格式：{command.usage}")
+        return
+    if near_miss.could_be_a_name(text):
+        found, total = customers.search_customers(ctx.session, ctx.user, text, limit=3)
+        if found:
+            if total > 3:
+                ctx.say(f"找到 {total} 个匹配“{text}”的客户，先显示前3个。")
+            for customer in found:
+                ctx.send_card(customer_card(ctx, customer), "customer", customer.id)
+            return
+    ctx.say(f"没看懂“{text[:20]}”。可以这样发：\n" + SHORT_HELP)

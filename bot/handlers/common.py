@@ -18,4 +18,4 @@ def customer_card(ctx: Context, customer: Customer) -> Card:
 
 
 def task_to_card(ctx: Context, task: Task) -> Card:
-    return rows.task_card(task, ctx.playbook, ctx.public_url, with_due=True)
+    return rows.task_card(task, ctx.playbook, ctx.public_url, with_due=True, now=ctx.now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cards import links, rows
+from cards import builders, links, rows
 from storage import customers, followups, leads, opportunities, tasks
 from storage.errors import Conflict, InvalidInput
 from storage.followups import FollowUpInput
@@ -68,7 +68,7 @@ def remind_later(ctx: Context, arg: str) -> None:
     tasks.reschedule(ctx.session, ctx.user, task.id, due)
     ctx.out.card(ctx.user, rows.task_card(task, ctx.playbook, ctx.public_url), subject_type="task",
                  subject_id=task.id, dedupe_key=f"{task.dedupe_key}:later:{day.isoformat()}", not_before=due)
-    ctx.finish_card(f"{day:%m-%d} {ctx.playbook.followup.default_time:%H:%M} 再提醒")
+    ctx.finish_card(f"{builders.when(due, ctx.playbook.tz, ctx.now)} 再提醒")
 
 
 @router.action("task:lost")

@@ -57,7 +57,7 @@ def escalate(s, session: Session, out: Outbound, task: Task, level: int, reason:
     if boss is None:
         return True
     card = rows.task_card(task, s.playbook, s.settings.crmbot_public_url, fields=[
-        ("负责人", rep.name), ("原因", reason), ("截止", builders.when(task.due_at, s.playbook.tz))],
+        ("负责人", rep.name), ("原因", reason), ("截止", builders.when(task.due_at, s.playbook.tz, s.now))],
         actions=ESCALATION_ACTIONS, source=f"升级给{LEVEL_NAMES[level]}")
     out.card(boss, card, subject_type="task", subject_id=task.id,
                dedupe_key=f"{task.dedupe_key}:escalate:{level}", work_notice=True)

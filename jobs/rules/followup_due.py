@@ -49,7 +49,7 @@ def _remind(s: Scan, session: Session, out: Outbound, customer: Customer) -> int
     tz = s.playbook.tz
     spec = TaskSpec(org_id=customer.org_id, kind=NAME, subject_type="customer", subject_id=customer.id,
                     customer_id=customer.id, assignee_id=owner.id, title=f"今日跟进：{customer.name}",
-                    detail=f"约定的跟进时间 {builders.when(customer.next_followup_at, tz)} 已到。"
+                    detail=f"约定的跟进时间 {builders.when(customer.next_followup_at, tz, s.now)} 已到。"
                            f"上次沟通：{customer.last_interaction_summary or '无记录'}",
                     due_at=s.now, dedupe_key=_key(customer))
     _task, created = open_task(out, spec, owner, fields=[

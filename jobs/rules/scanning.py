@@ -60,7 +60,7 @@ class Scan:
     def transaction(self) -> Iterator[tuple[Session, Outbound]]:
         """A session and the one way out; messages are handed to the delivery job after the commit."""
         with self.runtime.db.transaction() as session:
-            out = Outbound(session, self.playbook, self.settings, self.now)
+            out = Outbound(session, self.playbook, self.settings, self.now, bulk=True)
             yield session, out
         out.deliver_after_commit(self.runtime.queue)
 

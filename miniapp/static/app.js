@@ -77,7 +77,8 @@
     var reasonsBox = $("[data-reasons-box]", form);
     var note = form.elements.note;
     var counter = $("[data-counter]", form);
-    var max = parseInt(note.getAttribute("maxlength"), 10);
+    var max = parseInt(note.dataset.max, 10);
+    var rule = $("[data-note-rule]", form);
     var pauseReason = null;
 
     function showReasons() {
@@ -108,7 +109,8 @@
     function count() {
       var n = Array.from(note.value).length;
       counter.textContent = n + "/" + max;
-      counter.classList.toggle("full", n >= max);
+      counter.classList.toggle("full", n > max);
+      rule.hidden = n <= max;   // over the limit: nothing is cut, the rule says what happens
     }
     note.addEventListener("input", count);
     count();
@@ -120,7 +122,8 @@
       var body = { tags: tags, note: note.value, next_followup: form.elements.next_followup.value,
                    pause_reason: pauseReason, channel: form.dataset.channel, request_id: form.dataset.request };
       busy($("[data-save]", form), api("POST", "/api/customers/" + form.dataset.customer + "/followups", body))
-        .then(function () { reloadSoon("跟进已保存"); }, function () {});
+        .then(function (res) { reloadSoon(res && res.note_kept ? "跟进已保存：" + res.note_kept : "跟进已保存"); },
+              function () {});
     });
   });
 

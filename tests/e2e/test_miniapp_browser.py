@@ -18,6 +18,7 @@ from tests.e2e.browser import (
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
+DOCS_SHOTS = ARTIFACTS.parent / "docs" / "screenshots"
 
 _missing = chromium_missing_reason()
 if _missing:
@@ -45,8 +46,13 @@ def _login(page, base, who, next_path):
 
 
 def _shot(page, name):
+    """test-artifacts/NAME.png; with CRMBOT_DOCS_SCREENSHOTS=1 also docs/screenshots/NAME.png
+    (the pictures miniapp/README.md shows)."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True)
 
 
 def _clean(page):

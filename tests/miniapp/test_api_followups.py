@@ -38,15 +38,25 @@ def test_note_date_and_channel(client, data, database, playbook):
         assert f.next_followup_at.astimezone(playbook.tz).date().isoformat() == day
 
 
-def test_note_longer_than_the_playbook_allows_is_refused(client, data, database, playbook):
+def test_note_longer_than_the_playbook_allows_is_kept_whole_and_the_rule_is_said(client, data, database,
+                                                                                 playbook):
+    """The same rule as in chat: never cut; a long note is the follow-up's full record."""
     login(client, "rep1")
     note = "很" * (playbook.followup.note_max_chars + 1)
     resp = client.post(f"/api/customers/{data.c_rep1}/followups", json={"tags": ["已报价"], "note": note},
                        headers=CSRF)
-    assert resp.status_code == 400
-    assert resp.json["field"] == "note" and "最多" in resp.json["error"]
+    assert resp.status_code == 201
+    assert resp.json["note_kept"].startswith(f"备注{playbook.followup.note_max_chars}字以内显示在卡片上")
     with database.transaction() as s:
-        assert s.query(FollowUp).filter_by(customer_id=data.c_rep1).count() == 1  # only the seeded one
+        f = s.get(FollowUp, resp.json["id"])
+        assert (f.note, f.transcript) == (None, note)
+
+
+def test_followup_form_states_the_note_rule_and_does_not_cut(client, data, playbook):
+    login(client, "rep1")
+    html = client.get(f"/app/customers/{data.c_rep1}").get_data(as_text=True)
+    assert 'name="note" maxlength' not in html
+    assert f"备注{playbook.followup.note_max_chars}字以内显示在卡片上，更长的内容会完整保存为跟进记录" in html
 
 
 def test_pause_needs_a_reason_from_the_playbook(client, data, playbook):

@@ -113,7 +113,7 @@ def test_past_words_are_not_followups():
 def test_today_as_a_report_is_not_the_followup():
     assert when("今天拜访了华东机电 下周三再约") == date(2026, 12, 2)
     assert when("今天跑了三家客户") is None
-    assert when("今天下午去见客户") == date(2026, 11, 23)       # at 10:00 the afternoon is ahead
+    assert when("今天下午去见客户") == datetime(2026, 11, 23, 14, 0, tzinfo=SH)   # at 10:00 the afternoon is ahead
 
 
 def test_action_word_beats_a_remark_about_the_calendar():
@@ -124,8 +124,20 @@ def test_earliest_of_several_plans():
     assert when("明天发资料 下周三回访") == date(2026, 11, 24)
 
 
-def test_a_part_of_day_without_hour_keeps_only_the_date():
-    assert when("下周三下午有空") == date(2026, 12, 2)
+def test_a_part_of_day_without_hour_sets_the_playbook_time():
+    assert when("下周三下午有空") == datetime(2026, 12, 2, 14, 0, tzinfo=SH)
+    assert when("明天下午再打") == datetime(2026, 11, 24, 14, 0, tzinfo=SH)
+    assert when("明天上午再打") == datetime(2026, 11, 24, 9, 0, tzinfo=SH)
+    assert when("明天中午一起吃饭") == datetime(2026, 11, 24, 12, 0, tzinfo=SH)
+    assert when("明晚再联系") == datetime(2026, 11, 24, 19, 0, tzinfo=SH)
+    assert when("明天下午三点半再打") == datetime(2026, 11, 24, 15, 30, tzinfo=SH)   # an hour wins
+
+
+def test_period_times_come_from_the_playbook():
+    from datetime import time
+    followup = PLAYBOOK.followup.model_copy(update={"period_times": {"下午": time(15, 30)}})
+    playbook = PLAYBOOK.model_copy(update={"followup": followup})
+    assert parse_note("明天下午再打", MONDAY, playbook).next_followup_at == datetime(2026, 11, 24, 15, 30, tzinfo=SH)
 
 
 @pytest.mark.parametrize("text", ["便宜一点", "有两点要求", "打个八折", "报价12.5万", "3.6w的单子", "没说时间"])
@@ -327,12 +339,12 @@ def test_customer_ref_defaults():
 
 # ------------------------------------------------------------------ rules added while tuning
 def test_part_of_day_alone_is_today_while_ahead():
-    assert when("下午去孙丽家量尺寸") == date(2026, 11, 23)                      # at 10:00
+    assert when("下午去孙丽家量尺寸") == datetime(2026, 11, 23, 14, 0, tzinfo=SH)  # at 10:00
     assert when("上午去了客户那", datetime(2026, 11, 23, 15, 0, tzinfo=SH)) is None
 
 
 def test_part_of_day_after_a_date_belongs_to_it():
-    assert when("周五下午再打电话") == date(2026, 11, 27)
+    assert when("周五下午再打电话") == datetime(2026, 11, 27, 14, 0, tzinfo=SH)
 
 
 def test_after_a_date_counts_as_the_plan():

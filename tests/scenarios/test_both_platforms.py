@@ -12,7 +12,7 @@ from bot.dingtalk import fake as dt_fake
 from crmbot.simulator.conversation import dingtalk_messages, session_for, wecom_messages
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
-from storage.models import FollowUp
+from storage.models import Customer, FollowUp, User
 from tests.factories import NOW, build_world
 from tests.stack import running_stack
 
@@ -123,3 +123,30 @@ def test_unknown_user_is_told_how_to_get_access(stack, database):
     assert stranger.texts() == ["你的账号还没有开通 crmbot，请联系管理员把你加入销售团队后再试。"]
     assert stranger.cards() == []
     assert _followups(database) == []
+
+
+def test_a_name_matching_several_customers_offers_pick_buttons(stack, database, playbook):
+    with database.transaction() as s:
+        rep1 = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
+        customers.create_customer(s, rep1, CustomerInput(kind="company", name="苏州华东机电配件厂"), playbook, now=NOW)
+    rep = Rep(stack, stack.platform, "rep1")
+    rep.send("查 华东机电")
+    [pick] = rep.cards()
+    assert "找到2个" in pick["title"] and "负责人：李明" in str(pick)
+    buttons = {b["text"]: b["key"] for b in pick["buttons"] if b["key"]}
+    assert sorted(buttons) == ["上海华东机电设备有限", "苏州华东机电配件厂"]
+    rep.click(pick, buttons["苏州华东机电配件厂"])
+    assert any(c["title"].startswith("苏州华东机电配件厂") for c in rep.cards())
+
+
+def test_adding_a_contact_who_is_already_there_is_refused(stack, database, playbook):
+    from storage.errors import Conflict
+    with database.transaction() as s:
+        rep1 = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
+        [customer] = s.scalars(select(Customer)).all()
+        with pytest.raises(Conflict, match="已有这位联系人：王建国"):
+            customers.add_contact(s, rep1, customer.id, ContactInput(name="王总", mobile="13816620001"))
+        customers.add_contact(s, rep1, customer.id, ContactInput(name="刘工", mobile="13900001111"))
+        s.flush()
+        s.refresh(customer)
+        assert sorted(c.name for c in customer.contacts) == ["刘工", "王建国"]

@@ -157,10 +157,10 @@ class WorkerKilled(BaseException):
 
 
 def test_worker_killed_after_sending_delivers_the_card_once(stack, database, monkeypatch):
-    import bot.outbound
+    import jobs.inbox
     import jobs.outbound as outbound
     # the handler queues the card; delivery is left to the worker we are about to kill
-    monkeypatch.setattr(bot.outbound.Outbound, "deliver_after_commit", lambda self, queue: None)
+    monkeypatch.setattr(jobs.inbox, "_deliver_replies", lambda rt, ctx: None)
     stack.wecom_text("rep1", "查 华东机电")
     stack.drain()
     with database.transaction() as s:

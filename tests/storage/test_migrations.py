@@ -4,7 +4,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from storage.db import Database
-from storage.migrate import upgrade
+from alembic.script import ScriptDirectory
+
+from storage.migrate import alembic_config, upgrade
 from storage.models import Base
 from tests.conftest import PG_URL
 
@@ -36,9 +38,6 @@ def test_postgres_upgrade_matches_models(_pg_schema):
     assert diff == []
     db = Database(PG_URL)
     with db.engine.connect() as conn:
-        # the single head, whatever revisions branches add (the lead re-chains them at merge)
-        from alembic.script import ScriptDirectory
-        from storage.migrate import alembic_config
         head = ScriptDirectory.from_config(alembic_config(PG_URL)).get_current_head()
         assert conn.execute(text("select version_num from alembic_version")).scalar() == head
     db.dispose()

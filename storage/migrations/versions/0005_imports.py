@@ -1,7 +1,7 @@
 """Migration from Excel: import jobs, imported-row keys (idempotency), saved column mappings
 
 Revision ID: 0005_imports
-Revises: 0004_deals
+Revises: 0007_pinyin_keys
 Create Date: 2026-11-30 19:04:31.944112
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_imports'
-down_revision = '0004_deals'
+down_revision = '0007_pinyin_keys'
 branch_labels = None
 depends_on = None
 
