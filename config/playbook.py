@@ -312,6 +312,51 @@ class AssignmentRule(_Strict):
         return True
 
 
+IMPORT_FIELDS = {
+    # sheet kind → the fields a column can be mapped to (storage/imports.py reads them)
+    "customers": ("customer_name", "kind", "credit_code", "contact_name", "contact_title", "mobile",
+                  "phone", "email", "owner", "industry", "grade", "source", "address", "created_at"),
+    "contacts": ("customer_name", "contact_name", "contact_title", "mobile", "phone", "email"),
+    "followups": ("customer_name", "occurred_at", "author", "note", "tags", "next_followup_at"),
+    "opportunities": ("customer_name", "opportunity_name", "amount", "stage", "owner", "created_at"),
+}
+TERM_CATEGORIES = ("kind", "grade", "stage", "tags", "industry", "source")
+
+
+class ImportRules(_Strict):
+    """Migration from Excel: how legacy headers and values map onto the store and this playbook."""
+    header_scan_rows: int = Field(default=20, gt=0, le=200)
+    batch_rows: int = Field(default=1000, gt=0, le=10000)
+    total_row_words: tuple[str, ...] = ("合计", "总计", "小计")
+    # sheet kind → words in a sheet's name that say what it holds
+    sheet_names: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # field → header names seen in the wild (compared without spaces, case-insensitive)
+    columns: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # category → legacy value → playbook value (grade A-D, stage key, tag label, …)
+    terms: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self):
+        fields = {f for names in IMPORT_FIELDS.values() for f in names}
+        for name in self.columns:
+            if name not in fields:
+                raise ValueError(f"columns.{name}: not an importable field ({', '.join(sorted(fields))})")
+        for kind in self.sheet_names:
+            if kind not in IMPORT_FIELDS:
+                raise ValueError(f"sheet_names.{kind}: expected one of {', '.join(IMPORT_FIELDS)}")
+        for category in self.terms:
+            if category not in TERM_CATEGORIES:
+                raise ValueError(f"terms.{category}: expected one of {', '.join(TERM_CATEGORIES)}")
+        seen: dict[str, str] = {}
+        for name, synonyms in self.columns.items():
+            for synonym in synonyms:
+                key = synonym.replace(" ", "").lower()
+                if key in seen and seen[key] != name:
+                    raise ValueError(f"columns.{name}: header {synonym!r} is also a synonym of {seen[key]}")
+                seen[key] = name
+        return self
+
+
 def _parse_hhmm(value):
     if isinstance(value, str):
         hours, _, minutes = value.partition(":")
@@ -345,6 +390,10 @@ class Playbook(_Strict):
     identifiers: Identifiers
     data_health: DataHealthRules
     integration: Integration
+    # `import` is a Python keyword: the TOML section [import] fills `imports`
+    imports: ImportRules = Field(default_factory=ImportRules, alias="import")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("timezone")
     @classmethod
@@ -382,6 +431,19 @@ class Playbook(_Strict):
                 dupes = sorted({v for v in values if values.count(v) > 1})
                 if dupes:
                     raise ValueError(f"{kind}: duplicate {name} {dupes[0]!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _import_terms(self):
+        """Dictionary targets must be values this playbook knows, or the import writes junk."""
+        targets = {"grade": {"A", "B", "C", "D"}, "kind": {"company", "person"},
+                   "stage": {s.key for s in self.stages} | {"lost"},
+                   "tags": {t.label for t in self.tags}}
+        for category, allowed in targets.items():
+            for legacy, value in self.imports.terms.get(category, {}).items():
+                if value not in allowed:
+                    raise ValueError(f"import.terms.{category}.{legacy}: {value!r} is not one of "
+                                     f"{', '.join(sorted(allowed))}")
         return self
 
     @model_validator(mode="after")
@@ -435,8 +497,9 @@ def load_playbook(path: Path | str) -> Playbook:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         reason = err["msg"].removeprefix("Value error, ")
-        if not key and ": " in reason:  # whole-file checks say "key: reason" themselves
-            key, reason = reason.split(": ", 1)
+        head, _, rest = reason.partition(": ")
+        if rest and re.fullmatch(r"[\w.]+", head):  # a model's own check names its key: "key: reason"
+            key, reason = (f"{key}.{head}" if key else head), rest
         raise PlaybookError(path, key or "-", reason) from None
 
 

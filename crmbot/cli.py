@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import click
@@ -253,6 +254,131 @@ def dingtalk_register_card_callback() -> None:
     url = f"{settings.crmbot_public_url}/dingtalk/card-callback"
     Runtime.build(settings).client("dingtalk").register_card_callback(route, url)
     click.echo(f"card clicks for route {route!r} now go to {url}")
+
+
+# ------------------------------------------------------------------ migration from Excel
+
+def _importer(session, as_user: str | None, corp: str | None):
+    """The user an import runs as: a platform user id (WeCom or DingTalk) or a mobile, in the org
+    named by --org (a corp id) when the id is ambiguous; default the only org's first director/admin."""
+    from sqlalchemy import or_, select
+
+    from storage.imports import IMPORT_ROLES
+    from storage.models import Org, User
+    query = select(User).where(User.active.is_(True))
+    if corp:
+        org = session.scalars(select(Org).where(or_(Org.wecom_corp_id == corp,
+                                                    Org.dingtalk_corp_id == corp))).first()
+        if org is None:
+            raise click.ClickException(f"找不到企业 {corp}")
+        query = query.where(User.org_id == org.id)
+    if as_user:
+        query = query.where(or_(User.wecom_userid == as_user, User.dingtalk_userid == as_user,
+                                User.mobile == as_user))
+    else:
+        query = query.where(User.role.in_(("director", "admin")))
+    users = session.scalars(query.order_by(User.id)).all()
+    if not users:
+        raise click.ClickException(f"找不到导入人 {as_user}" if as_user else "请用 --as 指定导入人")
+    if len({u.org_id for u in users}) > 1:
+        raise click.ClickException("该用户在多个企业中，请加 --org <企业ID>")
+    user = users[0]
+    if user.role not in IMPORT_ROLES:
+        raise click.ClickException("只有经理、总监或管理员可以导入数据")
+    return user
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sheet", "sheets", multiple=True, help="Only this sheet (repeatable; default: every sheet).")
+@click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML: [客户] (or [customers]) with 表头 = \"field\" lines overriding the guess.")
+@click.option("--as", "as_user", default=None, help="Import as this platform user id or mobile.")
+@click.option("--org", "corp", default=None, help="WeCom / DingTalk corp id, when --as is ambiguous.")
+@click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
+@click.option("--result", "result_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result sheet (.xlsx with a result column) here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_cmd(file: Path, sheets: tuple[str, ...], mapping_path: Path | None, as_user: str | None,
+               corp: str | None, dry_run: bool, result_path: Path | None, as_json: bool) -> None:
+    """Import customers, contacts, follow-ups and opportunities from .xlsx / .xls / .csv."""
+    import tomllib
+
+    from jobs.imports import now_of, result_path_for, run_job
+    from jobs.runtime import set_runtime
+
+    from .runtime import Runtime
+    from storage import imports
+    from storage.errors import DomainError
+    from storage.models import ImportJob
+    from storage.spreadsheets import file_sha256
+    settings = _settings()
+    runtime = Runtime.build(settings, queue="inline")
+    set_runtime(runtime)
+    rules = runtime.playbook.imports
+    try:
+        with runtime.db.transaction() as session:
+            actor = _importer(session, as_user, corp)
+            saved = imports.saved_mappings(session, actor.org_id)
+            plans = imports.plan_file(file, rules, saved, list(sheets) or None)
+            if mapping_path:
+                try:
+                    mapping = tomllib.loads(mapping_path.read_text(encoding="utf-8"))
+                except tomllib.TOMLDecodeError as exc:
+                    raise click.ClickException(f"映射文件不是有效的TOML：{exc}") from None
+                plans = imports.apply_mapping_file(plans, mapping)
+            imports.check_plan(plans)
+            job = imports.create_job(session, actor, file.name, file_sha256(file), file.resolve(), plans,
+                                     now_of(runtime))
+            job.dry_run, job.status = dry_run, "queued"
+            if not dry_run:
+                imports.save_mapping(session, actor, plans, job.created_at)
+            job_id, total = job.id, job.rows_total
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if not as_json:
+        for plan in plans:
+            if plan.kind:
+                cols = "，".join(f"{plan.headers[i]}→{imports.FIELD_LABELS[f]}" for i, f in sorted(plan.columns.items()))
+                click.echo(f"工作表“{plan.name}”（{imports.KIND_LABELS[plan.kind]}，表头在第{plan.header_row}行）：{cols}")
+            else:
+                click.echo(f"工作表“{plan.name}”：未识别，跳过")
+    # the bar goes to stderr (click draws it only on a terminal); stdout keeps the summary / JSON
+    with click.progressbar(length=max(total, 1), label="试导入" if dry_run else "导入", file=sys.stderr) as bar:
+        state = {"done": 0}
+
+        def progress(done: int, estimate: int) -> None:
+            if estimate and estimate != bar.length:
+                bar.length = max(estimate, done)
+            bar.update(done - state["done"])
+            state["done"] = done
+        summary = run_job(runtime, job_id, progress, write_result=result_path is not None)
+    with runtime.db.transaction() as session:
+        job = session.get(ImportJob, job_id)
+        error, source = job.error, result_path_for(job)
+    if summary is None:
+        raise click.ClickException(error or "导入失败")
+    if result_path:
+        result_path.write_bytes(source.read_bytes())
+    _print_import_summary(summary, as_json)
+
+
+def _print_import_summary(summary, as_json: bool) -> None:
+    from storage.imports import STATUS_LABELS, TERM_LABELS
+    data = summary.to_json()
+    if as_json:
+        data.pop("labels", None)
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    click.echo("，".join(f"{STATUS_LABELS[k]} {v}" for k, v in data["counts"].items() if v) or "没有数据行")
+    for row in data["preview"]:
+        if row["status"] not in ("new", "imported", "imported_before"):
+            click.echo(f"  {row['sheet']} 第{row['row']}行：{row['result']}")
+    for category, values in data["unmapped"].items():
+        listed = "，".join(f"{v}×{n}" for v, n in sorted(values.items(), key=lambda kv: -kv[1]))
+        click.echo(f"术语表中没有的{TERM_LABELS.get(category, category)}：{listed}")
+    if data["unknown_owners"]:
+        click.echo("系统中没有的负责人：" + "，".join(f"{k}×{v}" for k, v in data["unknown_owners"].items()))
 
 
 # ------------------------------------------------------------------ capture tools

@@ -53,7 +53,9 @@ HOME_QUEUES = {
 # Seconds before rq's death penalty stops a job (a hung HTTP call, a runaway query). Short for the
 # per-message jobs: it also bounds how long a job of a SIGKILLed worker waits for rq to see it
 # abandoned (timeout + 60 s), should no worker restart on that host sooner.
-JOB_TIMEOUTS = {"jobs.outbound.deliver": 60, "jobs.inbox.process_inbox": 120}
+JOB_TIMEOUTS = {"jobs.outbound.deliver": 60, "jobs.inbox.process_inbox": 120,
+                # a 100,000-row sheet takes minutes; cut short it would resume, but only on retry
+                "jobs.imports.run_import_job": 3600}
 DEFAULT_JOB_TIMEOUT = 300
 GUARD_PREFIX = "crmbot:job:"
 GUARD_TTL_S = 86400  # garbage collection only: liveness comes from the rq job's status

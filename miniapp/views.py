@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, errors, integration, pages
+from . import api, auth, errors, imports, integration, pages
 
 
 def init_app(app: Flask) -> None:
@@ -13,3 +13,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(integration.bp)
+    app.register_blueprint(imports.pages)
+    app.register_blueprint(imports.api)

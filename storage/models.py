@@ -477,3 +477,59 @@ class AuditLog(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ------------------------------------------------------------------ migration from Excel
+
+
+class ImportJob(Base):
+    """One run of the importer over one file: its plan (sheets and column mapping), its progress
+    (the page polls it) and its summary. A dry run is a job too; it writes nothing else."""
+    __tablename__ = "import_job"
+    __table_args__ = (Index("ix_import_job_org_created", "org_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_path: Mapped[str] = mapped_column(String(400))
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)     # sheets, kinds, column → field
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
+    # draft (mapping to confirm) | queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)    # an estimate until the run ends
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result_path: Mapped[str | None] = mapped_column(String(400))   # the result sheet (.xlsx)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class ImportRow(Base):
+    """A sheet row already written to the store, keyed by a fingerprint of its kind and raw cells:
+    importing the same rows again (a rerun, a crash's restart, the same sheet saved as CSV) finds
+    the key and writes nothing. Written in the same transaction as the rows it created."""
+    __tablename__ = "import_row"
+    __table_args__ = (UniqueConstraint("org_id", "row_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    row_key: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id"), index=True)
+    sheet_kind: Mapped[str] = mapped_column(String(16))  # customers | contacts | followups | opportunities
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportMapping(Base):
+    """An org's confirmed header → field mapping per kind of sheet, offered again on the next file."""
+    __tablename__ = "import_mapping"
+    __table_args__ = (UniqueConstraint("org_id", "sheet_kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    sheet_kind: Mapped[str] = mapped_column(String(16))
+    columns: Mapped[dict[str, Any]] = mapped_column(default=dict)  # header text → field ("" = ignore)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

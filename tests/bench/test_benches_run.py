@@ -89,6 +89,12 @@ TINY: dict[str, Tiny] = {
                  rf"crmbot serve\s+1\s+10\s+0\s+{NUMBER}\s+{NUMBER}\s+\d+",
                  r"inbox rows written by crmbot: (\d+) \(expected \1:"),
         needs=(needs_redis,)),
+    "bench_import.py": Tiny(  # 2,000 rows on SQLite in a temp folder, five crmbot import processes
+        args=lambda b: ["--tiny"],
+        figures=(rf"dry run, 1/5 file\s+{NUMBER} s wall\s+{NUMBER} s CPU\s+peak RSS\s+\d+ MB",
+                 rf"import\s+{NUMBER} s wall .*'imported': \d+",
+                 r"import again .*'imported_before': \d+, 'skipped': 1}",   # a rerun writes nothing
+                 r"rows/s import: [\d,]+")),
     "bench_pages.py": Tiny(
         args=lambda b: ["--runs", "1"],
         figures=(rf"sidebar\s+loopback\s+cold\s+\d+\s+{NUMBER} KB", rf"dashboard\s+weak 4G\s+warm\s+\d+\s+{NUMBER} KB"),
