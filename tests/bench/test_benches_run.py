@@ -89,6 +89,20 @@ TINY: dict[str, Tiny] = {
                  rf"crmbot serve\s+1\s+10\s+0\s+{NUMBER}\s+{NUMBER}\s+\d+",
                  r"inbox rows written by crmbot: (\d+) \(expected \1:"),
         needs=(needs_redis,)),
+    "bench_charts.py": Tiny(
+        args=lambda b: ["--runs", "1"],
+        figures=(rf"loss_reasons \(\d+ bars\)\s+{NUMBER}\s+{NUMBER}\s+[\d,]+", r"image cap: [\d,]+ bytes"),
+        needs=(needs_cjk_font,)),
+    "bench_dedupe.py": Tiny(  # 2,000 customers on SQLite, 60 queries, and the labelled pairs
+        args=lambda b: ["--tiny"],
+        figures=(r"labelled pairs: \d+ .*precision [\d.]+, recall [\d.]+",
+                 rf"find_duplicates over \d+ candidates .*p99 {NUMBER} ms")),
+    "bench_reply.py": Tiny(  # a few messages per phase through serve + 2 workers + the fake WeCom
+        args=lambda b: ["--tiny"] + (["--database-url", b.postgresql_url] if b.postgresql_url else []),
+        figures=(rf"lone `查 华东机电` ×\d+: p50 {NUMBER} ms, p99 {NUMBER} ms .*missing 0, twice 0",
+                 rf"burst .*p99 {NUMBER} ms.*missing 0, twice 0",
+                 rf"capacity: \d+ messages in {NUMBER} s = {NUMBER} msg/s .*missing 0, twice 0"),
+        needs=(needs_redis,)),
     "bench_import.py": Tiny(  # 2,000 rows on SQLite in a temp folder, five crmbot import processes
         args=lambda b: ["--tiny"],
         figures=(rf"dry run, 1/5 file\s+{NUMBER} s wall\s+{NUMBER} s CPU\s+peak RSS\s+\d+ MB",
