@@ -96,10 +96,12 @@ def load(db: Database, url: str, scale: float) -> None:
            FROM generate_series(100, 299) g;
          SELECT setval('user_account_id_seq', 1000); SELECT setval('team_id_seq', 100); SELECT setval('org_id_seq', 10);"""),
         (f"{n_customers:,} customers", f"""
-         INSERT INTO customer (id, org_id, kind, name, normalized_name, name_initials, identifier, mobile, status,
+         INSERT INTO customer (id, org_id, kind, name, normalized_name, name_initials, name_key, name_pinyin,
+                               pinyin_keys, identifier, mobile, status,
                                owner_id, industry, last_interaction_at, last_interaction_summary, next_followup_at,
                                created_at, updated_at)
-         SELECT i, 1, 'person', '客户' || i, '客户' || i, 'kh', 'mobile:' || (13000000000 + i), (13000000000 + i)::text,
+         SELECT i, 1, 'person', '客户' || i, '客户' || i, 'kh', '客户' || i, 'kehu' || i, '|kh|kehu|',
+                'mobile:' || (13000000000 + i), (13000000000 + i)::text,
                 CASE i % 20 WHEN 0 THEN 'lost' WHEN 1 THEN 'incomplete' ELSE 'active' END,
                 100 + (i % 200), '制造业',
                 '{t0}'::timestamptz - ((i::bigint * 7919) % (400 * 86400)) * interval '1 second', '已报价',
