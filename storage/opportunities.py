@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from .customers import get_customer
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .models import Approval, Opportunity, StageChange, User
 from .permissions import check_access, visible_user_ids
+from .validators import amount_yuan
 
 MANAGER_ROLES = ("manager", "director", "admin")
 NOTE_MAX = 200
@@ -40,19 +41,8 @@ class SkipNeedsApproval(Conflict):
 
 
 def parse_amount(value, field: str = "amount") -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(value).replace(",", "").replace("，", ""))
-    except InvalidOperation:
-        raise InvalidInput(field, "金额格式不正确") from None
-    if not amount.is_finite():
-        raise InvalidInput(field, "金额格式不正确")
-    if amount < 0:
-        raise InvalidInput(field, "金额不能为负数")
-    if amount >= Decimal("1e12"):
-        raise InvalidInput(field, "金额过大，请检查单位（元）")
-    return amount
+    """The one amount rule (storage.validators.amount_yuan), with the full-width comma reps type."""
+    return amount_yuan(value.replace("，", ",") if isinstance(value, str) else value, field)
 
 
 _amount = parse_amount
