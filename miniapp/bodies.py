@@ -128,15 +128,20 @@ class DingTalkLogin(Body):
 M = TypeVar("M", bound="Body")
 
 
-def parse(model: type[M]) -> M:
-    """The request's JSON body as `model`; InvalidInput (400, field named in Chinese) otherwise."""
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object, size, UTF-8, depth and constants checked first."""
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidInput("body", "请求内容（body）过大")
     try:
-        data = load_json_object(raw) if raw.strip() else {}
+        return load_json_object(raw) if raw.strip() else {}
     except BodyRejected:
         raise InvalidInput("body", "请求内容（body）格式不正确") from None
+
+
+def parse(model: type[M]) -> M:
+    """The request's JSON body as `model`; InvalidInput (400, field named in Chinese) otherwise."""
+    data = _json_object()
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -147,13 +152,7 @@ def parse_loose() -> dict[str, Any]:
     """For routes that have no model yet (the approval and won/lost routes from main): the same
     size, UTF-8, depth and JSON-constant checks, and no NUL anywhere, so at least nothing reaches
     the database that would make it fail; the services check the values."""
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput("body", "请求内容（body）过大")
-    try:
-        data = load_json_object(raw) if raw.strip() else {}
-    except BodyRejected:
-        raise InvalidInput("body", "请求内容（body）格式不正确") from None
+    data = _json_object()
     stack: list[Any] = [data]
     while stack:
         item = stack.pop()
