@@ -49,31 +49,40 @@ def demo_environment(host: str, port: int, db_path: Path | None) -> dict[str, st
     return env
 
 
-def demo_clock(playbook: Playbook, wall: datetime | None = None) -> ManualClock:
-    """The demo's clock runs from now, or — started at night, on a weekend or a holiday — from the
-    team's next working morning, so the demo shows a working day instead of holding every message."""
+def demo_clock(playbook: Playbook, wall: datetime | None = None, start: datetime | None = None) -> ManualClock:
+    """The demo's clock runs from `start` when given (`crmbot demo --start`: a scripted walk, or a
+    demo of a chosen day), else from now, or — started at night, on a weekend or a holiday — from
+    the team's next working morning, so the demo shows a working day instead of holding every message."""
+    if start is not None:
+        return ManualClock(start, running=True)
     wall = wall or SystemClock().now()
     calendar = WorkCalendar.from_playbook(playbook)
     start = wall if calendar.is_working_time(wall) else calendar.next_working_moment(wall) + timedelta(hours=1)
     return ManualClock(start, running=True)
 
 
-def run_demo(host: str, port: int, db_path: Path | None) -> None:
+def run_demo(host: str, port: int, db_path: Path | None, *, start: datetime | None = None,
+             platform: str = "wecom") -> None:
+    """`platform`: where the demo users are reached until they write on the other one (the
+    simulator's tab decides what a person sees; the reminders go where the user last wrote)."""
     from config.settings import load_settings
     from storage.migrate import upgrade
 
     from .app import create_app
-    from .demo_data import seed_demo
+    from .demo_data import add_demo_chats, seed_demo
 
     env = demo_environment(host, port, db_path)
     os.environ.update(env)
     os.environ.pop("CRMBOT_REDIS_URL", None)  # the demo runs its jobs in-process
     settings = load_settings()
     upgrade(settings.crmbot_database_url)
-    runtime = Runtime.build(settings, clock=demo_clock(load_playbook(settings.crmbot_playbook)))
+    runtime = Runtime.build(settings, clock=demo_clock(load_playbook(settings.crmbot_playbook), start=start))
     app = create_app(settings, runtime)
     with runtime.db.transaction() as session:
-        seed_demo(session, runtime.playbook, now=runtime.clock.now())
+        seed_demo(session, runtime.playbook, now=runtime.clock.now(), platform=platform)
+        # the reps' WeCom customers, for the simulator's 客户聊天 (the sidebar reads them from the fake)
+        add_demo_chats(session, app.extensions["crmbot_fakes"].wecom, now=runtime.clock.now())
+    app.config["CRMBOT_DEMO_PLATFORM"] = platform
     # the periodic rule scans, as `crmbot scheduler` runs them in production
     import threading
 
