@@ -16,6 +16,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 375, "height": 812}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# The pictures the docs show. Refreshed only on request: CRMBOT_DOCS_SCREENSHOTS=1 (they are kept in
+# the repository, so an ordinary test run never rewrites them).
+DOCS_SCREENSHOTS = ARTIFACTS.parent / "docs" / "screenshots"
 
 
 def chromium_missing_reason() -> str | None:
@@ -26,6 +29,29 @@ def chromium_missing_reason() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed"
     return None
+
+
+def require_chromium() -> None:
+    """At the top of a browser test module: skip it without Chromium, unless CRMBOT_REQUIRE_BROWSER=1
+    (CI), where a missing browser is an error."""
+    import pytest
+    missing = chromium_missing_reason()
+    if missing:
+        if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing, allow_module_level=True)
+
+
+def shot(page, name: str, *, docs: bool = False, full_page: bool = True) -> Path:
+    """test-artifacts/NAME.png (NAME may hold a folder); a picture the docs show (`docs=True`) is also
+    written to docs/screenshots/NAME.png when CRMBOT_DOCS_SCREENSHOTS=1."""
+    path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=full_page)
+    if docs and os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
+    return path
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -2,29 +2,16 @@
 and a manager do with their thumbs. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
-import os
 from urllib.parse import quote
 
 import pytest
 
 from storage.models import CaptureDraft, ChatLink, FollowUp, Opportunity
-from tests.e2e.browser import (
-    ARTIFACTS,
-    chromium,
-    chromium_missing_reason,
-    phone_page,
-    serve,
-)
+from tests.e2e.browser import chromium, phone_page, require_chromium, serve, shot
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
-DOCS_SHOTS = ARTIFACTS.parent / "docs" / "screenshots"
-
-_missing = chromium_missing_reason()
-if _missing:
-    if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {_missing}")
-    pytest.skip(_missing, allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +33,8 @@ def _login(page, base, who, next_path):
 
 
 def _shot(page, name):
-    """test-artifacts/NAME.png; with CRMBOT_DOCS_SCREENSHOTS=1 also docs/screenshots/NAME.png
-    (the pictures miniapp/README.md shows)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    if os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True)
+    """test-artifacts/NAME.png, and the pictures miniapp/README.md shows (CRMBOT_DOCS_SCREENSHOTS=1)."""
+    shot(page, name, docs=True)
 
 
 def _clean(page):
