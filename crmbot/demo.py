@@ -95,7 +95,8 @@ def run_demo(host: str, port: int, db_path: Path | None, *, start: datetime | No
                f"  simulator:  {base}/dev/simulator\n"
                f"  mini-app:   {base}/app/dev-login?user=rep1\n"
                f"  模拟时间:   {runtime.clock.now().astimezone(runtime.playbook.tz):%Y-%m-%d %H:%M}"
-               f"（在模拟器顶部可以跳到明天10:00、+2小时、+1天）\n"
+               f"（在模拟器顶部可以跳到今晚{runtime.playbook.quiet_hours.start:%H:%M}、明天10:00、+2小时、+1天）\n"
+               f"  客户聊天:   {base}/dev/simulator 企业微信下点“客户聊天：…”，侧边栏里可以关联客户\n"
                f"  fake WeCom: {base}/dev/fake/wecom/sent   fake DingTalk: {base}/dev/fake/dingtalk/sent\n"
                f"  database:   {settings.crmbot_database_url}")
     from werkzeug.serving import run_simple
