@@ -6,7 +6,7 @@ what a rep would see on the real platform. Each message becomes a plain dict for
 
     {"id", "at", "from": "me" | "bot", "type": "text" | "card" | "image" | "voice" | "markdown",
      "text", "card": {"card_id", "title", "source", "desc", "text", "fields", "buttons", "done_note",
-                      "updated"}, "status"}
+                      "updated"}, "status", "media_url", "label" (e.g. 工作通知)}
 """
 from __future__ import annotations
 
@@ -157,8 +157,8 @@ def dingtalk_messages(state, user: str) -> list[dict[str, Any]]:
         elif api == "webhook" and entry.get("session") == session_for(user):
             messages.append({**base, **_webhook_message(body)})
         elif api == "workNotice" and user in (entry.get("users") or []):
-            msg = body.get("msg") or {}
-            messages.append({**base, **_webhook_message(msg)})
+            msg = body.get("msg") or {}   # DingTalk shows it under 工作通知, apart from the robot's chat
+            messages.append({**base, **_webhook_message(msg), "label": "工作通知"})
         elif api == "cardCreate" and body.get("openSpaceId") == f"dtv1.card//IM_ROBOT.{user}":
             out_track_id = body.get("outTrackId", "")
             params = cards.get(out_track_id) or (body.get("cardData") or {}).get("cardParamMap") or {}

@@ -106,16 +106,27 @@ def get_conversation():
         found = user_for_platform(session, platform, None, user)
         reaches = user_platform(found) if found else None
     messages = conversation(_log(), _fakes(), platform, user)
+    as_user = _opener(platform, user)
     for message in messages:
         if message.get("card"):
-            _open_as(message["card"], platform, user)
+            card = message["card"]
+            card["link"] = as_user(card.get("link"))
+            for button in card.get("buttons") or []:
+                button["url"] = as_user(button.get("url"))
+            if card.get("markdown"):
+                card["markdown"] = MARKDOWN_LINK.sub(lambda m: f"[{m[1]}]({as_user(m[2])})", card["markdown"])
+        elif message["type"] == "markdown":
+            message["text"] = MARKDOWN_LINK.sub(lambda m: f"[{m[1]}]({as_user(m[2])})", message["text"])
     return jsonify(messages=messages, reaches=reaches)
 
 
-def _open_as(card: dict, platform: str, user: str) -> None:
-    """A card's links to our pages open as the simulated user, as the platform's login would make
-    them (WeCom OAuth, DingTalk free login): through the demo-only /app/dev-login. Without it the
-    page would open as whoever logged in last in this browser, or at the login page."""
+MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
+
+
+def _opener(platform: str, user: str):
+    """Links to our pages open as the simulated user, as the platform's login would make them
+    (WeCom OAuth, DingTalk free login): through the demo-only /app/dev-login. Without it a page
+    would open as whoever logged in last in this browser, or at the login page."""
     ours = urlsplit(_runtime().settings.crmbot_public_url)
 
     def as_user(url: str | None) -> str | None:
@@ -124,10 +135,7 @@ def _open_as(card: dict, platform: str, user: str) -> None:
             return url
         page_path = target.path + (f"?{target.query}" if target.query else "")
         return url_for("miniapp_auth.dev_login", user=user, platform=platform, next=page_path)
-
-    card["link"] = as_user(card.get("link"))
-    for button in card.get("buttons") or []:
-        button["url"] = as_user(button.get("url"))
+    return as_user
 
 
 @bp.get("/api/media/<media_id>")
@@ -192,7 +200,7 @@ def _clock_state(platform: str | None, user: str | None) -> dict:
     rt = _runtime()
     local = rt.clock.now().astimezone(rt.playbook.tz)
     state = {"now": local.isoformat(), "label": f"{local:%m-%d} 周{WEEKDAYS[local.weekday()]} {local:%H:%M}",
-             "held": 0, "held_until": None}
+             "held": 0, "held_until": None, "held_note": None}
     if platform in PLATFORMS and user:
         with rt.db.transaction() as session:
             count, first = session.execute(select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(
@@ -200,7 +208,10 @@ def _clock_state(platform: str | None, user: str | None) -> dict:
                 OutboxMessage.status == HELD)).one()
         if count:
             until = first.astimezone(rt.playbook.tz)
-            state.update(held=count, held_until=f"{until:%m-%d %H:%M}")
+            # right after a jump the release job may not have run yet: never name a time gone by
+            note = (f"有 {count} 条消息处于免打扰时段或稍后提醒，将在 {until:%m-%d %H:%M} 送达" if until > local
+                    else f"有 {count} 条消息即将送达")
+            state.update(held=count, held_until=f"{until:%m-%d %H:%M}", held_note=note)
     return state
 
 

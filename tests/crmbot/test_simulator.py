@@ -5,12 +5,13 @@ says where the user's reminders go, and 今晚 jumps into quiet hours."""
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from bot.outbound import HELD
 from cards import builders, wecom
 from config.clock import ManualClock
 from config.settings import load_settings
@@ -18,7 +19,8 @@ from crmbot.app import create_app
 from crmbot.demo_data import DEMO_CHATS, add_demo_chats, seed_demo
 from crmbot.runtime import Runtime
 from jobs.runtime import set_runtime
-from storage.models import ChatLink
+from storage import messaging
+from storage.models import ChatLink, OutboxMessage
 from tests.jobs.helpers import RecordingQueue
 from tests.stack import DINGTALK_KEYS, WECOM_KEYS
 
@@ -95,6 +97,10 @@ def test_card_links_open_as_the_simulated_user_and_charts_are_shown(demo_app):
                 json={"touser": "manager", "msgtype": "image", "agentid": WECOM_KEYS["wecom_agent_id"],
                       "image": {"media_id": media_id}})
 
+    client.post(f"/dev/fake/wecom/cgi-bin/message/send?access_token={token}",
+                json={"touser": "manager", "msgtype": "markdown", "agentid": WECOM_KEYS["wecom_agent_id"],
+                      "markdown": {"content": f"**升级**：刘女士 [查看详情]({PUBLIC}/app/customers/3)"}})
+
     messages = client.get("/dev/simulator/api/conversation",
                           query_string={"platform": "wecom", "user": "manager"}).get_json()["messages"]
     shown = next(m["card"] for m in messages if m["type"] == "card")
@@ -103,6 +109,8 @@ def test_card_links_open_as_the_simulated_user_and_charts_are_shown(demo_app):
     assert target.path == "/app/dev-login" and parse_qs(target.query) == {
         "user": ["manager"], "platform": ["wecom"], "next": ["/app/customers/3"]}
     assert shown["link"] == opened["url"]
+    note = next(m for m in messages if m["type"] == "markdown")
+    assert note["text"] == f"**升级**：刘女士 [查看详情]({opened['url']})"   # a markdown link, too
     image = next(m for m in messages if m["type"] == "image")
     picture = client.get(image["media_url"])
     assert picture.status_code == 200 and picture.data.startswith(b"\x89PNG")
@@ -132,3 +140,24 @@ def test_tonight_jumps_to_the_start_of_quiet_hours_once(demo_app, playbook):
     assert runtime.queue.jobs, "the scheduler's jobs run as of the new time"
     again = client.post("/dev/simulator/api/clock", json={"jump": "tonight"})
     assert again.status_code == 400 and again.get_json()["error"] == "现在已经是免打扰时段"
+
+
+def test_the_held_note_says_until_when_and_never_names_a_time_gone_by(demo_app, database, playbook):
+    app, seed = demo_app
+    seed()
+    runtime = app.extensions["crmbot"]
+    now = runtime.clock.now()
+    with database.transaction() as session:
+        for key, until in (("rule:later", now + timedelta(hours=2)), ("rule:due", now - timedelta(minutes=5))):
+            messaging.enqueue_outbox(session, now=now, dedupe_key=key, platform="wecom", recipient="rep1",
+                                     payload={"text": "提醒"}, not_before=until, status=HELD)
+    client = app.test_client()
+    state = client.get("/dev/simulator/api/clock", query_string={"platform": "wecom", "user": "rep1"}).get_json()
+    # the oldest is due already (the release job has not run yet): "即将送达", not "将在 09:25 送达"
+    assert state["held"] == 2 and state["held_note"] == "有 2 条消息即将送达"
+    with database.transaction() as session:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.dedupe_key == "rule:due"))
+    state = client.get("/dev/simulator/api/clock", query_string={"platform": "wecom", "user": "rep1"}).get_json()
+    assert state["held_note"] == "有 1 条消息处于免打扰时段或稍后提醒，将在 12-01 11:30 送达"
+    assert client.get("/dev/simulator/api/clock", query_string={"platform": "wecom", "user": "rep2"}).get_json()[
+        "held_note"] is None

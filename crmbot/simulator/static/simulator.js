@@ -33,7 +33,8 @@
     }).catch(function () { showError("网络错误，请稍后再试"); });
   }
 
-  // A tiny, safe markdown: escape everything (textContent), then only headings, bold, list and quote lines.
+  // A tiny, safe markdown: escape everything (textContent), then only headings, bold, links (our
+  // server's or any http(s) page, opened in a new tab), list and quote lines.
   function markdown(text) {
     var box = el("div", "md");
     text.split("\n").forEach(function (line) {
@@ -41,9 +42,14 @@
       var body = line.replace(/^#{1,6}\s*/, "").replace(/^>\s?/, "").replace(/^-\s/, "• ");
       if (/^#{1,6}\s/.test(line)) row.style.fontWeight = "600";
       if (/^>/.test(line)) row.style.color = "#1a7f37";
-      body.split(/(\*\*[^*]+\*\*)/).forEach(function (part) {
+      body.split(/(\*\*[^*]+\*\*|\[[^\]]*\]\([^)\s]+\))/).forEach(function (part) {
+        var link = /^\[([^\]]*)\]\(([^)\s]+)\)$/.exec(part);
         if (/^\*\*[^*]+\*\*$/.test(part)) row.appendChild(el("b", null, part.slice(2, -2)));
-        else row.appendChild(document.createTextNode(part));
+        else if (link && /^(https?:\/\/|\/app\/)/.test(link[2])) {
+          var a = el("a", null, link[1]);
+          a.href = link[2]; a.target = "_blank"; a.rel = "noopener";
+          row.appendChild(a);
+        } else row.appendChild(document.createTextNode(part));
       });
       box.appendChild(row);
     });
@@ -109,6 +115,7 @@
       else {
         var bubble = m.type === "markdown" ? markdown(m.text) : el("div", null, m.text);
         bubble.classList.add("bubble");
+        if (m.label) bubble.insertBefore(el("div", "label", m.label), bubble.firstChild);
         if (m.media_url && m.type === "image") { var img = el("img"); img.src = m.media_url; img.alt = "照片"; bubble.appendChild(img); }
         if (m.status && m.status !== 200) { bubble.classList.add("refused"); bubble.appendChild(el("div", "status", "回调被拒绝 HTTP " + m.status)); }
         row.appendChild(bubble);
@@ -131,7 +138,7 @@
     $("clock-now").textContent = data.label;
     var held = $("held");
     if (data.held) {
-      held.textContent = "有 " + data.held + " 条消息处于免打扰时段或稍后提醒，将在 " + data.held_until + " 送达";
+      held.textContent = data.held_note;
       held.hidden = false;
     } else {
       held.hidden = true;
