@@ -231,7 +231,7 @@ def _walk(walk: Walk, card_photo: Path) -> None:
         with walk.step("关联客户聊天", budget=2):
             walk.tap(page.locator(".conv", has_text="陈先生（华东机电）"), "客户聊天：陈先生（华东机电）")
             sidebar = page.frame_locator("#sidebar-frame")
-            sidebar.locator("#link-search").wait_for()
+            sidebar.locator("html[data-ready='1'] #link-search").wait_for()   # the page's script is ready
             walk.shot("customer-chat")
             walk.type(sidebar.locator("#link-search"), "华东")
             found = sidebar.locator("#link-results .cell", has_text="上海华东机电设备有限公司")
