@@ -16,9 +16,34 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 375, "height": 812}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-# The pictures the docs show. Refreshed only on request: CRMBOT_DOCS_SCREENSHOTS=1 (they are kept in
-# the repository, so an ordinary test run never rewrites them).
-DOCS_SCREENSHOTS = ARTIFACTS.parent / "docs" / "screenshots"
+
+
+DOCS_SHOTS = ARTIFACTS.parent / "docs" / "screenshots"
+
+
+def require_browser() -> None:
+    """Call at the top of a browser test module: skip it when Chromium is missing, unless CI asks
+    for the browser (CRMBOT_REQUIRE_BROWSER=1), where a missing browser is an error."""
+    import pytest
+
+    missing = chromium_missing_reason()
+    if missing:
+        if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing, allow_module_level=True)
+
+
+def shot(page, name: str, full_page: bool = True, docs: bool = True) -> Path:
+    """test-artifacts/NAME.png (NAME may name a folder: walk/…); with CRMBOT_DOCS_SCREENSHOTS=1 also
+    docs/screenshots/<file name> (the pictures the docs show are refreshed by running the browser
+    tests that way). `docs=False`: a picture only for test-artifacts/."""
+    path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=full_page)
+    if docs and os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / path.name)
+    return path
 
 
 def chromium_missing_reason() -> str | None:
@@ -29,29 +54,6 @@ def chromium_missing_reason() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed"
     return None
-
-
-def require_chromium() -> None:
-    """At the top of a browser test module: skip it without Chromium, unless CRMBOT_REQUIRE_BROWSER=1
-    (CI), where a missing browser is an error."""
-    import pytest
-    missing = chromium_missing_reason()
-    if missing:
-        if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
-            raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing, allow_module_level=True)
-
-
-def shot(page, name: str, *, docs: bool = False, full_page: bool = True) -> Path:
-    """test-artifacts/NAME.png (NAME may hold a folder); a picture the docs show (`docs=True`) is also
-    written to docs/screenshots/NAME.png when CRMBOT_DOCS_SCREENSHOTS=1."""
-    path = ARTIFACTS / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=full_page)
-    if docs and os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
-    return path
 
 
 class _QuietHandler(WSGIRequestHandler):

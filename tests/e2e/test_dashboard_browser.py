@@ -14,12 +14,14 @@ from storage import customers, followups, opportunities
 from storage.customers import CustomerInput
 from storage.followups import FollowUpInput
 from storage.models import Task, User
-from tests.e2e.browser import chromium, phone_page, require_chromium, serve, shot
+from tests.e2e.browser import chromium, phone_page, require_browser, serve, shot
 from tests.factories import NOW
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
-require_chromium()
+
+require_browser()
+
 
 
 def _team_month(database, playbook, data) -> None:
@@ -58,8 +60,6 @@ def site(database, playbook, redis_conn):
         yield base, data, browser
 
 
-def _shot(page, name, full_page=True):
-    shot(page, name, docs=True, full_page=full_page)
 
 
 def test_manager_dashboard_says_what_to_do(site, database):
@@ -77,8 +77,8 @@ def test_manager_dashboard_says_what_to_do(site, database):
     assert "价格不合适" in page.inner_text("#losses")
     assert "设备采购" not in page.inner_text("#stuck") and "数控机床采购" in page.inner_text("#stuck")
     assert "王芳" in page.inner_text(".praise")
-    _shot(page, "dashboard-viewport", full_page=False)  # what the first screen shows
-    _shot(page, "dashboard-full")
+    shot(page, "dashboard-viewport", full_page=False)  # what the first screen shows
+    shot(page, "dashboard-full")
 
     coach = page.locator("#coaching [data-under] button").first
     coach.click()
@@ -91,4 +91,4 @@ def test_manager_dashboard_says_what_to_do(site, database):
     page.wait_for_selector("html[data-ready='1']")
     first = page.eval_on_selector("#todo > .group", "g => g.id")
     assert first == "stuck"
-    _shot(page, "dashboard-focus-stuck", full_page=False)
+    shot(page, "dashboard-focus-stuck", full_page=False)

@@ -12,19 +12,15 @@ from sqlalchemy import func, select
 from jobs.queue import ThreadQueue
 from jobs.runtime import set_runtime
 from storage.models import Customer, FollowUp
-from tests.e2e.browser import chromium, phone_page, require_chromium, serve, shot
+from tests.e2e.browser import phone_page, require_browser, serve, shot
 from tests.factories import build_world
 from tests.miniapp.helpers import make_app
 from tests.storage.import_files import messy_workbook
 
 pytestmark = pytest.mark.e2e
-require_chromium()
 
+require_browser()
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 
 from tests.demo_process import running_demo
-from tests.e2e.browser import ARTIFACTS, chromium, phone_page, require_chromium, shot
+from tests.e2e.browser import ARTIFACTS, phone_page, require_browser, shot
 from tests.ocr_asr import cardgen
 
 pytestmark = pytest.mark.e2e
-require_chromium()
+require_browser()
 
 START = "2026-12-01T09:30:00+08:00"   # a Tuesday morning; 22:00 is quiet hours, 12-02 a working day
 AUDIO = Path(__file__).resolve().parents[1] / "ocr_asr" / "fixtures" / "audio"
@@ -146,12 +146,6 @@ class Walk:
 
     def bot_messages(self) -> int:
         return self.page.locator("#messages .msg.bot").count()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
