@@ -33,15 +33,16 @@ def require_browser() -> None:
         pytest.skip(missing, allow_module_level=True)
 
 
-def shot(page, name: str, full_page: bool = True) -> Path:
-    """test-artifacts/NAME.png; with CRMBOT_DOCS_SCREENSHOTS=1 also docs/screenshots/NAME.png (the
-    pictures the docs show are refreshed by running the browser tests that way)."""
-    ARTIFACTS.mkdir(exist_ok=True)
+def shot(page, name: str, full_page: bool = True, docs: bool = True) -> Path:
+    """test-artifacts/NAME.png (NAME may name a folder: walk/…); with CRMBOT_DOCS_SCREENSHOTS=1 also
+    docs/screenshots/<file name> (the pictures the docs show are refreshed by running the browser
+    tests that way). `docs=False`: a picture only for test-artifacts/."""
     path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
+    if docs and os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
+        shutil.copyfile(path, DOCS_SHOTS / path.name)
     return path
 
 
