@@ -40,10 +40,7 @@ SLOW = 120_000                          # ms: OCR and speech recognition on a sh
 RESULTS: dict[str, list[dict]] = {}
 # What the walk shows broken outside the simulator and the demo (reported to the team, not fixed
 # here). Each is still checked: a fix makes the walk fail until the entry is removed.
-KNOWN_BREAKS = {
-    "wecom:undo-hidden": "企业微信：转交后卡片的按钮被 replace_text 换成一个灰色按钮，"
-                         "“撤销（5分钟内）”看不到、点不了（cards/wecom.py render_update）",
-}
+KNOWN_BREAKS: dict[str, str] = {}
 # The moments docs/simulator.md shows (refreshed with CRMBOT_DOCS_SCREENSHOTS=1).
 DOC_SHOTS = {"wecom": {"card-draft", "customer-chat", "customer-chat-linked", "transfer-pick", "nudge-at-night",
                        "next-morning"},
