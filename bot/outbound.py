@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cards import builders
 from cards.model import Card
 from config.playbook import Playbook, QuietHours
 from config.settings import Settings
@@ -202,6 +203,31 @@ class Outbound:
         if created:
             self.outbox_ids.append(outbox_id)
         return outbox_id
+
+    def close_cards(self, subject_type: str, subject_id: int, recipient: User, note: str, dedupe_key: str) -> int:
+        """The recipient's open cards about a subject stop offering their buttons: updated in place
+        to say what happened instead (a lead reassigned, an approval moved up). WeCom needs the
+        response code its send reply gave (usable once, within 72 h; past that the update is recorded
+        as spent); DingTalk interactive cards update by outTrackId; a classic ActionCard cannot
+        change, so the caller also tells the person in a line. Returns the number of cards closed."""
+        records = self.session.scalars(select(CardRecord).where(
+            CardRecord.subject_type == subject_type, CardRecord.subject_id == subject_id,
+            CardRecord.recipient_user_id == recipient.id, CardRecord.status == "open")).all()
+        closed = 0
+        for record in records:
+            card = Card.from_dict(record.card)
+            if not any(b.key for b in card.buttons):
+                continue  # a copy: nothing to click
+            sent = self.session.scalars(select(OutboxMessage).where(
+                OutboxMessage.card_id == record.card_id, OutboxMessage.action == "send")
+                .order_by(OutboxMessage.id.desc())).first()
+            if sent is None:
+                continue
+            self.update_card(record, builders.done(card, note), recipient=sent.recipient,
+                             dedupe_key=f"{dedupe_key}:close:{record.card_id}",
+                             context={"response_code": (sent.result or {}).get("response_code")})
+            closed += 1
+        return closed
 
     def record_card(self, card: Card, user: User, platform: str, subject_type: str, subject_id: int) -> None:
         messaging.save_card(self.session, card_id=card.card_id, org_id=user.org_id, platform=platform,

@@ -5,15 +5,12 @@ more. The requester is told. `approval.escalate_at` (indexed with status) is the
 forward by storage.approvals.escalate, so a request escalates once per level however many scans run."""
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.handlers.deals import approval_pushes
 from bot.outbound import Outbound, Purpose
-from cards import builders
-from cards.model import Card
 from storage import approvals
-from storage.models import Approval, CardRecord, OutboxMessage, User
+from storage.models import Approval, User
 
 from .scanning import Scan
 
@@ -38,7 +35,8 @@ def _escalate(s: Scan, session: Session, out: Outbound, approval: Approval) -> i
         return 0
     round_ = approval.escalations
     if moved.moved_up:
-        _close_old_cards(session, out, approval, moved.previous, f"已升级给总监{moved.approver.name}")
+        out.close_cards("approval", approval.id, moved.previous, f"已升级给总监{moved.approver.name}",
+                        dedupe_key=f"approval:{approval.id}:{approval.escalations}")
     prefix = "【已升级】" if moved.moved_up else "【催办】"
     copy_to = moved.previous if moved.moved_up else None
     for push in approval_pushes(session, s.playbook, s.settings, approval, moved.approver, copy_to,
@@ -54,25 +52,3 @@ def _escalate(s: Scan, session: Session, out: Outbound, approval: Approval) -> i
             if moved.moved_up else f"你的{what}申请仍在等{moved.approver.name}审批，已再次提醒。")
     out.text(requester, text, dedupe_key=f"approval:{approval.id}:{round_}:requester", purpose=Purpose.DIRECT)
     return 1
-
-
-def _close_old_cards(session: Session, out: Outbound, approval: Approval, previous: User, note: str) -> None:
-    """The previous approver's card stops offering 同意 / 驳回: updated in place to say where the
-    request went. WeCom needs a response code for that: the one its send reply gave (usable once,
-    within 72 h; past that the update is recorded as spent). DingTalk interactive cards update by
-    outTrackId; a classic ActionCard cannot change, so its owner gets a line saying so."""
-    records = session.scalars(select(CardRecord).where(
-        CardRecord.subject_type == "approval", CardRecord.subject_id == approval.id,
-        CardRecord.recipient_user_id == previous.id, CardRecord.status == "open")).all()
-    for record in records:
-        card = Card.from_dict(record.card)
-        if not any(b.key for b in card.buttons):
-            continue  # a copy: nothing to click
-        sent = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.card_id == record.card_id, OutboxMessage.action == "send")
-            .order_by(OutboxMessage.id.desc())).first()
-        if sent is None:
-            continue
-        out.update_card(record, builders.done(card, note), recipient=sent.recipient,
-                        dedupe_key=f"approval:{approval.id}:{approval.escalations}:close:{record.card_id}",
-                        context={"response_code": (sent.result or {}).get("response_code")})

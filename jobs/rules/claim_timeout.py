@@ -49,6 +49,9 @@ def _reassign(s: Scan, session: Session, out: Outbound, task: Task) -> int:
     what = lead.company or lead.name
     minutes = s.playbook.rules.claim_timeout.minutes
     if previous is not None:
+        # the old offer card stops offering 认领 / 转交 (a tap would only be refused now)
+        out.close_cards("task", task.id, previous, f"超时未认领 · 已改派给{rep.name}",
+                        dedupe_key=f"{NAME}:{lead.id}:{count}")
         out.text(previous, f"线索「{what}」{minutes}分钟内未认领，已改派给{rep.name}。",
                  dedupe_key=f"{NAME}:previous:{lead.id}:{count}")
     if manager is not None:

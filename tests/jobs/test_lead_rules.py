@@ -2,9 +2,11 @@
 two reps), and a claimed lead with no follow-up reminds the rep and the manager."""
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from storage import leads
 from storage.leads import LeadInput
-from storage.models import Lead
+from storage.models import CardRecord, Lead, OutboxMessage
 from tests.jobs.helpers import after_working, cards_to, local, run, tasks_of, texts_to
 
 
@@ -51,6 +53,15 @@ def test_unclaimed_lead_moves_to_the_next_rep_and_everyone_is_told(rt, database,
     assert (new.assignee_id, new.status) == (world.rep2.id, "open")
     assert any("已改派给王芳" in t for t in texts_to(database, world.rep1.id))
     assert any("已改派给王芳" in t for t in texts_to(database, world.manager.id))
+    # rep1's offer card no longer offers 认领 / 转交: it is updated in place to say where the lead went
+    with database.transaction() as s:
+        [update] = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient_user_id == world.rep1.id,
+                                                         OutboxMessage.action == "update")).all()
+        closed = update.payload["card"]
+        assert "已改派给王芳" in closed["done_note"]
+        assert not [b for b in closed["buttons"] if b.get("key")]
+        record = s.get(CardRecord, closed["card_id"])
+        assert (record.status, record.recipient_user_id) == ("done", world.rep1.id)
     assert len(cards_to(database, world.rep2.id)) == 1
     # a second scan in the same minute changes nothing
     assert run(rt, later + timedelta(seconds=20))["claim_timeout"] == 0
