@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_asr.card_fields import FIELDS
+from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS
 from ocr_asr.voice_customer import parse_voice_customer
 
 
@@ -31,15 +31,25 @@ def test_fields_from_a_transcript(text, name, company, title, mobile):
 
 def test_fields_have_the_keys_of_a_scanned_card():
     got = parse_voice_customer("刚见了先和科技的王总，手机13912345678")
-    assert tuple(got.fields()) == FIELDS
-    assert got.fields()["email"] is None and bool(got)
+    assert tuple(got.fields()) == FIELDS + EXTRA_FIELDS
+    assert got.fields()["email"] is None and got.fields()["mobile2"] is None and bool(got)
+
+
+@pytest.mark.parametrize("text, mobile, mobile2", [
+    ("新客户先和科技的王总，手机13912345678，另一个手机13812345678", "13912345678", "13812345678"),
+    ("华信电子的张伟，手机一五八一二三四五六七八，还有个号一三九一二三四五六七八", "15812345678", "13912345678"),
+    ("先和科技的王总，手机13912345678，就是13912345678", "13912345678", None),   # said twice: one mobile
+])
+def test_a_second_mobile_said_is_the_second_mobile(text, mobile, mobile2):
+    got = parse_voice_customer(text)
+    assert (got.mobile, got.mobile2) == (mobile, mobile2)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "明天再打电话", "报价二十万，老板还没拍板"])
 def test_nothing_to_take_is_nothing(text):
     got = parse_voice_customer(text)
     assert not got
-    assert got.fields() == dict.fromkeys(FIELDS)
+    assert got.fields() == dict.fromkeys(FIELDS + EXTRA_FIELDS)
 
 
 def test_a_landline_or_a_short_number_is_not_a_mobile():
