@@ -79,8 +79,9 @@ def parse_voice_customer(text: str) -> VoiceCustomer:
     text = _TO_SIMPLIFIED.convert(text or "").strip()
     if not text:
         return VoiceCustomer()
-    # Homophones speech recognition writes for a title: 采购经历 is 采购经理.
-    text = re.sub(r"(?<=[购售场术务目户务理])经历", "经理", text)
+    # Homophones speech recognition writes for a title after its department: 采购经历 and 销售金里
+    # (Whisper base, with the rep's hotwords in its prompt) are 采购经理 / 销售经理.
+    text = re.sub(r"(?<=[购售场术务目户务理])(?:经历|金里|经里|金理)", "经理", text)
     mobiles = _mobiles(text)
     result = VoiceCustomer(mobile=next(iter(mobiles), None), mobile2=next(iter(mobiles[1:]), None))
     # Digits and the clause holding the number are no longer needed for the words.

@@ -23,6 +23,8 @@ from ocr_asr.voice_customer import parse_voice_customer
     ("星客户，先和科技有限公司的销售总监王剧钢语。手机13912345678。", "王剧钢", "先和科技有限公司", "销售总监",
      "13912345678"),
     ("刚见了博演电子的采购经历灵难，手机是1860-2134-567。", None, "博演电子", "采购经理", "18602134567"),
+    # ... and of the DingTalk fixture, with the rep's hotwords in Whisper's prompt (张伟 heard as 张为)
+    ("新客户华信电子有限公司的销售金里张为，手机15812345678，", "张为", "华信电子有限公司", "销售经理", "15812345678"),
 ])
 def test_fields_from_a_transcript(text, name, company, title, mobile):
     got = parse_voice_customer(text)
