@@ -79,6 +79,20 @@ def customer_card(customer: Customer, opportunity: Opportunity | None, playbook:
         quick_tags=quick, link=customer_link(public_url, customer.id))
 
 
+def customer_draft_fields(fields: dict) -> list[tuple[str, str]]:
+    """What a customer draft shows, from a card photo or a voice note alike. The first six are what a
+    rep checks (WeCom shows six fields; the rest go under the title): both mobiles share one row
+    ("13912345678 / 13812345678"), the English name and title and the fax follow, apart from the
+    phone, which a fax never is."""
+    def value(key: str) -> str:
+        return str(fields.get(key) or "")
+    mobiles = " / ".join(m for m in (value("mobile"), value("mobile2")) if m)
+    return [("姓名", value("name")), ("公司", value("company")), ("职务", value("title")), ("手机", mobiles),
+            ("电话", value("phone")), ("邮箱", value("email")), ("英文名", value("english_name")),
+            ("英文职务", value("english_title")), ("传真", value("fax")), ("地址", value("address")),
+            ("网址", value("website"))]
+
+
 def draft_card(draft: CaptureDraft, public_url: str, *, title: str, fields: Sequence[tuple[str, str]],
                note: str, actions: Sequence[tuple[str, str]], edit_text: str = "编辑",
                hint: str = "") -> Card:

@@ -315,8 +315,10 @@ class AssignmentRule(_Strict):
 IMPORT_FIELDS = {
     # sheet kind → the fields a column can be mapped to (storage/imports.py reads them)
     "customers": ("customer_name", "kind", "credit_code", "contact_name", "contact_title", "mobile",
-                  "phone", "email", "owner", "industry", "grade", "source", "address", "created_at"),
-    "contacts": ("customer_name", "contact_name", "contact_title", "mobile", "phone", "email"),
+                  "phone", "email", "owner", "industry", "grade", "source", "address", "created_at",
+                  "mobile2", "fax", "english_name", "english_title"),
+    "contacts": ("customer_name", "contact_name", "contact_title", "mobile", "phone", "email",
+                 "mobile2", "fax", "english_name", "english_title"),
     "followups": ("customer_name", "occurred_at", "author", "note", "tags", "next_followup_at"),
     "opportunities": ("customer_name", "opportunity_name", "amount", "stage", "owner", "created_at"),
 }

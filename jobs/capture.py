@@ -36,8 +36,6 @@ from .runtime import current_runtime
 log = logging.getLogger(__name__)
 
 MEDIA_EXPIRED = "这条消息的文件已过期或无法下载，请重新发送一次。"
-FIELD_LABELS = (("name", "姓名"), ("company", "公司"), ("title", "职务"), ("mobile", "手机"),
-                ("phone", "电话"), ("email", "邮箱"), ("address", "地址"), ("website", "网址"))
 
 
 @dataclass
@@ -105,7 +103,8 @@ def capture_image(inbox_id: int) -> str:
     except CaptureError as exc:
         _tell(rt, src, exc.user_message, "refused")
         return "refused"
-    fields = {key: getattr(card, key) for key, _ in FIELD_LABELS}
+    # every key the scan gives that a draft keeps (a second mobile, the fax, the English name ...)
+    fields = {key: value for key, value in card.all_fields().items() if key in drafts.SCANNED_FIELDS}
     if not (fields["name"] or fields["company"] or fields["mobile"]):
         _tell(rt, src, "没有从照片里识别出名片信息，请对准名片、光线充足后再拍一张。", "empty")
         return "empty"
@@ -125,7 +124,7 @@ def _customer_draft_card(rt: Services, session, user: User, draft, source: str =
     fields = draft.fields
     matches = matches_for_draft(session, user, draft, rt.playbook) \
         if (fields.get("company") or fields.get("name") or fields.get("mobile")) else []
-    shown = [(label, fields.get(key) or "") for key, label in FIELD_LABELS]
+    shown = rows.customer_draft_fields(fields)
     public_url = rt.settings.crmbot_public_url
     if matches:
         return offer_card(public_url, rt.playbook, user, draft, matches, fields=shown,

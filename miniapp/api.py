@@ -140,8 +140,10 @@ def create_customer():
     """Create a customer (the sidebar's 新建客户); with external_userid it is linked at once."""
     data = bodies.parse(bodies.NewCustomer)
     contact_name = (data.contact_name or "").strip()
-    contact = [customers.ContactInput(name=contact_name, mobile=data.contact_mobile,
-                                      title=data.contact_title,
+    contact = [customers.ContactInput(name=contact_name, mobile=data.contact_mobile, mobile2=data.contact_mobile2,
+                                      title=data.contact_title, fax=data.contact_fax,
+                                      english_name=data.contact_english_name,
+                                      english_title=data.contact_english_title,
                                       wecom_external_userid=data.external_userid)] if contact_name else []
     reason = _duplicate_reason(data.duplicate_reason)
     with work() as (session, actor):
@@ -208,6 +210,26 @@ def complete_identifier(customer_id: int):
             body, reviews, status = _collision(session, actor, exc, customer_id)
     _notify_reviews(reviews)
     return jsonify(body), status
+
+
+@bp.post("/customers/<int:customer_id>/contacts")
+def add_contact(customer_id: int):
+    """添加联系人: a person of this customer, with both mobiles, fax and English name if given."""
+    data = bodies.parse(bodies.ContactFields)
+    with work() as (session, actor):
+        contact = customers.add_contact(session, actor, customer_id, customers.ContactInput(
+            **data.model_dump(include=set(customers.CONTACT_FIELDS))))
+        session.flush()
+        return jsonify(reads.contact_dict(contact)), 201
+
+
+@bp.post("/contacts/<int:contact_id>")
+def update_contact(contact_id: int):
+    """Edit a contact: only the fields sent change; the same checks as when it was added."""
+    data = bodies.parse(bodies.ContactFields)
+    changes = {key: getattr(data, key) for key in bodies.present(data)}
+    with work() as (session, actor):
+        return jsonify(reads.contact_dict(customers.update_contact(session, actor, contact_id, changes)))
 
 
 @bp.post("/customers/<int:customer_id>/merge")

@@ -31,6 +31,9 @@ LABELS = {
     "pause_reason": "暂缓原因", "opportunity_id": "商机", "request_id": "请求编号", "amount": "金额",
     "customer_id": "客户", "fields": "修改内容", "action": "操作", "result": "结果", "stage": "阶段",
     "item": "检查项", "checked": "勾选状态", "code": "登录码", "next": "跳转页面", "body": "请求内容",
+    "title": "职务", "phone": "电话", "email": "邮箱", "mobile2": "第二手机号", "fax": "传真",
+    "english_name": "英文名", "english_title": "英文职务", "contact_mobile2": "联系人第二手机号",
+    "contact_fax": "联系人传真", "contact_english_name": "联系人英文名", "contact_english_title": "联系人英文职务",
     "merged_id": "被合并客户", "choices": "合并选项", "duplicate_reason": "仍然创建的原因", "signed_on": "签约日期",
     "reason": "原因", "competitor": "竞品", "percent": "折扣", "decision": "审批结果", "rep_id": "成员",
 }
@@ -67,9 +70,26 @@ class NewCustomer(Body):
     contact_name: _text(50) | None = None
     contact_mobile: _text(32) | None = None
     contact_title: _text(100) | None = None
+    contact_mobile2: _text(32) | None = None
+    contact_fax: _text(40) | None = None
+    contact_english_name: _text(100) | None = None
+    contact_english_title: _text(100) | None = None
     external_userid: _text(128) | None = None
     platform: Platform | None = None
     duplicate_reason: _text(100) | None = None   # 仍然创建: one of the playbook's reasons
+
+
+class ContactFields(Body):
+    """A contact to add, or the fields of one to change (only those sent change)."""
+    name: _text(50) | None = None
+    title: _text(100) | None = None
+    mobile: _text(32) | None = None
+    mobile2: _text(32) | None = None
+    phone: _text(40) | None = None
+    fax: _text(40) | None = None
+    email: _text(120) | None = None
+    english_name: _text(100) | None = None
+    english_title: _text(100) | None = None
 
 
 class Identifier(Body):

@@ -116,7 +116,7 @@ def sidebar():
         state = reads.link_state(session, me, platform, external_id) if external_id else None
         page = (reads.customer_page(session, me, state.customer.id, rt.playbook)
                 if state and state.customer else None)
-        prefill = {"name": request.args.get("name") or "", "company": "", "mobile": ""}
+        prefill = {"name": request.args.get("name") or "", "company": "", "mobile": "", "mobile2": ""}
         if state is not None and not state.linked and platform == "wecom":
             prefill.update(_wecom_contact(external_id, me.wecom_userid))
         return render_template("miniapp/sidebar.html", me=me, external_id=external_id, platform=platform,
@@ -143,7 +143,9 @@ def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:
     found = {"name": contact.get("name") or "",
              "company": contact.get("corp_full_name") or contact.get("corp_name")
              or mine.get("remark_corp_name") or "",
-             "mobile": next(iter(mine.get("remark_mobiles") or []), "")}
+             # a rep may note two numbers for the contact: the second is the second mobile
+             "mobile": next(iter(mine.get("remark_mobiles") or []), ""),
+             "mobile2": next(iter((mine.get("remark_mobiles") or [])[1:]), "")}
     return {k: v for k, v in found.items() if v}
 
 

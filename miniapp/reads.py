@@ -18,6 +18,7 @@ from storage.models import (
     Approval,
     AuditLog,
     CaptureDraft,
+    Contact,
     Customer,
     FollowUp,
     Lead,
@@ -182,6 +183,12 @@ class CustomerPage:
                 "open_tasks": [task_dict(t, None) for t in self.open_tasks]}
 
 
+def contact_dict(contact: Contact) -> dict[str, Any]:
+    """A contact as the pages and the API show it: both mobiles, fax, English name and title."""
+    return {"id": contact.id, "customer_id": contact.customer_id,
+            **{key: getattr(contact, key) for key in customers.CONTACT_FIELDS}}
+
+
 def customer_page(session: Session, actor: User, customer_id: int, playbook: Playbook) -> CustomerPage:
     tz = playbook.tz
     customer = customers.get_customer(session, actor, customer_id)  # permission check
@@ -191,8 +198,7 @@ def customer_page(session: Session, actor: User, customer_id: int, playbook: Pla
                                                          Task.status == "open").order_by(Task.due_at)))
     return CustomerPage(
         customer=customer, summary=customer_summary(customer, tz),
-        contacts=[{"id": c.id, "name": c.name, "title": c.title, "mobile": c.mobile, "phone": c.phone,
-                   "email": c.email} for c in customer.contacts],
+        contacts=[contact_dict(c) for c in customer.contacts],
         opportunities=[opportunity_view(o, playbook, tz, session) for o in opps],
         timeline=timeline(session, customer, opps, playbook), open_tasks=open_tasks)
 

@@ -3,7 +3,7 @@
     parse_voice_customer("刚见了先和科技的王总，手机13912345678，他们在看我们的产品")
     -> VoiceCustomer(name="王总", company="先和科技", title=None, mobile="13912345678")
 
-The result has the same keys as a card photo's fields (`card_fields.FIELDS`), so the capture job
+The result has the same keys as a card photo's fields (`card_fields.FIELDS` + `EXTRA_FIELDS`), so the capture job
 makes the same draft card, duplicate check included, whichever way the customer came in.
 
 How reps say it, and what is understood:
@@ -11,7 +11,8 @@ How reps say it, and what is understood:
   one by one ("一三九一二三四五六七八", 幺 for 1), mixed, with pauses ("一三九，一二三四，五六七八").
   Chinese digits are turned into Arabic ones by `cn2an` (its "cn2an" transform reads a run of
   single digits as a digit string), then the number is parsed like a printed one
-  (`card_fields.parse_numbers`, i.e. `phonenumbers`): only a mobile counts.
+  (`card_fields.parse_numbers`, i.e. `phonenumbers`): only a mobile counts. A second, different
+  mobile ("另一个手机一三八…") is the second mobile, as on a card printing two.
 - company: the words ending in a company word (有限公司 / 公司 / 集团 / 科技 / 物流 / 厂 …), cut after
   the verb or filler before them ("刚见了|先和科技", "拜访了|恒通物流有限公司").
 - title: a job title (销售总监, 采购经理, 总经理, 工程师 …) with the department words right before it.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import cn2an
 import opencc
 
-from ocr_asr.card_fields import FIELDS, parse_numbers, starts_with_surname
+from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS, parse_numbers, starts_with_surname
 
 _TWO_CHAR_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "司徒", "东方", "夏侯", "慕容", "尉迟", "长孙", "皇甫", "令狐")
 
@@ -61,11 +62,13 @@ class VoiceCustomer:
     company: str | None = None
     title: str | None = None
     mobile: str | None = None
+    mobile2: str | None = None
 
     def fields(self) -> dict[str, str | None]:
         """The same keys as a scanned card's fields (missing ones None)."""
-        found = {"name": self.name, "company": self.company, "title": self.title, "mobile": self.mobile}
-        return {key: found.get(key) for key in FIELDS}
+        found = {"name": self.name, "company": self.company, "title": self.title, "mobile": self.mobile,
+                 "mobile2": self.mobile2}
+        return {key: found.get(key) for key in FIELDS + EXTRA_FIELDS}
 
     def __bool__(self) -> bool:
         return bool(self.name or self.company or self.mobile)
@@ -76,9 +79,11 @@ def parse_voice_customer(text: str) -> VoiceCustomer:
     text = _TO_SIMPLIFIED.convert(text or "").strip()
     if not text:
         return VoiceCustomer()
-    # Homophones speech recognition writes for a title: 采购经历 is 采购经理.
-    text = re.sub(r"(?<=[购售场术务目户务理])经历", "经理", text)
-    result = VoiceCustomer(mobile=_mobile(text))
+    # Homophones speech recognition writes for a title after its department: 采购经历 and 销售金里
+    # (Whisper base, with the rep's hotwords in its prompt) are 采购经理 / 销售经理.
+    text = re.sub(r"(?<=[购售场术务目户务理])(?:经历|金里|经里|金理)", "经理", text)
+    mobiles = _mobiles(text)
+    result = VoiceCustomer(mobile=next(iter(mobiles), None), mobile2=next(iter(mobiles[1:]), None))
     # Digits and the clause holding the number are no longer needed for the words.
     words = re.sub(r"[0-9０-９一二三四五六七八九零〇幺两][0-9０-９一二三四五六七八九零〇幺两\s，,\-]{6,}", "，", text)
     result.company = _company(words)
@@ -88,14 +93,12 @@ def parse_voice_customer(text: str) -> VoiceCustomer:
     return result
 
 
-def _mobile(text: str) -> str | None:
+def _mobiles(text: str) -> list[str]:
+    """The different mobiles said, in order."""
     # Spoken digits one by one: "一三九 一二三四 五六七八" -> "139 1234 5678"; 幺 is how 1 is said in numbers.
     digits = cn2an.transform(text.replace("幺", "一"), "cn2an")
     digits = re.sub(r"(?<=\d)[\s，,、\-—]+(?=\d)", "", digits)
-    for number in parse_numbers(digits):
-        if number.kind == "mobile":
-            return number.value
-    return None
+    return list(dict.fromkeys(n.value for n in parse_numbers(digits) if n.kind == "mobile"))
 
 
 def _company(text: str) -> str | None:

@@ -17,7 +17,8 @@ from .errors import Conflict, CustomerCollision, DuplicateCustomer, InvalidInput
 from .models import Contact, Customer, User
 from .name_search import pinyin_keys
 from .permissions import check_access, visible_user_ids
-from .validators import normalize_credit_code, normalize_email, normalize_mobile, normalize_name, normalize_phone
+from .validators import (bounded_text, normalize_credit_code, normalize_email, normalize_fax, normalize_mobile,
+                         normalize_name, normalize_phone)
 
 KINDS = ("company", "person")
 GRADES = ("A", "B", "C", "D")
@@ -32,6 +33,14 @@ class ContactInput:
     phone: str | None = None
     email: str | None = None
     wecom_external_userid: str | None = None
+    mobile2: str | None = None         # a second mobile: a second number to call, never the phone
+    fax: str | None = None
+    english_name: str | None = None
+    english_title: str | None = None
+
+
+# What a contact's edit may change (the mini-app's contact form).
+CONTACT_FIELDS = ("name", "title", "mobile", "mobile2", "phone", "fax", "email", "english_name", "english_title")
 
 
 @dataclass
@@ -60,11 +69,25 @@ def _validated_contact(data: ContactInput) -> dict:
     name = _clean(data.name)
     if not name:
         raise InvalidInput("contact.name", "联系人姓名不能为空")
-    return dict(name=name[:50], title=_clean(data.title),
-                mobile=normalize_mobile(data.mobile) if _clean(data.mobile) else None,
+    mobile = normalize_mobile(data.mobile) if _clean(data.mobile) else None
+    mobile2 = normalize_mobile(data.mobile2, "mobile2", "第二手机号") if _clean(data.mobile2) else None
+    if mobile is None:  # a second mobile without a first is the mobile
+        mobile, mobile2 = mobile2, None
+    if mobile2 == mobile:  # "138… / 138…" printed twice, or typed in both boxes
+        mobile2 = None
+    return dict(name=name[:50], title=_clean(data.title), mobile=mobile, mobile2=mobile2,
                 phone=normalize_phone(data.phone) if _clean(data.phone) else None,
+                fax=normalize_fax(data.fax) if _clean(data.fax) else None,
                 email=normalize_email(data.email) if _clean(data.email) else None,
+                english_name=bounded_text(data.english_name, 100, "english_name", "英文名"),
+                english_title=bounded_text(data.english_title, 100, "english_title", "英文职务"),
                 wecom_external_userid=_clean(data.wecom_external_userid))
+
+
+def contact_mobiles(contact) -> set[str]:
+    """Both mobiles of a contact (a Contact row, a ContactInput or a validated dict)."""
+    get = contact.get if isinstance(contact, dict) else (lambda key: getattr(contact, key, None))
+    return {m for m in (get("mobile"), get("mobile2")) if m}
 
 
 def _identifier(kind: str, credit_code: str | None, mobile: str | None) -> str | None:
@@ -274,7 +297,7 @@ def add_contact(session: Session, actor: User, customer_id: int, data: ContactIn
     customer = get_customer(session, actor, customer_id)
     values = _validated_contact(data)
     for existing in customer.contacts:  # 添加为联系人 twice, or a card of someone already there
-        same_mobile = values.get("mobile") and existing.mobile == values["mobile"]
+        same_mobile = bool(contact_mobiles(values) & contact_mobiles(existing))
         same_name = not values.get("mobile") and existing.name == values.get("name")
         if same_mobile or same_name:
             raise Conflict(f"{customer.name}已有这位联系人：{existing.name}"
@@ -283,6 +306,30 @@ def add_contact(session: Session, actor: User, customer_id: int, data: ContactIn
     session.add(contact)
     customer.pinyin_keys = pinyin_keys(customer.name, [*(c.name for c in customer.contacts), contact.name])
     audit.record(session, actor, "contact.create", contact)
+    return contact
+
+
+def update_contact(session: Session, actor: User, contact_id: int, changes: dict) -> Contact:
+    """Change a contact's fields (the mini-app's contact form): checked as when it was added, all
+    or nothing. Another rep's contact is refused like their customer."""
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.org_id != actor.org_id:
+        raise NotFound("联系人不存在")
+    customer = get_customer(session, actor, contact.customer_id)
+    unknown = set(changes) - set(CONTACT_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "该字段不能在这里修改")
+    current = {key: getattr(contact, key) for key in CONTACT_FIELDS}
+    values = _validated_contact(ContactInput(**{**current, **changes},
+                                             wecom_external_userid=contact.wecom_external_userid))
+    for other in customer.contacts:
+        if other.id != contact.id and contact_mobiles(values) & contact_mobiles(other):
+            raise Conflict(f"{customer.name}的联系人{other.name}已使用这个手机号")
+    before = audit.snapshot(contact)
+    for key in CONTACT_FIELDS:
+        setattr(contact, key, values[key])
+    customer.pinyin_keys = pinyin_keys(customer.name, [c.name for c in customer.contacts])
+    audit.record(session, actor, "contact.update", contact, before)
     return contact
 
 
@@ -325,8 +372,9 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
         digits = "".join(ch for ch in q if ch.isdigit())
         if len(digits) >= 4:
             conditions.append(Customer.mobile.contains(digits, autoescape=True))
-            conditions.append(Customer.id.in_(select(Contact.customer_id)
-                                              .where(Contact.mobile.contains(digits, autoescape=True))))
+            conditions.append(Customer.id.in_(select(Contact.customer_id).where(or_(
+                Contact.mobile.contains(digits, autoescape=True),
+                Contact.mobile2.contains(digits, autoescape=True)))))
         conditions.append(Customer.id.in_(select(Contact.customer_id)
                                           .where(Contact.name.contains(q, autoescape=True))))
         query = query.where(or_(*conditions))
@@ -341,12 +389,13 @@ def search_customers(session: Session, actor: User, q: str | None = None, *,
 
 
 def find_matches(session: Session, org_id: int, *, mobile: str | None = None,
-                 company: str | None = None, name: str | None = None,
+                 company: str | None = None, name: str | None = None, mobiles: tuple[str, ...] = (),
                  playbook: Playbook | None = None) -> list[Customer]:
-    """Existing customers that look like the same one, best first (storage.dedupe's check)."""
-    if not any(_clean(v) for v in (mobile, company, name)):
+    """Existing customers that look like the same one, best first (storage.dedupe's check).
+    `mobiles`: more numbers of the same person (a second mobile)."""
+    if not any(_clean(v) for v in (mobile, company, name, *mobiles)):
         return []
     candidate = dedupe.Candidate(name=company or name, kind="company" if company else "person",
-                                 mobile=mobile, contact_name=name if company else None)
+                                 mobile=mobile, mobiles=tuple(mobiles), contact_name=name if company else None)
     matches = dedupe.find_duplicates(session, org_id, candidate, playbook=playbook)
     return [session.get(Customer, m.customer_id) for m in matches]

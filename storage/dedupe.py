@@ -5,7 +5,7 @@ voice note, mini-app create and 关联, the lead webhook, the importer). It neve
 returns the likely existing customers with their owners and the reasons, and the caller shows them.
 
 - Exact: unified social credit code, mobile (normalized with phonenumbers, on the customer or any
-  contact), e-mail, WeCom external_userid / DingTalk ids (contacts and chat links) → score 1.0.
+  contact, as a contact's mobile or second mobile, either way round), e-mail, WeCom external_userid / DingTalk ids (contacts and chat links) → score 1.0.
 - Fuzzy: the company name without province/city prefix, legal suffix, brackets, full-width forms,
   punctuation and spaces (`normalize_company`), compared by rapidfuzz on the characters and on the
   pinyin (typing errors in Chinese are mostly homophones), plus a 简称-inside-全称 rule. The city is
@@ -225,7 +225,7 @@ class Candidate:
     kind: str | None = None
     credit_code: str | None = None
     mobile: str | None = None
-    mobiles: tuple[str, ...] = ()          # more contact mobiles
+    mobiles: tuple[str, ...] = ()          # more contact mobiles (second mobiles included)
     email: str | None = None
     wecom_external_userid: str | None = None
     dingtalk_userid: str | None = None     # a DingTalk customer id as linked in chat_link
@@ -345,7 +345,9 @@ def _exact_ids(org_id: int, candidate: Candidate, live):
     if mobiles:
         exact.append(by(Customer.id, "手机号相同").where(
             *live, Customer.identifier.in_([f"mobile:{m}" for m in mobiles])))
-        exact.append(by(Contact.customer_id, "手机号相同").where(Contact.org_id == org_id, Contact.mobile.in_(mobiles)))
+        # each column through its own index (a union part each, not one OR the planner may scan)
+        for column in (Contact.mobile, Contact.mobile2):
+            exact.append(by(Contact.customer_id, "手机号相同").where(Contact.org_id == org_id, column.in_(mobiles)))
     email = _quiet(normalize_email, candidate.email)
     if email:
         exact.append(by(Contact.customer_id, "邮箱相同").where(Contact.org_id == org_id, Contact.email == email))
@@ -375,7 +377,7 @@ def candidate_for(kind: str, name: str, *, credit_code: str | None = None, mobil
     first = contacts[0] if contacts else None
     return Candidate(
         name=name, kind=kind, credit_code=credit_code, mobile=mobile,
-        mobiles=tuple(c.mobile for c in contacts if getattr(c, "mobile", None)),
+        mobiles=tuple(m for c in contacts for m in (getattr(c, "mobile", None), getattr(c, "mobile2", None)) if m),
         email=next((c.email for c in contacts if getattr(c, "email", None)), None),
         wecom_external_userid=next((c.wecom_external_userid for c in contacts
                                     if getattr(c, "wecom_external_userid", None)), None),

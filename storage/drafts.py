@@ -18,8 +18,11 @@ from .models import CaptureDraft, User
 from .permissions import check_access
 from .validators import amount_yuan, bounded_text
 
-CUSTOMER_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website",
-                   "credit_code", "source")
+# The scan's fields (ocr_asr.card_fields FIELDS + EXTRA_FIELDS; english_title once the scan gives
+# one) and what a rep may add: the contact's second mobile, fax and English name/title go on the contact.
+SCANNED_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website",
+                  "mobile2", "fax", "english_name", "english_title")
+CUSTOMER_FIELDS = (*SCANNED_FIELDS, "credit_code", "source")
 FOLLOWUP_FIELDS = ("customer_id", "tags", "note", "next_followup_at", "amount", "transcript",
                    "pause_reason")
 # Edited fields are checked when saved, so a confirm can never fail on what an edit let in
@@ -27,6 +30,8 @@ FOLLOWUP_FIELDS = ("customer_id", "tags", "note", "next_followup_at", "amount", 
 TEXT_LIMITS = {"name": (50, "姓名"), "company": (200, "公司名称"), "title": (100, "职务"),
                "mobile": (32, "手机号"), "phone": (40, "电话"), "email": (120, "邮箱"),
                "address": (300, "地址"), "website": (200, "网址"), "credit_code": (32, "统一社会信用代码"),
+               "mobile2": (32, "第二手机"), "fax": (40, "传真"), "english_name": (100, "英文名"),
+               "english_title": (100, "英文职务"),
                "note": (200, "备注"), "transcript": (5000, "语音内容"), "pause_reason": (50, "暂缓原因")}
 ID_MAX = 2 ** 31 - 1
 
@@ -152,15 +157,19 @@ def customer_input(fields: dict[str, Any]) -> CustomerInput:
     person = (fields.get("name") or "").strip()
     if not company and not person:
         raise InvalidInput("name", "名片上没有识别到姓名或公司，请编辑后再确认")
-    contact = ContactInput(name=person or company, title=fields.get("title"),
-                           mobile=fields.get("mobile"), phone=fields.get("phone"),
-                           email=fields.get("email"))
+    contact = _contact(fields, person or company)
     source = fields.get("source") or "名片"
     if company:
         return CustomerInput(kind="company", name=company, credit_code=fields.get("credit_code"),
                              address=fields.get("address"), source=source, contacts=[contact])
     return CustomerInput(kind="person", name=person, mobile=fields.get("mobile"),
                          address=fields.get("address"), source=source, contacts=[contact])
+
+
+def _contact(fields: dict[str, Any], name: str) -> ContactInput:
+    """The card's person: both mobiles, the fax and the English name and title stay with them."""
+    return ContactInput(name=name, **{key: fields.get(key) for key in (
+        "title", "mobile", "mobile2", "phone", "fax", "email", "english_name", "english_title")})
 
 
 def followup_input(fields: dict[str, Any], draft: CaptureDraft) -> FollowUpInput:
@@ -183,9 +192,8 @@ def add_as_contact(session: Session, actor: User, draft_id: int, customer_id: in
     if draft.kind != "customer":
         raise InvalidInput("kind", "只有名片草稿可以添加为联系人")
     fields = draft.fields
-    contact = add_contact(session, actor, customer_id, ContactInput(
-        name=fields.get("name") or fields.get("company") or "未命名", title=fields.get("title"),
-        mobile=fields.get("mobile"), phone=fields.get("phone"), email=fields.get("email")))
+    contact = add_contact(session, actor, customer_id,
+                          _contact(fields, fields.get("name") or fields.get("company") or "未命名"))
     before = audit.snapshot(draft, ("status",))
     draft.status, draft.result_customer_id = "confirmed", contact.customer_id
     audit.record(session, actor, "draft.add_contact", draft, before)

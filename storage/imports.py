@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.playbook import IMPORT_FIELDS, ImportRules, Playbook
@@ -47,7 +47,7 @@ from .models import (AuditLog, Contact, Customer, FollowUp, ImportJob, ImportMap
                      StageChange, User)
 from .permissions import visible_user_ids
 from .spreadsheets import ResultSheetWriter, SheetRow, Workbook
-from .validators import normalize_credit_code, normalize_email, normalize_name
+from .validators import first_mobile, normalize_credit_code, normalize_email, normalize_fax, normalize_name
 
 SHEET_KINDS = tuple(IMPORT_FIELDS)  # the order sheets are imported in: customers first
 IMPORT_ROLES = {"manager", "director", "admin"}
@@ -59,6 +59,7 @@ FIELD_LABELS = {
     "address": "地址", "created_at": "创建时间", "occurred_at": "跟进时间", "author": "跟进人",
     "note": "跟进内容", "tags": "跟进结果", "next_followup_at": "下次跟进",
     "opportunity_name": "商机名称", "amount": "金额", "stage": "阶段",
+    "mobile2": "第二手机", "fax": "传真", "english_name": "英文名", "english_title": "英文职务",
 }
 TERM_LABELS = {"kind": "客户类型", "grade": "客户等级", "stage": "阶段", "tags": "跟进结果", "industry": "行业",
                "source": "来源"}
@@ -510,10 +511,20 @@ class RowReader:
         d["contact_name"] = cells.name_text(get.get("contact_name"))
         d["contact_title"] = cells.name_text(get.get("contact_title"))
         mobile, others = cells.phones(get.get("mobile"))
+        mobile2, more = cells.phones(get.get("mobile2"))
+        if mobile2 is None:
+            # "139… / 138…" in one 手机 cell: the second mobile is a second number to call, not the phone
+            mobile2 = first_mobile(others)
+            others = [n for n in others if n != mobile2]
+        if mobile is None:
+            mobile, mobile2 = mobile2, None
+        if mobile2 == mobile:
+            mobile2 = None
+        others += more
         _, more = cells.phones(get.get("phone"))
         others += more
         joined = "、".join(others)
-        d["mobile"], d["phone"] = mobile, joined[:40] or None
+        d["mobile"], d["mobile2"], d["phone"] = mobile, mobile2, joined[:40] or None
         if len(joined) > 40:
             parsed.warnings.append("电话太多，只保留了前40个字符")
         email = cells.text(get.get("email"))
@@ -521,6 +532,13 @@ class RowReader:
             d["email"] = normalize_email(email) if email else None
         except InvalidInput as exc:
             raise cells.CellError(f"{exc.message}：{email}") from None
+        fax = cells.text(get.get("fax"))
+        try:
+            d["fax"] = normalize_fax(fax) if fax else None   # a mobile in the 传真 column is refused
+        except InvalidInput as exc:
+            raise cells.CellError(f"{exc.message}：{fax}") from None
+        d["english_name"] = (cells.name_text(get.get("english_name")) or "")[:100] or None
+        d["english_title"] = (cells.name_text(get.get("english_title")) or "")[:100] or None
 
     def _customers(self, parsed: Parsed, get: dict[str, Any]) -> None:
         d = parsed.data
@@ -549,8 +567,7 @@ class RowReader:
         keys = [f"name:{normalize_name(d['customer_name'])}"] if d["kind"] == "company" else []
         if identifier:
             keys.append(identifier)
-        if d["mobile"]:
-            keys.append(f"mobile:{d['mobile']}")
+        keys += [f"mobile:{m}" for m in (d["mobile"], d["mobile2"]) if m]
         parsed.file_keys = tuple(dict.fromkeys(keys))
 
     def _contacts(self, parsed: Parsed, get: dict[str, Any]) -> None:
@@ -621,7 +638,8 @@ def _duplicates_of(session: Session, org_id: int, row: dict[str, Any]) -> list[M
         if existing is not None:
             found[existing.id] = existing
     company = row["customer_name"] if row.get("kind", "company") == "company" else None
-    for customer in find_matches(session, org_id, mobile=row.get("mobile"), company=company):
+    second = (row["mobile2"],) if row.get("mobile2") else ()
+    for customer in find_matches(session, org_id, mobile=row.get("mobile"), mobiles=second, company=company):
         found.setdefault(customer.id, customer)
     return [Match(c.id, c.name, c.owner_id, c.owner.name, 1.0, ("exact",)) for c in found.values()]
 
@@ -633,15 +651,16 @@ def _keys_in_store(session: Session, org_id: int, rows: list[Parsed]) -> set[str
     """Of the batch's identifiers, mobiles and names, those the store already holds (3 queries for
     the whole batch instead of one lookup per row; a row with none of them cannot be an exact duplicate)."""
     identifiers = {p.data["identifier"] for p in rows if p.data.get("identifier")}
-    mobiles = {p.data["mobile"] for p in rows if p.data.get("mobile")}
+    mobiles = {m for p in rows for m in (p.data.get("mobile"), p.data.get("mobile2")) if m}
     names = {normalize_name(p.data["customer_name"]) for p in rows if p.data.get("kind") == "company"}
     hits: set[str] = set()
     if identifiers:
         hits |= set(session.scalars(select(Customer.identifier).where(
             Customer.org_id == org_id, Customer.identifier.in_(identifiers))))
     if mobiles:
-        hits |= {f"m:{m}" for m in session.scalars(select(Contact.mobile).where(
-            Contact.org_id == org_id, Contact.mobile.in_(mobiles)))}
+        for column in (Contact.mobile, Contact.mobile2):
+            hits |= {f"m:{m}" for m in session.scalars(select(column).where(
+                Contact.org_id == org_id, column.in_(mobiles)))}
         hits |= {f"m:{m}" for m in session.scalars(select(Customer.mobile).where(
             Customer.org_id == org_id, Customer.mobile.in_(mobiles)))}
     if names:
@@ -653,7 +672,7 @@ def _keys_in_store(session: Session, org_id: int, rows: list[Parsed]) -> set[str
 def _may_duplicate(p: Parsed, hits: set[str]) -> bool:
     d = p.data
     return bool((d.get("identifier") and d["identifier"] in hits)
-                or (d.get("mobile") and f"m:{d['mobile']}" in hits)
+                or any(d.get(key) and f"m:{d[key]}" in hits for key in ("mobile", "mobile2"))
                 or (d.get("kind") == "company" and f"n:{normalize_name(d['customer_name'])}" in hits))
 
 
@@ -906,8 +925,9 @@ def _existing_child(session: Session, kind: str, p: Parsed) -> str | None:
     d = p.data
     if kind == "contacts":
         query = select(Contact.name).where(Contact.customer_id == d["customer_id"])
-        query = query.where(Contact.mobile == d["mobile"]) if d["mobile"] else query.where(
-            Contact.name == d["contact_name"])
+        mobiles = [m for m in (d["mobile"], d["mobile2"]) if m]
+        query = query.where(or_(Contact.mobile.in_(mobiles), Contact.mobile2.in_(mobiles))) if mobiles \
+            else query.where(Contact.name == d["contact_name"])
         name = session.scalars(query.limit(1)).first()
         return f"该客户已有联系人{name}" if name else None
     if kind == "opportunities":
@@ -945,11 +965,9 @@ def _write_customers(session: Session, actor: User, rows: list[Parsed], options:
             source=d["source"], industry=d["industry"], grade=d["grade"], address=d["address"],
             created_at=created, updated_at=now))
     ids = _insert_returning_ids(session, Customer, values)
-    contacts = [dict(org_id=actor.org_id, customer_id=cid, name=(p.data["contact_name"] or p.data["customer_name"])[:50],
-                     title=(p.data["contact_title"] or "")[:100] or None, mobile=p.data["mobile"],
-                     phone=p.data["phone"], email=p.data["email"], created_at=now)
+    contacts = [_contact_values(actor, cid, p.data, p.data["contact_name"] or p.data["customer_name"], now)
                 for cid, p in zip(ids, rows)
-                if p.data["contact_name"] or p.data["mobile"] or p.data["phone"] or p.data["email"]]
+                if any(p.data[k] for k in ("contact_name", "mobile", "phone", "email", "fax"))]
     if contacts:
         session.execute(insert(Contact), contacts)
     return [("customer", cid) for cid in ids]
@@ -957,10 +975,16 @@ def _write_customers(session: Session, actor: User, rows: list[Parsed], options:
 
 def _write_contacts(session: Session, actor: User, rows: list[Parsed], options: RunOptions) -> list[tuple[str, int]]:
     now = options.now
-    values = [dict(org_id=actor.org_id, customer_id=p.data["customer_id"], name=p.data["contact_name"][:50],
-                   title=(p.data["contact_title"] or "")[:100] or None, mobile=p.data["mobile"],
-                   phone=p.data["phone"], email=p.data["email"], created_at=now) for p in rows]
+    values = [_contact_values(actor, p.data["customer_id"], p.data, p.data["contact_name"], now) for p in rows]
     return [("contact", cid) for cid in _insert_returning_ids(session, Contact, values)]
+
+
+def _contact_values(actor: User, customer_id: int, d: dict[str, Any], name: str, now: datetime) -> dict:
+    """The contact row of a customer or contact sheet's row (its fields as `_contact_fields` read them)."""
+    return dict(org_id=actor.org_id, customer_id=customer_id, name=name[:50],
+                title=(d["contact_title"] or "")[:100] or None, mobile=d["mobile"], mobile2=d["mobile2"],
+                phone=d["phone"], fax=d["fax"], email=d["email"], english_name=d["english_name"],
+                english_title=d["english_title"], created_at=now)
 
 
 def _write_followups(session: Session, actor: User, rows: list[Parsed], options: RunOptions) -> list[tuple[str, int]]:
@@ -1066,7 +1090,8 @@ def job_json(job: ImportJob, now: datetime) -> dict:
 
 
 EXPORT_FIELDS = ("customer_name", "kind", "credit_code", "contact_name", "contact_title", "mobile",
-                 "phone", "email", "owner", "industry", "grade", "source", "address", "created_at")
+                 "phone", "email", "owner", "industry", "grade", "source", "address", "created_at",
+                 "mobile2", "fax", "english_name", "english_title")
 
 
 def export_customers(session: Session, actor: User, path: Path | str, tz) -> int:
@@ -1093,7 +1118,9 @@ def export_customers(session: Session, actor: User, path: Path | str, tz) -> int
                            contact.title if contact else None, c.mobile or (contact.mobile if contact else None),
                            contact.phone if contact else None, contact.email if contact else None,
                            owners.get(c.owner_id), c.industry, c.grade, c.source, c.address,
-                           c.created_at.astimezone(tz).replace(tzinfo=None) if c.created_at else None])
+                           c.created_at.astimezone(tz).replace(tzinfo=None) if c.created_at else None,
+                           *((getattr(contact, f) if contact else None)
+                             for f in ("mobile2", "fax", "english_name", "english_title"))])
             count += 1
         last_id = batch[-1].id
         session.expunge_all()

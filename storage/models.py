@@ -185,6 +185,13 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(120), index=True)
     wecom_external_userid: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # From cards that print more (migration 0008): a second mobile is a second way to reach the
+    # person and an identifier like `mobile` (indexed for the duplicate check); the fax is never
+    # the phone or the mobile; the English name and title are the person's, printed beside the Chinese.
+    mobile2: Mapped[str | None] = mapped_column(String(20), index=True)
+    fax: Mapped[str | None] = mapped_column(String(40))
+    english_name: Mapped[str | None] = mapped_column(String(100))
+    english_title: Mapped[str | None] = mapped_column(String(100))
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
 

@@ -32,16 +32,17 @@ def normalize_credit_code(value: str) -> str:
     return code
 
 
-def normalize_mobile(value: str) -> str:
-    """A mainland mobile as 11 digits (e.g. 13812345678); +86, spaces and dashes accepted."""
+def normalize_mobile(value: str, field: str = "mobile", label: str = "手机号") -> str:
+    """A mainland mobile as 11 digits (e.g. 13812345678); +86, spaces and dashes accepted.
+    `field` and `label` name the input in the error (a contact's second mobile is "mobile2")."""
     try:
         number = phonenumbers.parse(unicodedata.normalize("NFKC", value), "CN")
     except phonenumbers.NumberParseException:
-        raise InvalidInput("mobile", "手机号格式不正确") from None
+        raise InvalidInput(field, f"{label}格式不正确") from None
     if number.country_code != 86 or not phonenumbers.is_valid_number(number) \
             or phonenumbers.number_type(number) not in (PhoneNumberType.MOBILE,
                                                         PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        raise InvalidInput("mobile", "手机号格式不正确，请填写11位中国大陆手机号")
+        raise InvalidInput(field, f"{label}格式不正确，请填写11位中国大陆手机号")
     return str(number.national_number)
 
 
@@ -63,16 +64,19 @@ def mobile_in_text(text: str) -> str | None:
     return first_mobile(found)
 
 
-def normalize_phone(value: str) -> str:
-    """Any valid phone (landline with area code, optional extension) in national format."""
+def _parse_phone(value: str, field: str = "phone", label: str = "电话号码") -> phonenumbers.PhoneNumber:
     text = unicodedata.normalize("NFKC", value)
     text = re.sub(r"\s*(转|分机|ext\.?|x)\s*", " ext. ", text, flags=re.I)
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException:
-        raise InvalidInput("phone", "电话号码格式不正确") from None
+        raise InvalidInput(field, f"{label}格式不正确") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput("phone", "电话号码格式不正确，座机请带区号")
+        raise InvalidInput(field, f"{label}格式不正确，座机请带区号")
+    return number
+
+
+def _national(number: phonenumbers.PhoneNumber) -> str:
     nsn = phonenumbers.national_significant_number(number)
     if phonenumbers.number_type(number) == PhoneNumberType.MOBILE:
         formatted = nsn
@@ -80,6 +84,20 @@ def normalize_phone(value: str) -> str:
         area = phonenumbers.length_of_geographical_area_code(number)
         formatted = f"0{nsn[:area]}-{nsn[area:]}" if area else nsn
     return f"{formatted}-{number.extension}" if number.extension else formatted
+
+
+def normalize_phone(value: str) -> str:
+    """Any valid phone (landline with area code, optional extension) in national format."""
+    return _national(_parse_phone(value))
+
+
+def normalize_fax(value: str) -> str:
+    """A fax number in `normalize_phone`'s format. A mobile is never a fax: a card's 传真 line
+    read as a mobile is a misread, and a fax must not pass for a number to call."""
+    number = _parse_phone(value, "fax", "传真号码")
+    if phonenumbers.number_type(number) == PhoneNumberType.MOBILE:
+        raise InvalidInput("fax", "传真号码不能是手机号，请核对")
+    return _national(number)
 
 
 def normalize_email(value: str) -> str:

@@ -249,6 +249,39 @@ def test_create_a_customer_from_the_sidebar(browser, site, database):
     _clean(page)
 
 
+def test_add_a_contact_with_two_mobiles_and_an_english_name_then_edit_it(browser, site, database):
+    from storage.models import Contact
+    base, data = site
+    page = phone_page(browser, base)
+    _login(page, base, "rep1", f"/app/customers/{data.c_rep1}")
+    adding = page.locator("details.add-contact")
+    adding.locator("summary").click()
+    form = adding.locator("form")
+    for name, value in (("name", "王伟"), ("title", "销售总监"), ("mobile", "13912345678"),
+                        ("mobile2", "138 1234 5678"), ("fax", "13912340000"), ("english_name", "David Wang")):
+        form.locator(f"input[name={name}]").fill(value)
+    form.get_by_role("button", name="保存").click()
+    page.locator("#toast", has_text="传真号码不能是手机号").wait_for()   # refused, the form keeps what was typed
+    form.locator("input[name=fax]").fill("0512-62345679")
+    with page.expect_navigation():
+        form.get_by_role("button", name="保存").click()
+    page.wait_for_selector("html[data-ready='1']")
+    row = page.locator(".cell.contact", has_text="王伟")
+    assert row.locator("a[data-mobile]").all_inner_texts() == ["13912345678", "13812345678"]
+    assert "David Wang" in row.inner_text() and "传真 0512-62345679" in row.inner_text()
+    shot(page, "customer-contact-extras")
+    row.locator("details.edit-contact summary").click()
+    row.locator("input[name=english_title]").fill("Sales Director")
+    with page.expect_navigation():
+        row.get_by_role("button", name="保存").click()
+    page.wait_for_selector("html[data-ready='1']")
+    assert "Sales Director" in page.locator(".cell.contact", has_text="王伟").inner_text()
+    with database.transaction() as s:
+        wang = s.query(Contact).filter_by(name="王伟").one()
+        assert (wang.mobile2, wang.fax, wang.english_title) == ("13812345678", "0512-62345679", "Sales Director")
+    _clean(page)
+
+
 def test_a_possible_duplicate_offers_the_match_and_create_anyway(browser, site, database):
     """可能重复 in the sidebar: the colleague's customer is shown (tappable), and 仍然创建 takes one
     of the playbook's reasons in one more tap; the manager's review is raised."""

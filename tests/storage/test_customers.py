@@ -147,3 +147,67 @@ def test_reschedule_and_reassign_open_tasks_only(database, world):
     with pytest.raises(Conflict):
         with database.transaction() as s:
             tasks.reschedule(s, world.rep2, tid, due)
+
+
+# ------------------------------------------------------------------ a contact's second mobile, fax, English name
+
+
+def _card_contact(**kw) -> ContactInput:
+    return ContactInput(**{"name": "王伟", "mobile": "13912345678", "mobile2": "13812345678", "fax": "021-62345679",
+                           "english_name": "David Wang", "english_title": "Sales Director", **kw})
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"fax": "13912340000"}, "fax", "传真号码不能是手机号"),
+    ({"fax": "6234"}, "fax", "传真号码格式不正确"),
+    ({"mobile2": "021-62345678"}, "mobile2", "第二手机号格式不正确"),
+    ({"english_name": "D" * 101}, "english_name", "英文名最多100个字"),
+], ids=["fax-is-a-mobile", "fax-malformed", "mobile2-landline", "english-name-too-long"])
+def test_contact_extras_are_checked_and_nothing_is_written(database, world, playbook, changes, field, words):
+    with pytest.raises(InvalidInput) as err:
+        with database.transaction() as s:
+            customers.create_customer(s, world.rep1, CustomerInput(
+                kind="company", name="上海先和科技有限公司", contacts=[_card_contact(**changes)]), playbook, now=NOW)
+    assert err.value.field == field and words in err.value.message
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_search_finds_a_customer_by_its_contacts_second_mobile(database, world, playbook):
+    with database.transaction() as s:
+        customers.create_customer(s, world.rep1, CustomerInput(
+            kind="company", name="上海先和科技有限公司", contacts=[_card_contact()]), playbook, now=NOW)
+    with database.transaction() as s:
+        found, total = customers.search_customers(s, s.merge(world.rep1), "138 1234")
+    assert total == 1 and found[0].name == "上海先和科技有限公司"
+
+
+def test_update_contact_checks_like_add_and_refuses_another_reps(database, world, playbook):
+    from storage.errors import Conflict, PermissionDenied
+    from storage.models import Contact
+    with database.transaction() as s:
+        c = customers.create_customer(s, world.rep1, CustomerInput(
+            kind="company", name="上海先和科技有限公司", contacts=[_card_contact(), ContactInput(name="李娜")]),
+            playbook, now=NOW)
+        wang_id, li_id = (ct.id for ct in c.contacts)
+    with database.transaction() as s:
+        li = customers.update_contact(s, s.merge(world.rep1), li_id, {
+            "mobile": "", "mobile2": "137 1234 5678", "english_name": " Lina Li ", "title": "采购经理"})
+        # a lone second mobile is the mobile; text is trimmed
+        assert (li.mobile, li.mobile2, li.english_name, li.title) == ("13712345678", None, "Lina Li", "采购经理")
+        assert s.scalars(select(AuditLog).where(AuditLog.action == "contact.update")).one().before["mobile"] is None
+    with database.transaction() as s:
+        wang = customers.update_contact(s, s.merge(world.rep1), wang_id, {"mobile2": "13912345678"})
+        assert wang.mobile2 is None  # the same as the mobile: dropped
+    with pytest.raises(Conflict, match="李娜"):   # the colleague's number on another contact
+        with database.transaction() as s:
+            customers.update_contact(s, s.merge(world.rep1), wang_id, {"mobile2": "13712345678"})
+    with pytest.raises(InvalidInput):
+        with database.transaction() as s:
+            customers.update_contact(s, s.merge(world.rep1), wang_id, {"customer_id": 99})
+    with pytest.raises(PermissionDenied):
+        with database.transaction() as s:
+            customers.update_contact(s, s.merge(world.rep2), wang_id, {"english_name": "Mr Wang"})
+    with database.transaction() as s:
+        wang = s.get(Contact, wang_id)
+        assert (wang.mobile2, wang.english_name, wang.fax) == (None, "David Wang", "021-62345679")

@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import customers, dedupe, duplicate_reviews, links
 from storage.customers import ContactInput, CustomerInput
@@ -219,3 +219,61 @@ def test_a_claimed_lead_is_caught_three_ways(database, world, playbook, typed):
         review = s.scalars(select(Task).where(Task.kind == "duplicate_review")).one()
         assert review.customer_id == cid and review.subject_id == claimed.customer_id
         assert review.assignee_id == world.manager.id
+
+
+# ------------------------------------------------------------------ a contact's second mobile
+
+
+def _seed_second_mobile(database, world, playbook) -> int:
+    """A customer whose contact's card printed two mobiles: 13912345678 and 13712345678."""
+    with database.transaction() as s:
+        c = customers.create_customer(s, world.rep1, CustomerInput(kind="company", name="苏州远景电子有限公司", contacts=[
+            ContactInput(name="王伟", mobile="13912345678", mobile2="137 1234 5678")]), playbook, now=NOW)
+        return c.id
+
+
+@pytest.mark.parametrize("candidate", [
+    Candidate(mobile="13712345678"),                      # a mobile against the second mobile
+    Candidate(mobiles=("+86 137-1234-5678",)),            # a second mobile against the second mobile
+    Candidate(mobile="13600000000", mobiles=("13912345678",)),   # a second mobile against the mobile
+], ids=["mobile-vs-mobile2", "mobile2-vs-mobile2", "mobile2-vs-mobile"])
+def test_a_second_mobile_is_matched_exactly_either_way(database, world, playbook, candidate):
+    cid = _seed_second_mobile(database, world, playbook)
+    with database.transaction() as s:
+        (found,) = find_duplicates(s, world.org.id, candidate, playbook=playbook)
+    assert found.customer_id == cid and found.exact and found.reasons == ["手机号相同"]
+
+
+def test_a_person_customer_is_found_by_a_cards_second_mobile(database, world, playbook):
+    """A person customer's identifier is their mobile; a card naming it as the second mobile is them."""
+    with database.transaction() as s:
+        person = customers.create_customer(s, world.rep1, CustomerInput(kind="person", name="刘洋", mobile="13712345678"),
+                                           playbook, now=NOW)
+        person_id = person.id
+    with database.transaction() as s:
+        found = find_duplicates(s, world.org.id, dedupe.candidate_for(
+            "company", "杭州新客科技有限公司", contacts=[ContactInput(name="刘洋", mobile="13600000000",
+                                                                      mobile2="13712345678")]), playbook=playbook)
+    assert [m.customer_id for m in found] == [person_id] and found[0].exact
+
+
+def test_another_reps_second_mobile_is_shown_before_create(database, world, playbook):
+    cid = _seed_second_mobile(database, world, playbook)
+    with pytest.raises(PossibleDuplicate) as err:
+        with database.transaction() as s:
+            customers.create_customer(s, s.merge(world.rep2), CustomerInput(
+                kind="company", name="宁波全新贸易有限公司", contacts=[ContactInput(name="王伟", mobile="13712345678")]),
+                playbook, now=NOW)
+    assert err.value.matches[0].customer_id == cid and err.value.matches[0].owner_name == "李明"
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+def test_a_second_mobile_equal_to_the_mobile_is_dropped_and_a_lone_one_is_the_mobile(database, world, playbook):
+    with database.transaction() as s:
+        c = customers.create_customer(s, world.rep1, CustomerInput(kind="company", name="苏州远景电子有限公司", contacts=[
+            ContactInput(name="王伟", mobile="13912345678", mobile2="+86 139 1234 5678"),
+            ContactInput(name="李娜", mobile2="13712345678")]), playbook, now=NOW)
+        wang, li = c.contacts
+        assert (wang.mobile, wang.mobile2) == ("13912345678", None)
+        assert (li.mobile, li.mobile2) == ("13712345678", None)

@@ -255,3 +255,45 @@ def test_a_contacts_sheet_attaches_to_customers_by_name(database, world, playboo
         rows = s.execute(select(Contact.name, Contact.title, Contact.mobile, Contact.email)
                          .order_by(Contact.id)).all()
     assert rows == [("林工", None, "13812345678", None), ("林总", "总经理", "13900001111", "lin@example.com")]
+
+
+def test_second_mobile_fax_and_english_name_columns_are_imported(database, world, playbook, tmp_path):
+    """Obvious headers map by themselves; two mobiles in one 手机 cell keep the second as the second
+    mobile; a mobile in the 传真 column is refused; a row whose mobile is a stored contact's second
+    mobile is a duplicate."""
+    with database.transaction() as s:
+        customers.create_customer(s, s.merge(world.rep1), customers.CustomerInput(
+            kind="company", name="苏州远景电子有限公司", contacts=[customers.ContactInput(
+                name="王伟", mobile="13912345678", mobile2="13712345678")]), playbook, now=NOW)
+    path = tmp_path / "extras.csv"
+    write_csv(path, [
+        ["客户名称", "联系人", "手机", "手机2", "传真", "英文名", "英文职务", "负责人"],
+        ["杭州钱塘新材料有限公司", "陈工", "13812345678", "13612345678", "0571-86001235", "Kevin Chen",
+         "Sales Manager", "李明"],
+        ["宁波东海贸易有限公司", "周经理", "13987654321 / 13587654321", None, None, None, None, "李明"],
+        ["温州瓯江阀门有限公司", "林工", "13311112222", None, "13311113333", None, None, "李明"],
+        ["无锡太湖机械有限公司", "吴工", "13712345678", None, None, None, None, "李明"],
+    ], "utf-8")
+    plan = imports.plan_file(path, playbook.imports)[0]
+    assert plan.columns == {0: "customer_name", 1: "contact_name", 2: "mobile", 3: "mobile2", 4: "fax",
+                            5: "english_name", 6: "english_title", 7: "owner"}
+    summary = _run(database, world.director, path, playbook, dry_run=False)
+    assert _classes(summary, "extras") == {2: "imported", 3: "imported", 4: "invalid", 5: "duplicate"}
+    messages = {r["row"]: r["result"] for r in summary.preview}
+    assert "传真号码不能是手机号" in messages[4] and "苏州远景电子有限公司" in messages[5]
+    with database.transaction() as s:
+        rows = {c.name: c for c in s.scalars(select(Contact))}
+    chen, zhou = rows["陈工"], rows["周经理"]
+    assert (chen.mobile, chen.mobile2, chen.fax, chen.english_name, chen.english_title) == (
+        "13812345678", "13612345678", "0571-86001235", "Kevin Chen", "Sales Manager")
+    assert (zhou.mobile, zhou.mobile2, zhou.phone) == ("13987654321", "13587654321", None)
+
+    # the export carries them, under headers that map back to the same fields
+    with database.transaction() as s:
+        imports.export_customers(s, world.director, tmp_path / "out.xlsx", playbook.tz)
+    exported = imports.plan_file(tmp_path / "out.xlsx", playbook.imports)[0]
+    assert {"mobile2", "fax", "english_name", "english_title"} <= set(exported.columns.values())
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx")["客户"]
+    header, *data = list(sheet.iter_rows(values_only=True))
+    chen_row = dict(zip(header, next(r for r in data if r[0] == "杭州钱塘新材料有限公司")))
+    assert (chen_row["第二手机"], chen_row["传真"], chen_row["英文名"]) == ("13612345678", "0571-86001235", "Kevin Chen")

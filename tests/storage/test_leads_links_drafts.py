@@ -105,3 +105,37 @@ def test_draft_with_bad_mobile_refused_and_stays_pending(database, w, playbook):
     with database.transaction() as s:
         assert drafts.get_draft(s, w.rep1, did).status == "pending"
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+CARD_WITH_EXTRAS = {"name": "王伟", "company": "上海先和科技有限公司", "title": "销售总监", "mobile": "13912345678",
+                    "mobile2": "13812345678", "phone": "021-62345678", "fax": "021-62345679",
+                    "english_name": "David Wang", "english_title": "Sales Director"}
+
+
+def test_a_card_drafts_second_mobile_fax_and_english_name_onto_the_contact(database, w, playbook):
+    with database.transaction() as s:
+        did = drafts.create_draft(s, w.rep1, "customer", dict(CARD_WITH_EXTRAS, fax="13912340000"))[0].id
+    # the scan took a mobile for the fax: confirming says so, and nothing is written
+    with pytest.raises(InvalidInput, match="传真号码不能是手机号"):
+        with database.transaction() as s:
+            drafts.confirm_draft(s, w.rep1, did, playbook, now=NOW)
+    with pytest.raises(InvalidInput, match="英文名最多100个字"):
+        with database.transaction() as s:
+            drafts.edit_draft(s, w.rep1, did, {"english_name": "D" * 101})
+    with database.transaction() as s:
+        drafts.edit_draft(s, w.rep1, did, {"fax": "021-62345679"})
+        customer = customers.get_customer(s, w.rep1, drafts.confirm_draft(s, w.rep1, did, playbook, now=NOW)
+                                          .result_customer_id)
+        (contact,) = customer.contacts
+        assert (contact.mobile, contact.mobile2, contact.phone, contact.fax, contact.english_name,
+                contact.english_title) == ("13912345678", "13812345678", "021-62345678", "021-62345679",
+                                           "David Wang", "Sales Director")
+
+
+def test_adding_a_cards_person_to_an_existing_customer_keeps_the_extras(database, w, playbook):
+    with database.transaction() as s:
+        existing = customers.create_customer(s, w.rep1, CustomerInput(kind="company", name="上海先和科技有限公司"),
+                                             playbook, now=NOW)
+        did = drafts.create_draft(s, w.rep1, "customer", CARD_WITH_EXTRAS)[0].id
+        contact = drafts.add_as_contact(s, w.rep1, did, existing.id)
+        assert (contact.mobile2, contact.fax, contact.english_name) == ("13812345678", "021-62345679", "David Wang")

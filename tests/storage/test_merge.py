@@ -128,3 +128,23 @@ def test_director_merges_across_teams_and_twice_is_refused(database, world, play
         with database.transaction() as s:
             merge.merge_customers(s, s.merge(world.director), into_id=a, merged_id=b, now=NOW,
                                   choices={"owner_id": "both"})
+
+
+def test_merge_keeps_a_contacts_second_mobile_fax_and_english_name(database, world, playbook):
+    """B's contact arrives on A whole, and a later card with B's second mobile finds A, never B."""
+    from storage.dedupe import Candidate, find_duplicates
+    a, b, _, _ = _pair(database, world, playbook)
+    with database.transaction() as s:
+        wang = s.scalars(select(Contact).where(Contact.customer_id == b, Contact.name == "王工")).one()
+        customers.update_contact(s, s.merge(world.rep2), wang.id, {
+            "mobile2": "13712345678", "fax": "021-62345679", "english_name": "Frank Wang",
+            "english_title": "Chief Engineer"})
+    with database.transaction() as s:
+        merge.merge_customers(s, s.merge(world.manager), into_id=a, merged_id=b, now=NOW)
+    with database.transaction() as s:
+        wang = s.scalars(select(Contact).where(Contact.name == "王工")).one()
+        assert wang.customer_id == a
+        assert (wang.mobile, wang.mobile2, wang.fax, wang.english_name, wang.english_title) == (
+            "13812345678", "13712345678", "021-62345679", "Frank Wang", "Chief Engineer")
+        found = find_duplicates(s, world.org.id, Candidate(mobile="13712345678"), playbook=playbook)
+        assert [m.customer_id for m in found] == [a]
