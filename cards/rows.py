@@ -81,9 +81,11 @@ def customer_card(customer: Customer, opportunity: Opportunity | None, playbook:
 
 def draft_card(draft: CaptureDraft, public_url: str, *, title: str, fields: Sequence[tuple[str, str]],
                note: str, actions: Sequence[tuple[str, str]], edit_text: str = "编辑",
-               hint: str = "") -> Card:
+               hint: str = "", subject: str = "") -> Card:
     """A capture draft (card photo, voice note) waiting for the rep's one tap; `hint` says what to
-    do and goes once the draft is acted upon."""
+    do and goes once the draft is acted upon. `subject` (default: the name or company read) tells
+    two drafts in one chat apart."""
+    subject = subject or draft.fields.get("name") or draft.fields.get("company") or ""
     return builders.capture_draft_card(new_card_id("draft", draft.id), title=title, fields=fields,
-                                       note=note, actions=actions, hint=hint,
+                                       note=note, actions=actions, hint=hint, subject=subject,
                                        edit_link=draft_link(public_url, draft.id), edit_text=edit_text)
