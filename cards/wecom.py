@@ -65,11 +65,13 @@ def render_update(card: Card, *, default_url: str = DEFAULT_URL, link_base: str 
 
     With `card.done_note` set, the card keeps its type (WeCom's update doc 94888 lets a
     button_interaction carry `replace_text`, shown as one grey, unclickable button) and shows the
-    note under the title, so everyone sees what was done and by whom. No new clicks can come."""
+    note under the title, so everyone sees what was done and by whom. No new clicks can come.
+    Except when the done card still offers something (撤销 for a few minutes after 转交): then
+    `replace_text` is left out, since it greys out every button of the card, 撤销 included."""
     body = template_card(card, default_url=default_url, link_base=link_base)
     if card.done_note:
         body["main_title"]["desc"] = formats.done_line(plain_text(card.done_note), TITLE_DESC_CHARS)
-        if body["card_type"] == "button_interaction":
+        if body["card_type"] == "button_interaction" and not any(b.key for b in card.buttons):
             body["replace_text"] = replace_name(card)
     return body
 

@@ -1,10 +1,13 @@
 """Neutral cards drawn as WeCom template cards; the fake WeCom checks the shapes it would refuse."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.wecom.client import WeComClient
 from bot.wecom.fake import start_fake_wecom
+from cards import builders
 from cards.model import Button, ButtonStyle, Card, CardField
 from cards.wecom import (
     CONTENT_BYTES,
@@ -94,12 +97,20 @@ def test_task_id_keeps_valid_ids_and_makes_others_valid_and_distinct():
 
 def test_update_after_a_click_shows_who_did_what_and_disables_buttons():
     done = Card.from_dict({**FOLLOW_UP.to_dict(), "done_note": "已报价 · 张三 10:32"})
-    card = render_update(done)
+    card = render_update(builders.done(FOLLOW_UP, "已报价 · 张三 10:32"))
     assert card["main_title"]["desc"] == "已报价 · 张三 10:32"
-    assert card["card_type"] == "button_interaction"
-    assert card["replace_text"] == "已报价"  # one grey, unclickable button
-    assert replace_name(done) == card["replace_text"]
+    assert card["card_type"] == "text_notice" and "button_list" not in card   # nothing left to tap
+    assert replace_name(done) == "已报价"                                    # the light update's grey button
     assert "replace_text" not in render_update(FOLLOW_UP)  # not done: buttons stay live
+
+
+def test_a_done_card_that_still_offers_undo_keeps_it_tappable():
+    # replace_text would grey out every button, 撤销 included
+    done = builders.done(FOLLOW_UP, "已转交给王芳 · 张三 10:32")
+    done = dataclasses.replace(done, buttons=done.buttons + (Button("撤销（5分钟内）", key="undo"),))
+    card = render_update(done)
+    assert card["card_type"] == "button_interaction" and "replace_text" not in card
+    assert [b["text"] for b in card["button_list"] if b.get("key")] == ["撤销（5分钟内）"]
     assert replace_name(Card(card_id="c", title="t", done_note="一二三四五六七八九十十一")) == "一二三四五六七八九…"
 
 
