@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -66,6 +66,14 @@ def favicon():
 def _format_time(value: datetime | None) -> str:
     """Local time for lists, the cards' format (cards.formats.when): 今天 14:30 / 11-23 14:30 / 2027-01-05 09:00."""
     return formats.when(value, runtime().playbook.tz, clock_now(), empty="—", today_word=True)
+
+
+@bp.app_template_filter("day")
+def _format_day(value: date | str | None) -> str:
+    """A date the cards' way (cards.formats.when): 11-28 this year, 2027-01-05 otherwise."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return formats.when(value, runtime().playbook.tz, clock_now(), empty="—")
 
 
 @bp.app_template_filter("money")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cards import formats
+from cards.rows import approval_line
 from config.playbook import Playbook
 from storage import approvals, customers, drafts, links, opportunities
 from storage.errors import PermissionDenied
@@ -119,7 +120,7 @@ class OpportunityView:
 def approval_dict(session: Session, a: Approval, playbook: Playbook, tz) -> dict[str, Any]:
     names = user_names(session, {a.requested_by_id, a.approver_id, a.copy_to_id or 0, a.decided_by_id or 0})
     return {"id": a.id, "kind": a.kind, "kind_label": approvals.KIND_LABELS[a.kind], "status": a.status,
-            "status_label": approvals.STATUS_LABELS[a.status], "what": approvals.describe(a, playbook),
+            "status_label": approvals.STATUS_LABELS[a.status], "what": approval_line(a, playbook),
             "requested_by": names.get(a.requested_by_id, ""), "approver": names.get(a.approver_id, ""),
             "approver_id": a.approver_id, "copy_to": names.get(a.copy_to_id) if a.copy_to_id else None,
             "level_label": approvals.LEVEL_LABELS.get(a.level, a.level), "reason": a.reason, "note": a.note,
@@ -257,7 +258,9 @@ def _deal_entries(session: Session, opps: list[Opportunity], opp_names: dict[int
         name, after = opp_names[row.entity_id], row.after or {}
         if row.action == "opportunity.won":
             title = f"赢单：“{name}”"
-            detail = f"成交金额 ¥{Decimal(after.get('won_amount') or 0):,.2f}，签约日期 {after.get('signed_on') or '—'}"
+            signed = after.get("signed_on")
+            detail = (f"成交金额 {formats.money(after.get('won_amount') or 0)}，签约日期 "
+                      f"{formats.when(date.fromisoformat(signed), tz, row.at) if signed else '—'}")
         elif row.action == "opportunity.lost":
             title = f"丢单：“{name}”"
             detail = "；".join(x for x in (after.get("lost_reason"), after.get("lost_competitor") and
@@ -266,7 +269,7 @@ def _deal_entries(session: Session, opps: list[Opportunity], opp_names: dict[int
             title, detail = f"重新打开：“{name}”", ""
         entries.append(TimelineEntry(local(row.at, tz), "deal", title, detail, names.get(row.actor_id, "")))
     for a in asked:
-        what = approvals.describe(a, playbook)
+        what = approval_line(a, playbook)
         entries.append(TimelineEntry(local(a.requested_at, tz), "approval",
                                      f"申请{what}：“{opp_names[a.opportunity_id]}”", a.note or "",
                                      names.get(a.requested_by_id, "")))
