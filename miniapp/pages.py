@@ -107,6 +107,7 @@ def home():
         return render_template("miniapp/home.html", me=me, work=mine, q=q, status=status,
                                customer_choices=choices,
                                escalations=reads.escalations(session, me, now) if is_manager else [],
+                               to_decide=reads.approvals_to_decide(session, me, rt.playbook) if is_manager else [],
                                statuses=reads.STATUS_LABELS, now=now,
                                draft_views=[reads.draft_dict(d) for d in mine.drafts],
                                is_manager=is_manager)

@@ -355,6 +355,28 @@ def escalations(session: Session, actor: User, now: datetime, limit: int = 30) -
                        bool(task.due_at and task.due_at < now)) for task, name in rows]
 
 
+@dataclass
+class ApprovalToDo:
+    approval: Approval
+    what: str            # 折扣 12%（150,000元）
+    opportunity: str
+    customer_id: int
+    requested_by: str
+
+
+def approvals_to_decide(session: Session, actor: User, playbook: Playbook, limit: int = 30) -> list[ApprovalToDo]:
+    """Requests waiting for this manager's or director's decision, oldest first: on the mini-app
+    home beside the escalations, not only as cards in chat."""
+    rows = session.execute(
+        select(Approval, Opportunity.name, Opportunity.customer_id, User.name)
+        .join(Opportunity, Opportunity.id == Approval.opportunity_id)
+        .join(User, User.id == Approval.requested_by_id)
+        .where(Approval.approver_id == actor.id, Approval.status == "pending")
+        .order_by(Approval.requested_at, Approval.id).limit(limit))
+    return [ApprovalToDo(a, approval_line(a, playbook), name, customer_id, requester)
+            for a, name, customer_id, requester in rows]
+
+
 def default_next_followup(playbook: Playbook, now: datetime) -> date:
     return now.astimezone(playbook.tz).date() + timedelta(days=playbook.followup.default_next_days)
 

@@ -24,6 +24,26 @@ def test_manager_home_shows_escalations_as_a_to_do_list(browser, site, database)
     _clean(page)
 
 
+def test_director_home_lists_approvals_to_decide_and_one_tap_approves(browser, site, database, playbook):  # noqa: F811
+    from storage import approvals
+    from storage.models import Approval, User
+    from tests.factories import NOW
+    base, data = site
+    with database.transaction() as s:
+        approvals.request_discount(s, s.get(User, data.world.rep1.id), data.opp_rep1, "12", playbook, now=NOW)
+    page = phone_page(browser, base)
+    _login(page, base, "director", "/app/")
+    row = page.locator("#approvals .cell", has_text="折扣 12%")
+    assert "李明 申请于" in row.inner_text()
+    _shot(page, "director-home-approvals")
+    row.get_by_role("button", name="同意").click()
+    page.locator("#toast", has_text="已完成").wait_for()
+    assert page.locator("#approvals .cell", has_text="折扣 12%").count() == 0
+    with database.transaction() as s:
+        assert s.query(Approval).one().status == "approved"
+    _clean(page)
+
+
 def test_dashboard_tiles_are_coloured_and_every_row_opens(browser, site):  # noqa: F811
     base, _data = site
     page = phone_page(browser, base)
@@ -71,6 +91,9 @@ def test_error_page_is_chinese_and_fits_a_phone(browser, site):  # noqa: F811
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert "favicon.svg" in page.evaluate("document.querySelector('link[rel=icon]').href")
     _shot(page, "error-404")
+    response = page.goto(f"{base}/app/customers/{_data.c_rep3}")   # another team's customer
+    assert response.status == 403 and "无权查看" in page.inner_text("main")
+    assert "返回首页" in page.inner_text("main") and page.evaluate("document.documentElement.scrollWidth") <= 375
     _clean(page)
 
 
