@@ -114,3 +114,33 @@ def test_a_long_note_is_not_cut_and_the_rule_is_shown(browser, site, database, p
         latest = s.query(FollowUp).filter_by(customer_id=data.c_rep1).order_by(FollowUp.id.desc()).first()
         assert (latest.note, latest.transcript) == (None, long_note)
     _clean(page)
+
+
+_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(e => e.type !== 'hidden' && e.getClientRects().length)
+  .map(e => { const cs = getComputedStyle(e), box = e.getBoundingClientRect();
+              return {what: e.outerHTML.slice(0, 80), type: e.type, cls: e.className, height: box.height,
+                      accent: cs.accentColor, border: cs.borderStyle, radius: parseFloat(cs.borderRadius),
+                      label: e.closest('label') ? e.closest('label').className : null}; })"""
+
+
+def test_every_form_control_is_weui_style(browser, site):  # noqa: F811
+    """Inputs, selects and buttons from the sheet (rounded, ≥ 28 px to tap), choices in the green
+    accent inside a styled label, never the browser's bare controls."""
+    base, data = site
+    page = phone_page(browser, base)
+    pages = [("rep1", "/app/"), ("rep1", f"/app/customers/{data.c_rep1}"), ("rep1", f"/app/drafts/{data.draft_rep1}"),
+             ("manager", f"/app/customers/{data.c_rep1}/merge?with={data.c_rep1_incomplete}")]
+    seen = 0
+    for who, path in pages:
+        _login(page, base, who, path)
+        for c in page.evaluate(_CONTROLS):
+            seen += 1
+            if c["type"] in ("checkbox", "radio"):
+                assert c["accent"] == "rgb(7, 193, 96)" and c["label"] in ("check", "chip"), (path, c)
+            else:
+                assert any(k in c["cls"].split() for k in ("input", "btn", "chip")), (path, c)
+                assert c["radius"] > 0 and c["height"] >= 28, (path, c)
+    assert seen >= 10
+    _shot(page, "merge")
+    _clean(page)
