@@ -1,11 +1,13 @@
 """Issue 16's bullets that had a test on one platform only, now on WeCom, DingTalk with classic
 ActionCards and DingTalk with interactive cards: a claimed lead's card (instruction gone, 打开 leads
-to the customer, the done line whole), 转交 that asks to whom and can be undone, a 催办 at night that
-says when it will arrive, 添加为联系人 for a contact already on the customer. Through the real stack
+to the customer, the done line whole), 转交 and 转交同事 that ask to whom and can be undone, a 催办
+never held by the rep's reminder cap and at night saying when it will arrive, 添加为联系人 for a
+contact already on the customer. Through the real stack
 and the fake platforms; what a person sees is read back with the simulator's readers."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -13,7 +15,7 @@ from sqlalchemy import select, update
 from storage import customers, leads
 from storage.customers import ContactInput, CustomerInput
 from storage.leads import LeadInput
-from storage.models import Contact, Customer, Lead, Task, User
+from storage.models import Contact, Customer, Lead, OutboxMessage, Task, User
 from tests.factories import NOW, build_world
 from tests.jobs.helpers import after_working
 from tests.scenarios.test_both_platforms import PLATFORMS, Rep
@@ -121,13 +123,60 @@ def test_transfer_asks_to_whom_then_undo_takes_it_back(stack, database, playbook
         assert [t.status for t in offers] == ["done", "done", "open"]   # offered to rep1 again
 
 
-def test_a_nudge_at_night_is_held_and_the_manager_is_told_when_it_arrives(stack, database, playbook):
-    manager, rep1 = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep1")
+def _silent(stack, database, playbook):
     now = _morning(playbook)
     with database.transaction() as s:
         s.execute(update(Customer).values(last_interaction_at=now.replace(year=now.year - 1),
                                           last_interaction_summary="已报价"))
     _run(stack, now, "silent_customer", "escalation")
+    return now
+
+
+def _owner(database) -> str:
+    with database.transaction() as s:
+        return s.scalars(select(User.wecom_userid).join(Customer, Customer.owner_id == User.id)).one()
+
+
+def test_handing_a_silent_customer_to_a_colleague_asks_to_whom_and_can_be_undone(stack, database, playbook):
+    rep1, rep2 = Rep(stack, stack.platform, "rep1"), Rep(stack, stack.platform, "rep2")
+    _silent(stack, database, playbook)
+    [card] = _with_button(rep1.cards(), "转交同事")
+    rep1.click(card, _key(rep1, card, "转交同事"))
+    [picker] = _with_button(rep1.cards(), "转给王芳")
+    assert _owner(database) == "rep1"                                    # nothing moved yet
+    rep1.click(picker, _key(rep1, picker, "转给王芳"))
+    assert _owner(database) == "rep2" and _with_button(rep2.cards(), "已联系")   # the task went along
+    undo_text = f"撤销（{playbook.handover.undo_minutes}分钟内）"
+    [done] = _with_button(rep1.cards(), undo_text)
+    rep1.click(done, _key(rep1, done, undo_text))
+    assert _owner(database) == "rep1"
+
+
+def test_a_nudge_is_never_held_by_the_reps_reminder_cap(stack, database, playbook):
+    manager, rep1 = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep1")
+    now = _silent(stack, database, playbook)
+    later = after_working(playbook, now, hours=playbook.rules.escalation.manager_after_hours, minutes=1)
+    _run(stack, later, "silent_customer", "escalation")
+    [escalation] = _with_button(manager.cards(), "催办")
+    with database.transaction() as s:                  # rep1 has had a full hour of reminders already
+        rep = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
+        for i in range(playbook.delivery.max_cards_per_hour):
+            s.add(OutboxMessage(dedupe_key=f"rule:filler:{i}", org_id=1, platform="x", recipient="rep1",
+                                recipient_user_id=rep.id, action="send", payload={"text": "x"}, context={},
+                                status="sent", attempts=1, next_attempt_at=later, result={},
+                                created_at=later - timedelta(minutes=5)))
+    before = len(rep1.cards())
+    stack.runtime.clock.set(later + timedelta(minutes=1))
+    manager.click(escalation, _key(manager, escalation, "催办"))
+    nudges = rep1.cards()[before:]
+    assert len(nudges) == 1 and "钱经理" in str(nudges[0])
+    with database.transaction() as s:
+        assert s.scalars(select(OutboxMessage).where(OutboxMessage.status == "held")).all() == []
+
+
+def test_a_nudge_at_night_is_held_and_the_manager_is_told_when_it_arrives(stack, database, playbook):
+    manager, rep1 = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep1")
+    now = _silent(stack, database, playbook)
     later = after_working(playbook, now, hours=playbook.rules.escalation.manager_after_hours, minutes=1)
     _run(stack, later, "silent_customer", "escalation")
     [escalation] = _with_button(manager.cards(), "催办")
