@@ -2,8 +2,8 @@
 ActionCards and DingTalk with interactive cards: a claimed lead's card (instruction gone, 打开 leads
 to the customer, the done line whole), 转交 and 转交同事 that ask to whom and can be undone, a 催办
 never held by the rep's reminder cap and at night saying when it will arrive, 添加为联系人 for a
-contact already on the customer. Through the real stack
-and the fake platforms; what a person sees is read back with the simulator's readers."""
+contact already on the customer. Through the real stack and the fake platforms; what a person sees
+is read back with the simulator's readers."""
 from __future__ import annotations
 
 import re
