@@ -47,6 +47,19 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}: {_safe_url(settings.crmbot_database_url)}")
 
 
+def _iso_time(text: str, option: str):
+    """An option's ISO-8601 time; without a UTC offset it is read in the playbook's time zone."""
+    from datetime import datetime
+
+    from config.playbook import load_playbook
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 time, e.g. 2026-11-23T10:00:00+08:00: {text!r}",
+                                 param_hint=option) from None
+    return at if at.tzinfo else at.replace(tzinfo=load_playbook(_settings().crmbot_playbook).tz)
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
     return make_url(url).render_as_string(hide_password=True)
@@ -201,20 +214,12 @@ def rules() -> None:
                    "(a first deployment on a large store). Default: the whole history.")
 def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) -> None:
     """Run every rule scan once and print the tasks each created."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from crmbot.runtime import Runtime
     from jobs.rules import run_all
     from jobs.runtime import set_runtime
-    now = None
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            raise click.BadParameter(f"not an ISO-8601 time: {now_text!r}", param_hint="--now") from None
-        if now.tzinfo is None:
-            from config.playbook import load_playbook
-            now = now.replace(tzinfo=load_playbook(_settings().crmbot_playbook).tz)
+    now = _iso_time(now_text, "--now") if now_text else None
     settings = _settings()
     runtime = Runtime.build(settings, queue="rq" if settings.crmbot_redis_url else "inline")
     if not settings.crmbot_redis_url:
@@ -236,10 +241,15 @@ def rules_run(now_text: str | None, as_json: bool, horizon_hours: float | None) 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--db", "db_path", default=None, help="SQLite file (default instance/demo.db)")
-def demo(host: str, port: int, db_path: str | None) -> None:
+@click.option("--start", "start", default=None, metavar="ISO-8601",
+              help="模拟时间 starts here (e.g. 2026-12-01T09:30+08:00); default: now, or the next working morning")
+@click.option("--platform", "platform", type=click.Choice(["wecom", "dingtalk"]), default="wecom",
+              show_default=True, help="where the demo users get their reminders until they write on the other one")
+def demo(host: str, port: int, db_path: str | None, start: str | None, platform: str) -> None:
     """Run the whole product locally: SQLite, in-process queue, fake WeCom and DingTalk."""
     from .demo import run_demo
-    run_demo(host, port, Path(db_path) if db_path else None)
+    start_at = _iso_time(start, "--start") if start else None
+    run_demo(host, port, Path(db_path) if db_path else None, start=start_at, platform=platform)
 
 
 @main.command("dingtalk-register-card-callback")
@@ -428,18 +438,11 @@ def transcribe(audio: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def parse_note_cmd(text: str, now_text: str | None, as_json: bool) -> None:
     """Parse a follow-up note: playbook tags, next follow-up date, amount, customer."""
-    from datetime import datetime
-
     from config.playbook import load_playbook
     from ocr_asr.note_parser import parse_note
     settings = _settings()
     playbook = load_playbook(settings.crmbot_playbook)
-    try:
-        now = datetime.fromisoformat(now_text) if now_text else SystemClock().now()
-    except ValueError:
-        raise click.BadParameter("expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00", param_hint="--now")
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=playbook.tz)
+    now = _iso_time(now_text, "--now") if now_text else SystemClock().now()
     result = parse_note(text, now.astimezone(playbook.tz), playbook).to_json()
     click.echo(json.dumps(result, ensure_ascii=False) if as_json
                else "\n".join(f"{k}: {v}" for k, v in result.items()))

@@ -49,31 +49,40 @@ def demo_environment(host: str, port: int, db_path: Path | None) -> dict[str, st
     return env
 
 
-def demo_clock(playbook: Playbook, wall: datetime | None = None) -> ManualClock:
-    """The demo's clock runs from now, or — started at night, on a weekend or a holiday — from the
-    team's next working morning, so the demo shows a working day instead of holding every message."""
+def demo_clock(playbook: Playbook, wall: datetime | None = None, start: datetime | None = None) -> ManualClock:
+    """The demo's clock runs from `start` when given (`crmbot demo --start`: a scripted walk, or a
+    demo of a chosen day), else from now, or — started at night, on a weekend or a holiday — from
+    the team's next working morning, so the demo shows a working day instead of holding every message."""
+    if start is not None:
+        return ManualClock(start, running=True)
     wall = wall or SystemClock().now()
     calendar = WorkCalendar.from_playbook(playbook)
     start = wall if calendar.is_working_time(wall) else calendar.next_working_moment(wall) + timedelta(hours=1)
     return ManualClock(start, running=True)
 
 
-def run_demo(host: str, port: int, db_path: Path | None) -> None:
+def run_demo(host: str, port: int, db_path: Path | None, *, start: datetime | None = None,
+             platform: str = "wecom") -> None:
+    """`platform`: where the demo users are reached until they write on the other one (the
+    simulator's tab decides what a person sees; the reminders go where the user last wrote)."""
     from config.settings import load_settings
     from storage.migrate import upgrade
 
     from .app import create_app
-    from .demo_data import seed_demo
+    from .demo_data import add_demo_chats, seed_demo
 
     env = demo_environment(host, port, db_path)
     os.environ.update(env)
     os.environ.pop("CRMBOT_REDIS_URL", None)  # the demo runs its jobs in-process
     settings = load_settings()
     upgrade(settings.crmbot_database_url)
-    runtime = Runtime.build(settings, clock=demo_clock(load_playbook(settings.crmbot_playbook)))
+    runtime = Runtime.build(settings, clock=demo_clock(load_playbook(settings.crmbot_playbook), start=start))
     app = create_app(settings, runtime)
     with runtime.db.transaction() as session:
-        seed_demo(session, runtime.playbook, now=runtime.clock.now())
+        seed_demo(session, runtime.playbook, now=runtime.clock.now(), platform=platform)
+        # the reps' WeCom customers, for the simulator's 客户聊天 (the sidebar reads them from the fake)
+        add_demo_chats(session, app.extensions["crmbot_fakes"].wecom, now=runtime.clock.now())
+    app.config["CRMBOT_DEMO_PLATFORM"] = platform
     # the periodic rule scans, as `crmbot scheduler` runs them in production
     import threading
 
@@ -86,7 +95,8 @@ def run_demo(host: str, port: int, db_path: Path | None) -> None:
                f"  simulator:  {base}/dev/simulator\n"
                f"  mini-app:   {base}/app/dev-login?user=rep1\n"
                f"  模拟时间:   {runtime.clock.now().astimezone(runtime.playbook.tz):%Y-%m-%d %H:%M}"
-               f"（在模拟器顶部可以跳到明天10:00、+2小时、+1天）\n"
+               f"（在模拟器顶部可以跳到今晚{runtime.playbook.quiet_hours.start:%H:%M}、明天10:00、+2小时、+1天）\n"
+               f"  客户聊天:   {base}/dev/simulator 企业微信下点“客户聊天：…”，侧边栏里可以关联客户\n"
                f"  fake WeCom: {base}/dev/fake/wecom/sent   fake DingTalk: {base}/dev/fake/dingtalk/sent\n"
                f"  database:   {settings.crmbot_database_url}")
     from werkzeug.serving import run_simple

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.playbook import Playbook
-from storage import customers, followups, leads, opportunities
+from storage import customers, followups, leads, links, opportunities
 from storage.customers import ContactInput, CustomerInput
 from storage.followups import FollowUpInput
-from storage.models import Org, Team, User
+from storage.models import Customer, Org, Team, User
 
 DEMO_WECOM_CORP_ID = "wwdemo0000000001"
 DEMO_DINGTALK_CORP_ID = "dingdemo000000001"
@@ -27,6 +27,22 @@ CUSTOMERS = [  # owner, kind, name, credit code, contact, title, mobile, industr
     ("rep3", "company", "合肥新能源汽车配件有限公司", None, "吴敏", "项目经理", "13955110007", "汽车", "B", 50),
 ]
 
+# Follow-ups promised this many days ago and never made: the first scan reminds the rep and
+# escalates to the manager (约定的跟进已逾期), so the manager's side has something to 催办 at once.
+OVERDUE_PROMISES = {"刘女士": 8, "宁波东海贸易有限公司": 8}
+
+# The reps' WeCom customers (外部联系人) the simulator's 客户聊天 opens: owner, external_userid, the
+# customer's WeChat name, the company the rep noted, the mobile the rep noted, and the customer the
+# chat is already linked to (None: the sidebar offers 关联客户 / 新建客户并关联).
+DEMO_CHATS = [
+    ("rep1", "wmDemoChen0001", "陈先生", "华东机电", "13816620011", None),
+    ("rep1", "wmDemoChen0002", "陈晓燕", "苏州精工模具", "13962150002", "苏州精工模具有限公司"),
+    ("rep1", "wmDemoHuang003", "黄总", "无锡新锐自动化", "13771230003", None),
+    ("rep2", "wmDemoZhao0004", "赵磊", "西湖智能", "13867140004", "杭州西湖智能科技有限公司"),
+    ("rep2", "wmDemoSun00005", "孙经理", "东海贸易", "13705740015", None),
+    ("rep3", "wmDemoZhou0006", "周强", "金陵化工", "13913850006", "南京金陵化工集团有限公司"),
+]
+
 LEADS = [  # source, name, company, mobile, industry, budget, minutes ago
     ("官网表单", "郑先生", "无锡恒达机械有限公司", "13812340011", "制造业", 300000, 25),
     ("百度推广", "冯女士", "常州远景包装有限公司", "13912340012", "制造业", 80000, 180),
@@ -34,8 +50,9 @@ LEADS = [  # source, name, company, mobile, industry, budget, minutes ago
 ]
 
 
-def seed_demo(session: Session, playbook: Playbook, now: datetime) -> Org:
-    """Create the demo org once; calling it again returns the existing one."""
+def seed_demo(session: Session, playbook: Playbook, now: datetime, platform: str = "wecom") -> Org:
+    """Create the demo org once; calling it again returns the existing one. Every user has a WeCom
+    and a DingTalk id; `platform` is where they are reached until they write on the other one."""
     existing = session.scalars(select(Org).where(Org.wecom_corp_id == DEMO_WECOM_CORP_ID)).first()
     if existing is not None:
         return existing
@@ -53,7 +70,8 @@ def seed_demo(session: Session, playbook: Playbook, now: datetime) -> Org:
 
     def user(uid, name, role, team, boss=None, started=date(2025, 6, 1)):
         u = User(org_id=org.id, name=name, role=role, team_id=team.id, wecom_userid=uid,
-                 dingtalk_userid=uid, reports_to_id=boss.id if boss else None, start_date=started)
+                 dingtalk_userid=uid, reports_to_id=boss.id if boss else None, start_date=started,
+                 preferred_platform=platform)
         session.add(u)
         session.flush()
         return u
@@ -72,10 +90,11 @@ def seed_demo(session: Session, playbook: Playbook, now: datetime) -> Org:
             industry=industry, grade=grade, source="老客户转介绍",
             contacts=[ContactInput(name=contact, title=title, mobile=mobile)]),
             playbook, now=now - timedelta(days=days + 30))
+        promised = now - timedelta(days=OVERDUE_PROMISES[name]) if name in OVERDUE_PROMISES else now + timedelta(days=2)
         followups.log_followup(session, rep, FollowUpInput(
             customer_id=customer.id, tags=["已拜访"] if days > 30 else ["已报价"],
             note="介绍了新产品线" if days > 30 else "报价单已发邮箱",
-            occurred_at=now - timedelta(days=days), next_followup=(now + timedelta(days=2)).date()),
+            occurred_at=now - timedelta(days=days), next_followup=promised.date()),
             playbook, now=now - timedelta(days=days))
         if kind == "company" and grade == "A":
             opp = opportunities.create_opportunity(session, rep, customer.id, f"{name[:6]}年度采购项目",
@@ -90,3 +109,19 @@ def seed_demo(session: Session, playbook: Playbook, now: datetime) -> Org:
         # left "new": the first scan offers each to a rep with a card, and the claim timer starts
         # when that card can be seen (working time), as for a lead from the webhook
     return org
+
+
+def add_demo_chats(session: Session, fake_wecom, now: datetime) -> None:
+    """Register DEMO_CHATS with the demo's fake WeCom (what externalcontact/get answers; kept in
+    memory, so on every start) and link the ones that are linked (once: a link is kept in the store)."""
+    org = session.scalars(select(Org).where(Org.wecom_corp_id == DEMO_WECOM_CORP_ID)).one()
+    for owner_id, external_userid, name, company, mobile, linked_to in DEMO_CHATS:
+        fake_wecom.add_external_contact(external_userid, name, follow_user=[{
+            "userid": owner_id, "remark": f"{name}（{company}）", "remark_corp_name": company,
+            "remark_mobiles": [mobile], "createtime": int(now.timestamp())}])
+        if linked_to is None:
+            continue
+        owner = session.scalars(select(User).where(User.org_id == org.id, User.wecom_userid == owner_id)).one()
+        customer = session.scalars(select(Customer).where(Customer.org_id == org.id,
+                                                          Customer.name == linked_to)).one()
+        links.link_chat(session, owner, "wecom", external_userid, customer.id, now=now)

@@ -31,14 +31,16 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_demo(tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def start_demo(tmp_path: Path, extra_env: dict[str, str] | None = None,
+               args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """`args`: more `crmbot demo` options, e.g. ("--start", "2026-12-01T09:30+08:00")."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRMBOT_", "WECOM_", "DINGTALK_"))}
     env["PYTHONPATH"] = str(REPO)
     env.update(extra_env or {})
     log = open(tmp_path / "demo.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "crmbot.cli", "demo", "--host", "127.0.0.1",
-                             "--port", str(port), "--db", str(tmp_path / "demo.db")],
+                             "--port", str(port), "--db", str(tmp_path / "demo.db"), *args],
                             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
 
@@ -68,9 +70,9 @@ def stop_demo(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_demo(tmp_path: Path):
-    """`crmbot demo` for the length of a test; yields its base URL."""
-    proc, base = start_demo(tmp_path)
+def running_demo(tmp_path: Path, *args: str):
+    """`crmbot demo [ARGS]` for the length of a test; yields its base URL."""
+    proc, base = start_demo(tmp_path, args=args)
     try:
         yield base
     finally:

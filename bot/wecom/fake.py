@@ -236,6 +236,19 @@ class FakeWeComState:
                                      **extra},
                 "follow_user": follow_user or []}
 
+    def external_contacts_of(self, userid: str) -> list[dict[str, Any]]:
+        """The external contacts `userid` follows, as externalcontact/get answers each (the demo's
+        simulator lists them as 客户聊天)."""
+        with self._lock:
+            return [dict(c) for c in self._contacts.values()
+                    if any(f.get("userid") == userid for f in c["follow_user"])]
+
+    def media_file(self, media_id: str) -> tuple[bytes, str] | None:
+        """(content, content type) of an uploaded or added media id, as media/get would answer."""
+        with self._lock:
+            found = self._media.get(media_id)
+        return (found[0], found[1]) if found else None
+
     def set_members(self, userids: Iterable[str]) -> None:
         """Only these userids are valid recipients; others come back in `invaliduser`."""
         with self._lock:

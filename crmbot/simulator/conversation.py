@@ -6,7 +6,7 @@ what a rep would see on the real platform. Each message becomes a plain dict for
 
     {"id", "at", "from": "me" | "bot", "type": "text" | "card" | "image" | "voice" | "markdown",
      "text", "card": {"card_id", "title", "source", "desc", "text", "fields", "buttons", "done_note",
-                      "updated"}, "status"}
+                      "updated"}, "status", "media_url", "label" (e.g. 工作通知)}
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 from cards.dingtalk import parse_card_action, read_button_text
 
@@ -73,9 +73,14 @@ def conversation(log: SimulatorLog, fakes, platform: str, user: str) -> list[dic
     return messages[-MAX_MESSAGES:]
 
 
+def media_url(media_id: str) -> str:
+    """Where the page loads a photo, voice file or chart (crmbot/simulator/views.py `media`)."""
+    return f"/dev/simulator/api/media/{quote(media_id, safe='')}"
+
+
 def _outgoing(o: Outgoing) -> dict[str, Any]:
     return {"id": f"me-{o.seq}", "at": o.at, "from": "me", "type": o.type, "text": o.text,
-            "status": o.status, "media_url": f"/dev/simulator/api/media/{o.media_id}" if o.media_id else None}
+            "status": o.status, "media_url": media_url(o.media_id) if o.media_id else None}
 
 
 # ------------------------------------------------------------------ WeCom
@@ -102,6 +107,8 @@ def wecom_messages(state, user: str, response_codes: dict[str, str]) -> list[dic
             messages.append({**base, "type": "text", "text": body["text"].get("content", "")})
         elif msg_type == "markdown":
             messages.append({**base, "type": "markdown", "text": body["markdown"].get("content", "")})
+        elif msg_type == "image":  # a report's chart
+            messages.append({**base, "type": "image", "text": "", "media_url": media_url(body["image"].get("media_id", ""))})
         elif msg_type == "template_card":
             card = body["template_card"]
             updated = updates.get(card.get("task_id", "")) if card.get("task_id") else None
@@ -150,8 +157,8 @@ def dingtalk_messages(state, user: str) -> list[dict[str, Any]]:
         elif api == "webhook" and entry.get("session") == session_for(user):
             messages.append({**base, **_webhook_message(body)})
         elif api == "workNotice" and user in (entry.get("users") or []):
-            msg = body.get("msg") or {}
-            messages.append({**base, **_webhook_message(msg)})
+            msg = body.get("msg") or {}   # DingTalk shows it under 工作通知, apart from the robot's chat
+            messages.append({**base, **_webhook_message(msg), "label": "工作通知"})
         elif api == "cardCreate" and body.get("openSpaceId") == f"dtv1.card//IM_ROBOT.{user}":
             out_track_id = body.get("outTrackId", "")
             params = cards.get(out_track_id) or (body.get("cardData") or {}).get("cardParamMap") or {}
@@ -163,6 +170,8 @@ def dingtalk_messages(state, user: str) -> list[dict[str, Any]]:
 def _robot_message(msg_key: str, param: dict) -> dict[str, Any]:
     if msg_key == "sampleText":
         return {"type": "text", "text": param.get("content", "")}
+    if msg_key == "sampleImageMsg":  # a report's chart, by the media id from media/upload
+        return {"type": "image", "text": "", "media_url": media_url(str(param.get("photoURL", "")))}
     if msg_key == "sampleMarkdown":
         return {"type": "markdown", "text": param.get("text", "")}
     if msg_key.startswith("sampleActionCard"):

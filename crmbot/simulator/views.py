@@ -17,16 +17,18 @@ import mimetypes
 import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy import func, select
 
 from bot.dingtalk import fake as dt_fake
-from bot.outbound import HELD
+from bot.outbound import HELD, in_quiet_hours, user_platform
 from bot.wecom import fake as wc_fake
 from cards.dingtalk import read_button_text
 from jobs.scheduler import periodic_jobs
 from storage.models import OutboxMessage, User
+from storage.users import user_for_platform
 
 from .conversation import SimulatorLog, conversation, session_for
 
@@ -78,7 +80,9 @@ def _who(data) -> tuple[str, str]:
 @bp.get("")
 @bp.get("/")
 def page():
-    return render_template("simulator.html")
+    quiet = _runtime().playbook.quiet_hours
+    return render_template("simulator.html", quiet_start=f"{quiet.start:%H:%M}",
+                           default_platform=current_app.config.get("CRMBOT_DEMO_PLATFORM", "wecom"))
 
 
 @bp.get("/api/users")
@@ -93,17 +97,81 @@ def users():
 
 @bp.get("/api/conversation")
 def get_conversation():
+    """The chat as the platform shows it, and where the bot reaches this user now (their reminders
+    go where they last wrote: an empty DingTalk chat is explained, not a mystery)."""
     platform, user = _who(request.args)
-    return jsonify(messages=conversation(_log(), _fakes(), platform, user))
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        found = user_for_platform(session, platform, None, user)
+        reaches = user_platform(found) if found else None
+    messages = conversation(_log(), _fakes(), platform, user)
+    as_user = _opener(platform, user)
+    for message in messages:
+        if message.get("card"):
+            card = message["card"]
+            card["link"] = as_user(card.get("link"))
+            for button in card.get("buttons") or []:
+                button["url"] = as_user(button.get("url"))
+            if card.get("markdown"):
+                card["markdown"] = MARKDOWN_LINK.sub(lambda m: f"[{m[1]}]({as_user(m[2])})", card["markdown"])
+        elif message["type"] == "markdown":
+            message["text"] = MARKDOWN_LINK.sub(lambda m: f"[{m[1]}]({as_user(m[2])})", message["text"])
+    return jsonify(messages=messages, reaches=reaches)
+
+
+MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
+
+
+def _opener(platform: str, user: str):
+    """Links to our pages open as the simulated user, as the platform's login would make them
+    (WeCom OAuth, DingTalk free login): through the demo-only /app/dev-login. Without it a page
+    would open as whoever logged in last in this browser, or at the login page."""
+    ours = urlsplit(_runtime().settings.crmbot_public_url)
+
+    def as_user(url: str | None) -> str | None:
+        target = urlsplit(url or "")
+        if not url or (target.scheme, target.netloc) != (ours.scheme, ours.netloc) or not target.path.startswith("/app/"):
+            return url
+        page_path = target.path + (f"?{target.query}" if target.query else "")
+        return url_for("miniapp_auth.dev_login", user=user, platform=platform, next=page_path)
+    return as_user
 
 
 @bp.get("/api/media/<media_id>")
 def media(media_id: str):
-    found = _log().media.get(media_id)
+    """A photo or voice file the user sent, or an image the bot sent (a report's chart)."""
+    fakes = _fakes()
+    found = _log().media.get(media_id) or fakes.wecom.media_file(media_id)
+    if found is None and media_id in fakes.dingtalk.media:
+        _kind, content, filename = fakes.dingtalk.media[media_id]
+        found = (content, mimetypes.guess_type(filename)[0] or "image/png")
     if found is None:
         return jsonify(ok=False, error="文件不存在"), 404
     content, mimetype = found
     return Response(content, mimetype=mimetype)
+
+
+# ------------------------------------------------------------------ 客户聊天: a WeCom customer chat and its sidebar
+
+
+@bp.get("/api/chats")
+def chats():
+    """The user's WeCom customers (外部联系人, from the fake WeCom), each with the sidebar page
+    WeCom opens beside that chat: /app/sidebar?external_userid=…, logged in as this user through
+    the demo-only /app/dev-login. DingTalk has no customer-chat sidebar: an empty list."""
+    platform, user = _who(request.args)
+    if platform != "wecom":
+        return jsonify(chats=[])
+    found = []
+    for contact in _fakes().wecom.external_contacts_of(user):
+        person = contact["external_contact"]
+        mine = next(f for f in contact["follow_user"] if f.get("userid") == user)
+        company = mine.get("remark_corp_name") or person.get("corp_name") or ""
+        sidebar = url_for("miniapp_pages.sidebar", external_userid=person["external_userid"])
+        found.append({"external_userid": person["external_userid"], "name": person["name"], "company": company,
+                      "label": f"{person['name']}（{company}）" if company else person["name"],
+                      "sidebar_url": url_for("miniapp_auth.dev_login", user=user, platform="wecom", next=sidebar)})
+    return jsonify(chats=found)
 
 
 # ------------------------------------------------------------------ 模拟时间: the demo's clock
@@ -111,9 +179,15 @@ def media(media_id: str):
 WEEKDAYS = "一二三四五六日"
 
 
-def _jump(now: datetime, tz, jump: str) -> datetime:
+def _jump(now: datetime, playbook, jump: str) -> datetime:
+    tz = playbook.tz
     if jump == "tomorrow_10":
         return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(10), tzinfo=tz)
+    if jump == "tonight":  # the start of tonight's quiet hours: see what is held, and what is said about it
+        if in_quiet_hours(now.astimezone(tz).time(), playbook.quiet_hours):
+            raise BadRequest("现在已经是免打扰时段")
+        tonight = datetime.combine(now.astimezone(tz).date(), playbook.quiet_hours.start, tzinfo=tz)
+        return tonight if tonight > now else tonight + timedelta(days=1)
     if jump == "plus_2h":
         return now + timedelta(hours=2)
     if jump == "plus_1d":
@@ -125,7 +199,7 @@ def _clock_state(platform: str | None, user: str | None) -> dict:
     rt = _runtime()
     local = rt.clock.now().astimezone(rt.playbook.tz)
     state = {"now": local.isoformat(), "label": f"{local:%m-%d} 周{WEEKDAYS[local.weekday()]} {local:%H:%M}",
-             "held": 0, "held_until": None}
+             "held": 0, "held_until": None, "held_note": None}
     if platform in PLATFORMS and user:
         with rt.db.transaction() as session:
             count, first = session.execute(select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(
@@ -133,7 +207,10 @@ def _clock_state(platform: str | None, user: str | None) -> dict:
                 OutboxMessage.status == HELD)).one()
         if count:
             until = first.astimezone(rt.playbook.tz)
-            state.update(held=count, held_until=f"{until:%m-%d %H:%M}")
+            # right after a jump the release job may not have run yet: never name a time gone by
+            note = (f"有 {count} 条消息处于免打扰时段或稍后提醒，将在 {until:%m-%d %H:%M} 送达" if until > local
+                    else f"有 {count} 条消息即将送达")
+            state.update(held=count, held_until=f"{until:%m-%d %H:%M}", held_note=note)
     return state
 
 
@@ -150,7 +227,7 @@ def move_clock():
     rt = _runtime()
     if not hasattr(rt.clock, "set"):
         raise BadRequest("只有演示环境可以调整时间")
-    rt.clock.set(_jump(rt.clock.now(), rt.playbook.tz, str(data.get("jump") or "")))
+    rt.clock.set(_jump(rt.clock.now(), rt.playbook, str(data.get("jump") or "")))
     for job in periodic_jobs():
         rt.queue.enqueue(job.path, *job.args)
     return jsonify(_clock_state(data.get("platform"), data.get("user")))

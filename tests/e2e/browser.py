@@ -18,6 +18,34 @@ PHONE = {"width": 375, "height": 812}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+DOCS_SHOTS = ARTIFACTS.parent / "docs" / "screenshots"
+
+
+def require_browser() -> None:
+    """Call at the top of a browser test module: skip it when Chromium is missing, unless CI asks
+    for the browser (CRMBOT_REQUIRE_BROWSER=1), where a missing browser is an error."""
+    import pytest
+
+    missing = chromium_missing_reason()
+    if missing:
+        if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing, allow_module_level=True)
+
+
+def shot(page, name: str, full_page: bool = True, docs: bool = True) -> Path:
+    """test-artifacts/NAME.png (NAME may name a folder: walk/…); with CRMBOT_DOCS_SCREENSHOTS=1 also
+    docs/screenshots/<file name> (the pictures the docs show are refreshed by running the browser
+    tests that way). `docs=False`: a picture only for test-artifacts/."""
+    path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=full_page)
+    if docs and os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / path.name)
+    return path
+
+
 def chromium_missing_reason() -> str | None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         return f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"

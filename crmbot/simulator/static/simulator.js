@@ -2,8 +2,9 @@
 (function () {
   "use strict";
   var API = "/dev/simulator/api";
-  var state = { platform: localStorage.getItem("sim.platform") || "wecom",
-                user: localStorage.getItem("sim.user") || "rep1", last: "" };
+  var PLATFORM_NAMES = { wecom: "企业微信", dingtalk: "钉钉" };
+  var state = { platform: localStorage.getItem("sim.platform") || document.body.dataset.defaultPlatform || "wecom",
+                user: localStorage.getItem("sim.user") || "rep1", last: "", names: {}, chat: "" };
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, cls, text) {
@@ -32,7 +33,8 @@
     }).catch(function () { showError("网络错误，请稍后再试"); });
   }
 
-  // A tiny, safe markdown: escape everything (textContent), then only headings, bold, list and quote lines.
+  // A tiny, safe markdown: escape everything (textContent), then only headings, bold, links (our
+  // server's or any http(s) page, opened in a new tab), list and quote lines.
   function markdown(text) {
     var box = el("div", "md");
     text.split("\n").forEach(function (line) {
@@ -40,9 +42,14 @@
       var body = line.replace(/^#{1,6}\s*/, "").replace(/^>\s?/, "").replace(/^-\s/, "• ");
       if (/^#{1,6}\s/.test(line)) row.style.fontWeight = "600";
       if (/^>/.test(line)) row.style.color = "#1a7f37";
-      body.split(/(\*\*[^*]+\*\*)/).forEach(function (part) {
+      body.split(/(\*\*[^*]+\*\*|\[[^\]]*\]\([^)\s]+\))/).forEach(function (part) {
+        var link = /^\[([^\]]*)\]\(([^)\s]+)\)$/.exec(part);
         if (/^\*\*[^*]+\*\*$/.test(part)) row.appendChild(el("b", null, part.slice(2, -2)));
-        else row.appendChild(document.createTextNode(part));
+        else if (link && /^(https?:\/\/|\/app\/)/.test(link[2])) {
+          var a = el("a", null, link[1]);
+          a.href = link[2]; a.target = "_blank"; a.rel = "noopener";
+          row.appendChild(a);
+        } else row.appendChild(document.createTextNode(part));
       });
       box.appendChild(row);
     });
@@ -87,11 +94,20 @@
     return box;
   }
 
-  function render(messages) {
+  // Reminders go where the user last wrote: say so when this chat is empty because of that.
+  function emptyText(reaches) {
+    if (reaches && reaches !== state.platform) {
+      return (state.names[state.user] || state.user) + "的提醒现在发到" + PLATFORM_NAMES[reaches] +
+        "（最近使用的平台）。在这里发一条消息后，提醒会改发到" + PLATFORM_NAMES[state.platform] + "。";
+    }
+    return "还没有消息。试试发送“帮助”或“查 华东机电”。";
+  }
+
+  function render(messages, reaches) {
     var list = $("messages");
     var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     list.textContent = "";
-    if (!messages.length) list.appendChild(el("div", "empty", "还没有消息。试试发送“帮助”或“查 华东机电”。"));
+    if (!messages.length) list.appendChild(el("div", "empty", emptyText(reaches)));
     messages.forEach(function (m) {
       var row = el("div", "msg " + (m.from === "me" ? "me" : "bot"));
       row.dataset.type = m.type;
@@ -99,6 +115,7 @@
       else {
         var bubble = m.type === "markdown" ? markdown(m.text) : el("div", null, m.text);
         bubble.classList.add("bubble");
+        if (m.label) bubble.insertBefore(el("div", "label", m.label), bubble.firstChild);
         if (m.media_url && m.type === "image") { var img = el("img"); img.src = m.media_url; img.alt = "照片"; bubble.appendChild(img); }
         if (m.status && m.status !== 200) { bubble.classList.add("refused"); bubble.appendChild(el("div", "status", "回调被拒绝 HTTP " + m.status)); }
         row.appendChild(bubble);
@@ -111,8 +128,8 @@
   function poll() {
     var url = API + "/conversation?platform=" + encodeURIComponent(state.platform) + "&user=" + encodeURIComponent(state.user);
     return fetch(url).then(function (r) { return r.json(); }).then(function (data) {
-      var key = JSON.stringify(data.messages || []);
-      if (key !== state.last) { state.last = key; render(data.messages || []); }
+      var key = JSON.stringify([data.messages || [], data.reaches]);
+      if (key !== state.last) { state.last = key; render(data.messages || [], data.reaches); }
     }).catch(function () {});
   }
 
@@ -121,7 +138,7 @@
     $("clock-now").textContent = data.label;
     var held = $("held");
     if (data.held) {
-      held.textContent = "有 " + data.held + " 条消息处于免打扰时段或稍后提醒，将在 " + data.held_until + " 送达";
+      held.textContent = data.held_note;
       held.hidden = false;
     } else {
       held.hidden = true;
@@ -140,7 +157,51 @@
     });
   }
 
+  // 客户聊天: the user's WeCom customers; opening one shows its sidebar page (logged in as the user).
+  function loadChats() {
+    var nav = $("convs"), asked = state.platform + "/" + state.user;
+    Array.prototype.forEach.call(nav.querySelectorAll(".conv[data-chat]:not([data-chat=''])"), function (b) { b.remove(); });
+    nav.hidden = true;
+    var url = API + "/chats?platform=" + encodeURIComponent(state.platform) + "&user=" + encodeURIComponent(state.user);
+    return fetch(url).then(function (r) { return r.json(); }).then(function (data) {
+      if (asked !== state.platform + "/" + state.user) return;  // the user changed meanwhile
+      (data.chats || []).forEach(function (chat) {
+        var button = el("button", "conv", "客户聊天：" + chat.label);
+        button.type = "button";
+        button.dataset.chat = chat.external_userid;
+        button.addEventListener("click", function () { openChat(chat); });
+        nav.appendChild(button);
+      });
+      nav.hidden = !(data.chats || []).length;
+    }).catch(function () {});
+  }
+
+  function markConv(id) {
+    Array.prototype.forEach.call(document.querySelectorAll(".conv"), function (b) {
+      b.classList.toggle("active", b.dataset.chat === id);
+    });
+  }
+
+  function openChat(chat) {
+    state.chat = chat.external_userid;
+    markConv(chat.external_userid);
+    $("customer-name").textContent = chat.name;
+    $("customer-company").textContent = chat.company;
+    $("sidebar-frame").src = chat.sidebar_url;
+    $("bot-chat").hidden = true;
+    $("customer-chat").hidden = false;
+  }
+
+  function openBotChat() {
+    state.chat = "";
+    markConv("");
+    $("customer-chat").hidden = true;
+    $("sidebar-frame").removeAttribute("src");
+    $("bot-chat").hidden = false;
+  }
+
   function choose(platform, user) {
+    openBotChat();
     state.platform = platform; state.user = user; state.last = "";
     localStorage.setItem("sim.platform", platform); localStorage.setItem("sim.user", user);
     document.body.className = platform;
@@ -148,10 +209,11 @@
       t.classList.toggle("active", t.dataset.platform === platform);
       t.setAttribute("aria-selected", t.dataset.platform === platform);
     });
-    $("chat-title").textContent = (platform === "wecom" ? "企业微信" : "钉钉") + " · crmbot 销售助手";
+    $("chat-title").textContent = PLATFORM_NAMES[platform] + " · crmbot 销售助手";
     $("messages").textContent = "";
     poll();
     pollClock();
+    loadChats();
   }
 
   function sendText(text) {
@@ -178,6 +240,7 @@
   Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
     tab.addEventListener("click", function () { choose(tab.dataset.platform, state.user); });
   });
+  document.querySelector(".conv[data-chat='']").addEventListener("click", openBotChat);
   Array.prototype.forEach.call(document.querySelectorAll("[data-jump]"), function (b) {
     b.addEventListener("click", function () { jump(b.dataset.jump); });
   });
@@ -190,8 +253,9 @@
     var select = $("user");
     var users = data.users || [];
     users.forEach(function (u) {
-      var option = el("option", null, u.name + "（" + u.role + " · " + u.id + "）");
-      option.value = u.id;
+      state.names[u.id] = u.name;
+      var option = el("option", null, u.name + "（" + u.role + "）");
+      option.value = u.id; option.title = u.id;
       select.appendChild(option);
     });
     if (!users.some(function (u) { return u.id === state.user; }) && users.length) state.user = users[0].id;
