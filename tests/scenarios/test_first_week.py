@@ -152,12 +152,18 @@ def test_handing_a_silent_customer_to_a_colleague_asks_to_whom_and_can_be_undone
     assert _owner(database) == "rep1"
 
 
-def test_a_nudge_is_never_held_by_the_reps_reminder_cap(stack, database, playbook):
-    manager, rep1 = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep1")
+def _escalated(stack, database, playbook):
+    """The silent customer's task escalated to the manager: (the manager's card, when)."""
     now = _silent(stack, database, playbook)
     later = after_working(playbook, now, hours=playbook.rules.escalation.manager_after_hours, minutes=1)
     _run(stack, later, "silent_customer", "escalation")
-    [escalation] = _with_button(manager.cards(), "催办")
+    [escalation] = _with_button(Rep(stack, stack.platform, "manager").cards(), "催办")
+    return escalation, later
+
+
+def test_a_nudge_is_never_held_by_the_reps_reminder_cap(stack, database, playbook):
+    manager, rep1 = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep1")
+    escalation, later = _escalated(stack, database, playbook)
     with database.transaction() as s:                  # rep1 has had a full hour of reminders already
         rep = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
         for i in range(playbook.delivery.max_cards_per_hour):
@@ -176,10 +182,7 @@ def test_a_nudge_is_never_held_by_the_reps_reminder_cap(stack, database, playboo
 
 def test_a_nudge_at_night_is_held_and_the_manager_is_told_when_it_arrives(stack, database, playbook):
     manager, rep1 = Rep(stack, stack.platform, "manager"), Rep(stack, stack.platform, "rep1")
-    now = _silent(stack, database, playbook)
-    later = after_working(playbook, now, hours=playbook.rules.escalation.manager_after_hours, minutes=1)
-    _run(stack, later, "silent_customer", "escalation")
-    [escalation] = _with_button(manager.cards(), "催办")
+    escalation, later = _escalated(stack, database, playbook)
     nudges_before = len(rep1.cards())
 
     stack.runtime.clock.set(later.astimezone(playbook.tz).replace(hour=23, minute=0))
