@@ -63,21 +63,18 @@ def render_card(card: Card, agent_id: int, touser: str, *, default_url: str = DE
 def render_update(card: Card, *, default_url: str = DEFAULT_URL, link_base: str | None = None) -> dict[str, Any]:
     """The `template_card` for update_template_card after a click.
 
-    With `card.done_note` set, the card keeps its type (WeCom's update doc 94888 lets a
-    button_interaction carry `replace_text`, shown as one grey, unclickable button) and shows the
-    note under the title, so everyone sees what was done and by whom. No new clicks can come.
-    Except when the done card still offers something (撤销 for a few minutes after 转交): then
-    `replace_text` is left out, since it greys out every button of the card, 撤销 included."""
+    With `card.done_note` set the note goes under the title, so everyone sees what was done and by
+    whom. A done card (cards.builders.done) has no callback buttons left, so it is drawn as a
+    text_notice; one that still offers an action (撤销 after 转交) keeps that live button. Never
+    `replace_text`: WeCom draws it as one grey button in place of ALL buttons, 撤销 included."""
     body = template_card(card, default_url=default_url, link_base=link_base)
     if card.done_note:
         body["main_title"]["desc"] = formats.done_line(plain_text(card.done_note), TITLE_DESC_CHARS)
-        if body["card_type"] == "button_interaction" and not any(b.key for b in card.buttons):
-            body["replace_text"] = replace_name(card)
     return body
 
 
 def replace_name(card: Card) -> str:
-    """The grey button's text, for `replace_text` or the light update `button: {"replace_name"}`:
+    """The grey button's text for the light update `button: {"replace_name"}`:
     the first part of the done note ("已认领 · 张三 10:32" → "已认领"), which fits a button."""
     head = plain_text(card.done_note or "").split("·")[0].strip()
     return truncate_chars(head or "已处理", BUTTON_TEXT_CHARS)

@@ -1,7 +1,7 @@
 """Neutral cards drawn as WeCom template cards; the fake WeCom checks the shapes it would refuse."""
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import replace
 
 import pytest
 
@@ -96,22 +96,24 @@ def test_task_id_keeps_valid_ids_and_makes_others_valid_and_distinct():
 
 
 def test_update_after_a_click_shows_who_did_what_and_disables_buttons():
-    done = Card.from_dict({**FOLLOW_UP.to_dict(), "done_note": "已报价 · 张三 10:32"})
-    card = render_update(builders.done(FOLLOW_UP, "已报价 · 张三 10:32"))
-    assert card["main_title"]["desc"] == "已报价 · 张三 10:32"
-    assert card["card_type"] == "text_notice" and "button_list" not in card   # nothing left to tap
-    assert replace_name(done) == "已报价"                                    # the light update's grey button
-    assert "replace_text" not in render_update(FOLLOW_UP)  # not done: buttons stay live
-
-
-def test_a_done_card_that_still_offers_undo_keeps_it_tappable():
-    # replace_text would grey out every button, 撤销 included
-    done = builders.done(FOLLOW_UP, "已转交给王芳 · 张三 10:32")
-    done = dataclasses.replace(done, buttons=done.buttons + (Button("撤销（5分钟内）", key="undo"),))
+    done = builders.done(FOLLOW_UP, "已报价 · 张三 10:32")
     card = render_update(done)
-    assert card["card_type"] == "button_interaction" and "replace_text" not in card
-    assert [b["text"] for b in card["button_list"] if b.get("key")] == ["撤销（5分钟内）"]
+    assert card["main_title"]["desc"] == "已报价 · 张三 10:32"
+    assert card["card_type"] == "text_notice"  # no callback button is left to tap
+    assert "replace_text" not in card
+    assert card["card_action"]["url"] == "https://crm.example.com/c/42"  # 详情 still opens
+    assert render_update(FOLLOW_UP)["card_type"] == "button_interaction"  # not done: buttons stay live
     assert replace_name(Card(card_id="c", title="t", done_note="一二三四五六七八九十十一")) == "一二三四五六七八九…"
+
+
+def test_a_done_card_that_still_offers_undo_keeps_its_buttons():
+    """转交 then 撤销 for a few minutes: replace_text would hide 撤销 behind one grey button."""
+    done = builders.done(FOLLOW_UP, "已转交给王芳 · 张三 10:32")
+    done = replace(done, buttons=done.buttons + (Button(text="撤销（5分钟内）", key="undo"),))
+    card = render_update(done)
+    assert "replace_text" not in card
+    assert [b["text"] for b in card["button_list"] if b.get("key")] == ["撤销（5分钟内）"]
+    assert card["main_title"]["desc"] == "已转交给王芳 · 张三 10:32"
 
 
 def test_text_and_markdown_fit_2048_bytes_on_a_character_boundary():

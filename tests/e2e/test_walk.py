@@ -40,7 +40,7 @@ SLOW = 120_000                          # ms: OCR and speech recognition on a sh
 RESULTS: dict[str, list[dict]] = {}
 # What the walk shows broken outside the simulator and the demo (reported to the team, not fixed
 # here). Each is still checked: a fix makes the walk fail until the entry is removed.
-KNOWN_BREAKS: dict[str, str] = {}   # none left (WeCom's hidden 撤销 after 转交 is fixed in cards/wecom.py)
+KNOWN_BREAKS: dict[str, str] = {}
 # The moments docs/simulator.md shows (refreshed with CRMBOT_DOCS_SCREENSHOTS=1).
 DOC_SHOTS = {"wecom": {"card-draft", "customer-chat", "customer-chat-linked", "transfer-pick", "nudge-at-night",
                        "next-morning"},
