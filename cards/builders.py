@@ -33,7 +33,7 @@ def customer_summary(card_id: str, *, name: str, owner: str, status_label: str, 
     if link:
         buttons.append(Button(text="打开详情", url=link))
     return Card(card_id=card_id, title=f"{name}（{status_label}）", text=last_summary or "",
-                fields=tuple(fields), buttons=tuple(buttons), link=link, source="客户")
+                fields=tuple(fields), buttons=tuple(buttons), link=link, source="客户", subject=name)
 
 
 # What a task's card asks while it is open, per task kind (gone from the card once it is done).
@@ -74,7 +74,9 @@ def new_contact_card(card_id: str, *, contact_name: str, matches: Sequence[tuple
 
 def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, str]], note: str,
                        actions: Sequence[tuple[str, str]], edit_link: str | None,
-                       edit_text: str = "编辑", hint: str = "") -> Card:
+                       edit_text: str = "编辑", hint: str = "", subject: str = "") -> Card:
+    """`subject`: who the draft is about (the name read from the photo), so two drafts in one chat
+    are told apart by more than their title."""
     buttons = tuple(Button(text=text, key=key, style=ButtonStyle.PRIMARY if i == 0 else
                            (ButtonStyle.DANGER if key == "discard" else ButtonStyle.DEFAULT))
                     for i, (key, text) in enumerate(actions))
@@ -82,7 +84,7 @@ def capture_draft_card(card_id: str, *, title: str, fields: Sequence[tuple[str, 
         buttons = buttons[:1] + (Button(text=edit_text, url=edit_link),) + buttons[1:]
     return Card(card_id=card_id, title=title, text=note, hint=hint,
                 fields=tuple(CardField(k, v) for k, v in fields if v), buttons=buttons,
-                link=edit_link, source="拍名片 / 语音录入")
+                link=edit_link, source="拍名片 / 语音录入", subject=subject)
 
 
 def pick_card(card_id: str, *, title: str, choices: Sequence[tuple[int, str, str]]) -> Card:
@@ -122,7 +124,7 @@ def possible_duplicate_card(card_id: str, *, typed: str, matches: Sequence[tuple
     buttons.append(Button(text="放弃", key="discard", style=ButtonStyle.DANGER))
     return Card(card_id=card_id, title=title or f"“{typed}”可能已存在", text="\n".join(lines),
                 fields=tuple(CardField(k, v) for k, v in fields if v), buttons=tuple(buttons),
-                link=open_links[0] if open_links else None, source="查重")
+                link=open_links[0] if open_links else None, source="查重", subject=typed)
 
 
 def duplicate_review_card(card_id: str, *, title: str, reason: str,

@@ -24,13 +24,19 @@
 
 2. `render_action_card(card, robot_sender_hint)` → (msgKey, msgParam) for the classic robot ActionCard,
    used when no template id is configured. Its buttons can only open URLs, so a callback button becomes
-   `dtmd://dingtalkclient/sendMessage?content=<text>`: tapping it makes the DingTalk client send
-   ACTION TEXT into the chat as the user. The format is
+   `dtmd://dingtalkclient/sendMessage?content=<text>`: tapping it makes the DingTalk client send that
+   text into the chat AS THE PERSON, where they and everyone in the chat read it. So the text is
+   written for people and holds no card id and no key (`button_text`):
 
-       [<hint>]#操作 <button text> ‹<card_id>|<key>›
+       ☑ 老板未拍板 · 上海华东机电设备有限公司
 
-   `parse_card_action(text)` → (card_id, key) and `parse_action_text(text)` → key recognise it; the
-   DingTalk adapter already turns such a message into a Kind.CARD_ACTION event.
+   the button as shown, then what the card is about (`Card.subject`, else its title, cut to 16
+   characters). The mark "☑" at the start is what nobody types by accident: a text that starts with
+   it is a tap (`is_button_text`). Buttons with equal labels on one card are numbered ("…（2）").
+   The server finds the card again from the text and the person (bot/card_taps.py): the same
+   `button_text` over the cards it sent them. Buttons with a URL stay links.
+   Until the classic cards sent before this format have scrolled away, the old text
+   "#操作 已报价 ‹fu-42|tag:quoted›" is still read (`parse_card_action`); nothing writes it any more.
    sampleActionCard6 (two horizontal buttons) is deliberately not used: public sources disagree on its
    parameter names (buttonTitle1/buttonUrl1 vs actionTitle1/actionURL1), sampleActionCard2 is safe.
 
@@ -58,8 +64,13 @@ BUTTON_URL_MAX_CHARS = 500
 WORK_NOTICE_MAX_BYTES = 2048      # whole msg; we keep the markdown text well under it
 MAX_ACTION_CARD_BUTTONS = 5
 
-ACTION_PREFIX = "#操作"
-_ACTION_RE = re.compile(r"#操作\s.*‹([0-9A-Za-z_\-@.]{1,128})\|([^›]{1,512})›\s*$", re.DOTALL)
+TAP_MARK = "☑"
+TAP_SEPARATOR = " · "
+TAP_SUBJECT_MAX_CHARS = 16
+# optional "@robot " a group client may put in front; one line; the mark, a space, the label
+_TAP_RE = re.compile(r"^(?:@\S+\s+)?" + TAP_MARK + r" (\S[^\n]{0,99})$")
+# the format before issue 16, still read for cards already in chats: "#操作 已报价 ‹fu-42|tag:quoted›"
+_LEGACY_ACTION_RE = re.compile(r"#操作\s.*‹([0-9A-Za-z_\-@.]{1,128})\|([^›]{1,512})›\s*$", re.DOTALL)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -101,45 +112,79 @@ def _json_list_within(items: list[dict], limit: int = PARAM_VALUE_MAX_BYTES) -> 
 # 2. classic ActionCard fallback
 
 
-def action_text(card_id: str, button: Button, robot_sender_hint: str = "") -> str:
-    """The text a fallback button makes the client send, e.g. "#操作 已报价 ‹fu-42|tag:quoted›"."""
-    if not button.key or "›" in button.key:
-        raise ValueError(f"a callback button needs a key without '›': {button!r}")
-    return f"{robot_sender_hint}{ACTION_PREFIX} {button.text} ‹{card_id}|{button.key}›"
+def button_texts(card: Card) -> dict[str, str]:
+    """{text a tap sends: key} for every callback button of `card`. The renderer and the server that
+    reads taps back (bot/card_taps.py) both start from here, so they always agree."""
+    texts: dict[str, str] = {}
+    for button, text in zip([b for b in card.buttons if b.key], _tap_texts(card)):
+        texts.setdefault(text, button.key)
+    return texts
+
+
+def button_text(card: Card, button: Button) -> str:
+    """The text tapping `button` makes the client send, e.g. "☑ 已报价 · 上海华东机电设备有限公司"."""
+    callbacks = [b for b in card.buttons if b.key]
+    if button not in callbacks:
+        raise ValueError(f"not a callback button of this card: {button!r}")
+    return _tap_texts(card)[callbacks.index(button)]
+
+
+def _tap_texts(card: Card) -> list[str]:
+    """The text of each callback button of `card`, in order."""
+    subject = _cut(markdown_text(card.about, single_line=True), TAP_SUBJECT_MAX_CHARS)
+    labels = [_cut(markdown_text(b.text, single_line=True), BUTTON_TITLE_MAX_CHARS) for b in card.buttons if b.key]
+    texts = []
+    for i, label in enumerate(labels):
+        if labels.count(label) > 1:  # e.g. two names cut to the same 10 characters on a pick card
+            label = f"{label}（{labels[:i + 1].count(label)}）"
+        texts.append(f"{TAP_MARK} {label}{TAP_SEPARATOR}{subject}" if subject else f"{TAP_MARK} {label}")
+    return texts
+
+
+def read_button_text(text: str) -> str | None:
+    """A received text that is a tap on a classic ActionCard button, as `button_texts` writes it
+    (without the @robot a group client may put in front); None for any other text."""
+    match = _TAP_RE.match((text or "").strip())
+    return f"{TAP_MARK} {match.group(1)}" if match else None
+
+
+def tapped_label(text: str) -> str:
+    """The button's label in a tap's text ("已报价"), to tell the person what was not done."""
+    match = _TAP_RE.match((text or "").strip())
+    return match.group(1).split(TAP_SEPARATOR)[0] if match else ""
 
 
 def parse_card_action(text: str) -> tuple[str, str] | None:
-    """(card_id, key) from an action text, or None if the text is not one."""
-    match = _ACTION_RE.search(text or "")
+    """(card_id, key) from a text in the format before issue 16, or None."""
+    match = _LEGACY_ACTION_RE.search(text or "")
     if not match:
         return None
     return match.group(1), match.group(2)
-
-
-def parse_action_text(text: str) -> str | None:
-    """The button key from an action text, or None."""
-    parsed = parse_card_action(text)
-    return parsed[1] if parsed else None
 
 
 def render_action_card(card: Card, robot_sender_hint: str = "", link_base: str | None = None
                        ) -> tuple[str, dict[str, str]]:
     """(msgKey, msgParam dict) for /v1.0/robot/oToMessages/batchSend or groupMessages/send.
 
-    `robot_sender_hint` is put in front of each action text. In a group the robot only receives
+    `robot_sender_hint` is put in front of each button's text. In a group the robot only receives
     messages that @ it, so pass e.g. "@销售助手 " there (whether a typed @name counts as a mention
     for a dtmd:// message is unverified); in the 1:1 robot chat pass "".
+    A done card shows what builders.done left on it (links, 撤销) only when something is left to
+    tap; else it is plain markdown with the done note.
     The client turns msgParam into the JSON string DingTalk wants.
     """
+    taps = iter(_tap_texts(card))  # escaping keeps every callback button, in order
     card = escaped_card(card, markdown_text, link_base)
+    tap_text = {id(b): next(taps) for b in card.buttons if b.key}
     title = _cut(card.title, 100)
     text = _cut(_markdown_body(card, with_title=True), ACTION_CARD_TEXT_MAX_CHARS)
-    buttons = [] if card.done_note is not None else list(card.buttons[:MAX_ACTION_CARD_BUTTONS])
+    left_to_tap = card.done_note is None or any(b.key for b in card.buttons)
+    buttons = list(card.buttons[:MAX_ACTION_CARD_BUTTONS]) if left_to_tap else []
     if not buttons and card.link and card.done_note is None:
         buttons = [Button(text="查看详情", url=card.link)]
     if not buttons:
         return "sampleMarkdown", {"title": title, "text": text}
-    urls = [_button_url(card.card_id, b, robot_sender_hint) for b in buttons]
+    urls = [b.url or _tap_url(robot_sender_hint + tap_text[id(b)]) for b in buttons]
     titles = [_cut(b.text, BUTTON_TITLE_MAX_CHARS) for b in buttons]
     if len(buttons) == 1:
         return "sampleActionCard", {"title": title, "text": text,
@@ -151,13 +196,10 @@ def render_action_card(card: Card, robot_sender_hint: str = "", link_base: str |
     return f"sampleActionCard{len(buttons)}", param
 
 
-def _button_url(card_id: str, button: Button, hint: str) -> str:
-    if button.url:
-        return button.url
-    content = quote(action_text(card_id, button, hint), safe="")
-    url = f"dtmd://dingtalkclient/sendMessage?content={content}"
+def _tap_url(text: str) -> str:
+    url = f"dtmd://dingtalkclient/sendMessage?content={quote(text, safe='')}"
     if len(url) > BUTTON_URL_MAX_CHARS:
-        raise ValueError(f"button key too long for a DingTalk action URL: {button.key!r}")
+        raise ValueError(f"button text too long for a DingTalk action URL: {text!r}")
     return url
 
 

@@ -79,7 +79,7 @@ def escaped_card(card: Card, text, link_base: str | None) -> Card:
             continue
         buttons.append(Button(text=text(b.text), key=b.key, url=url, style=b.style))
     return dataclasses.replace(
-        card, title=text(card.title), text=text(card.text), source=text(card.source),
+        card, title=text(card.title), subject=text(card.subject), text=text(card.text), source=text(card.source),
         fields=tuple(CardField(label=text(f.label), value=text(f.value)) for f in card.fields),
         buttons=tuple(buttons), link=safe_link(card.link, link_base),
         done_note=text(card.done_note) if card.done_note is not None else None)

@@ -45,6 +45,14 @@ class Card:
     # Set when the card was acted upon: buttons are replaced by this line, e.g. "已认领 · 张三 10:32".
     done_note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Who or what the card is about, short ("上海华东机电设备有限公司"), where the title says more
+    # ("上海华东机电设备有限公司（正常）"). Names the card in a text a person sends back (DingTalk's
+    # ActionCard buttons, cards/dingtalk.py); empty = the title.
+    subject: str = ""
+
+    @property
+    def about(self) -> str:
+        return self.subject or self.title
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,7 +60,8 @@ class Card:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Card":
         return cls(
-            card_id=data["card_id"], title=data["title"], text=data.get("text", ""),
+            card_id=data["card_id"], title=data["title"], subject=data.get("subject", ""),
+            text=data.get("text", ""),
             hint=data.get("hint", ""),
             fields=tuple(CardField(**f) for f in data.get("fields", ())),
             buttons=tuple(Button(text=b["text"], key=b.get("key"), url=b.get("url"),

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Sequence
 
 from config.playbook import Playbook
-from storage.models import CaptureDraft, Customer, Opportunity, Task
+from storage.approvals import Facts, skipped_stages
+from storage.models import Approval, CaptureDraft, Customer, Opportunity, Task
 
-from . import builders
+from . import builders, formats
 from .links import customer_link, draft_link, home_link
 from .model import Card, new_card_id
 
@@ -95,9 +96,26 @@ def customer_draft_fields(fields: dict) -> list[tuple[str, str]]:
 
 def draft_card(draft: CaptureDraft, public_url: str, *, title: str, fields: Sequence[tuple[str, str]],
                note: str, actions: Sequence[tuple[str, str]], edit_text: str = "编辑",
-               hint: str = "") -> Card:
+               hint: str = "", subject: str = "") -> Card:
     """A capture draft (card photo, voice note) waiting for the rep's one tap; `hint` says what to
-    do and goes once the draft is acted upon."""
+    do and goes once the draft is acted upon. `subject` (default: the name or company read) tells
+    two drafts in one chat apart."""
+    subject = subject or draft.fields.get("name") or draft.fields.get("company") or ""
     return builders.capture_draft_card(new_card_id("draft", draft.id), title=title, fields=fields,
-                                       note=note, actions=actions, hint=hint,
+                                       note=note, actions=actions, hint=hint, subject=subject,
                                        edit_link=draft_link(public_url, draft.id), edit_text=edit_text)
+
+
+def approval_line(approval: Approval, playbook: Playbook) -> str:
+    """One line a person reads about an approval: 折扣 12%（150,000元） or 跳过阶段 需求确认 → 商务谈判."""
+    if approval.kind == "discount":
+        amount = f"（{formats.money(approval.amount)}）" if approval.amount is not None else ""
+        return f"折扣 {approval.discount_percent.normalize():f}%{amount}"
+    return f"跳过阶段 {skipped_stages(approval, playbook)}"
+
+
+def approval_fields(found: Facts) -> list[tuple[str, str]]:
+    """The fields of an approval's cards, money written the one way (金额, 折后 after 申请人)."""
+    money = [("金额", formats.money(found.amount)), ("折后", formats.money(found.amount_after))] \
+        if found.amount is not None else []
+    return found.fields[:3] + money + found.fields[3:]

@@ -213,4 +213,4 @@ def _followup_draft_card(rt: Services, session, draft, parsed, fixes, now):
     return rows.draft_card(
         draft, rt.settings.crmbot_public_url, title="语音跟进草稿", fields=fields,
         note=formats.fit(draft.fields.get("transcript", ""), 120),
-        actions=[("confirm", "确认"), ("discard", "放弃")], edit_text="改客户")
+        actions=[("confirm", "确认"), ("discard", "放弃")], edit_text="改客户", subject=customer.name)

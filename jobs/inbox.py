@@ -8,11 +8,13 @@ half-written; an unexpected error rolls everything back and rq retries the job.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 import bot.handlers  # noqa: F401  (registers the handlers on the router)
+from bot import card_taps
 from bot.context import Context
 from bot.events import Event, Kind
 from bot.router import router
@@ -20,7 +22,7 @@ from bot.outbound import enqueue_delivery
 from bot.services import Services
 from storage import messaging, users
 from storage.errors import DomainError
-from storage.models import CardRecord, InboxEvent
+from storage.models import CardRecord, InboxEvent, User
 
 from .outbound import deliver
 from .runtime import current_runtime
@@ -72,13 +74,24 @@ def _context(session: Session, rt: Services, row: InboxEvent) -> Context:
         if event.sender else None
     if user is not None and user.preferred_platform != str(event.platform):
         user.preferred_platform = str(event.platform)
-    ctx = Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
-                  now=rt.clock.now(), inbox_id=row.id)
-    if event.kind == Kind.CARD_ACTION:
-        record = session.get(CardRecord, str(event.payload.get("card_ref", "")))
-        if record is not None and user is not None and record.recipient_user_id == user.id:
-            ctx.card_record = record
-    return ctx
+    record = None
+    if event.kind == Kind.CARD_ACTION and user is not None:
+        record, event = _tapped_card(session, event, user)
+    return Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
+                   now=rt.clock.now(), inbox_id=row.id, card_record=record)
+
+
+def _tapped_card(session: Session, event: Event, user: User) -> tuple[CardRecord | None, Event]:
+    """The card a click is about, if it was sent to this user; a tap that arrived as the person's
+    text (an ActionCard button) names no card: it is found among theirs (bot/card_taps.py)."""
+    if event.payload.get("button_text"):
+        tap = card_taps.resolve(session, user, str(event.platform), event.payload["button_text"])
+        if tap is None:
+            return None, event
+        return tap.record, replace(event, payload={**event.payload, "card_ref": tap.record.card_id,
+                                                   "action": tap.key})
+    record = session.get(CardRecord, str(event.payload.get("card_ref", "")))
+    return (record if record is not None and record.recipient_user_id == user.id else None), event
 
 
 def _handle(ctx: Context) -> str:
@@ -87,7 +100,8 @@ def _handle(ctx: Context) -> str:
             ctx.say(NOT_REGISTERED)
         return "ignored"
     if ctx.event.kind == Kind.CARD_ACTION and ctx.card_record is None:
-        ctx.say("这张卡片已失效或不是发给你的，请发送“待办”查看最新任务。")
+        tapped = ctx.event.payload.get("button_text")
+        ctx.say(card_taps.not_found(tapped) if tapped else "这张卡片已失效或不是发给你的，请发送“待办”查看最新任务。")
         return "done"
     try:
         with ctx.session.begin_nested():  # a refusal rolls back exactly what the handler wrote

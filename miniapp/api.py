@@ -19,6 +19,7 @@ from bot.outbound import Outbound, Purpose
 from cards import builders
 from cards.links import app_link
 from cards.model import new_card_id
+from cards.rows import approval_fields, approval_line
 from storage import (approvals, customers, deal_insights, drafts, duplicate_reviews, followups, leads, links, merge,
                      opportunities, tasks)
 from storage.errors import CustomerCollision, DomainError, InvalidInput, PermissionDenied
@@ -435,7 +436,7 @@ def _approval_cards(out: Outbound, session, asked: approvals.Asked) -> None:
     out (a person sends it on purpose: quiet hours may hold it, no reminder cap)."""
     found = approvals.facts(session, asked.approval, _playbook())
     card, copy = builders.approval_cards(
-        new_card_id("appr", asked.approval.id), new_card_id("apcc", asked.approval.id), title=found.title, fields=found.fields, approver=asked.approver.name,
+        new_card_id("appr", asked.approval.id), new_card_id("apcc", asked.approval.id), title=found.title, fields=approval_fields(found), approver=asked.approver.name,
         level=found.level_label, copy_to=asked.copy_to.name if asked.copy_to else None,
         reject_reasons=_playbook().approvals.reject_reasons,
         link=app_link(runtime().settings.crmbot_public_url, found.path))
@@ -518,7 +519,7 @@ def decide_approval(approval_id: int):
         requester = session.get(User, approval.requested_by_id)
         verdict = "已同意" if approval.status == "approved" else f"被驳回：{approval.reason}"
         out = _outbound(session)
-        out.text(requester, f"{approvals.describe(approval, _playbook())} {verdict}（{actor.name}）",
+        out.text(requester, f"{approval_line(approval, _playbook())} {verdict}（{actor.name}）",
                  dedupe_key=f"approval:{approval.id}:decided:{requester.id}", purpose=Purpose.DIRECT)
         answer = jsonify(reads.approval_dict(session, approval, _playbook(), _tz()))
     out.deliver_after_commit(runtime().queue)

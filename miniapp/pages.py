@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +68,14 @@ def _format_time(value: datetime | None) -> str:
     return formats.when(value, runtime().playbook.tz, clock_now(), empty="—", today_word=True)
 
 
+@bp.app_template_filter("day")
+def _format_day(value: date | str | None) -> str:
+    """A date the cards' way (cards.formats.when): 11-28 this year, 2027-01-05 otherwise."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return formats.when(value, runtime().playbook.tz, clock_now(), empty="—")
+
+
 @bp.app_template_filter("money")
 def _format_money(value) -> str:
     return formats.money(value, empty="—")
@@ -99,6 +107,7 @@ def home():
         return render_template("miniapp/home.html", me=me, work=mine, q=q, status=status,
                                customer_choices=choices,
                                escalations=reads.escalations(session, me, now) if is_manager else [],
+                               to_decide=reads.approvals_to_decide(session, me, rt.playbook) if is_manager else [],
                                statuses=reads.STATUS_LABELS, now=now,
                                draft_views=[reads.draft_dict(d) for d in mine.drafts],
                                is_manager=is_manager)

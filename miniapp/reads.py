@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cards import formats
+from cards.rows import approval_line
 from config.playbook import Playbook
 from storage import approvals, customers, drafts, links, opportunities
 from storage.errors import PermissionDenied
@@ -120,7 +121,7 @@ class OpportunityView:
 def approval_dict(session: Session, a: Approval, playbook: Playbook, tz) -> dict[str, Any]:
     names = user_names(session, {a.requested_by_id, a.approver_id, a.copy_to_id or 0, a.decided_by_id or 0})
     return {"id": a.id, "kind": a.kind, "kind_label": approvals.KIND_LABELS[a.kind], "status": a.status,
-            "status_label": approvals.STATUS_LABELS[a.status], "what": approvals.describe(a, playbook),
+            "status_label": approvals.STATUS_LABELS[a.status], "what": approval_line(a, playbook),
             "requested_by": names.get(a.requested_by_id, ""), "approver": names.get(a.approver_id, ""),
             "approver_id": a.approver_id, "copy_to": names.get(a.copy_to_id) if a.copy_to_id else None,
             "level_label": approvals.LEVEL_LABELS.get(a.level, a.level), "reason": a.reason, "note": a.note,
@@ -263,7 +264,9 @@ def _deal_entries(session: Session, opps: list[Opportunity], opp_names: dict[int
         name, after = opp_names[row.entity_id], row.after or {}
         if row.action == "opportunity.won":
             title = f"赢单：“{name}”"
-            detail = f"成交金额 ¥{Decimal(after.get('won_amount') or 0):,.2f}，签约日期 {after.get('signed_on') or '—'}"
+            signed = after.get("signed_on")
+            detail = (f"成交金额 {formats.money(after.get('won_amount') or 0)}，签约日期 "
+                      f"{formats.when(date.fromisoformat(signed), tz, row.at) if signed else '—'}")
         elif row.action == "opportunity.lost":
             title = f"丢单：“{name}”"
             detail = "；".join(x for x in (after.get("lost_reason"), after.get("lost_competitor") and
@@ -272,7 +275,7 @@ def _deal_entries(session: Session, opps: list[Opportunity], opp_names: dict[int
             title, detail = f"重新打开：“{name}”", ""
         entries.append(TimelineEntry(local(row.at, tz), "deal", title, detail, names.get(row.actor_id, "")))
     for a in asked:
-        what = approvals.describe(a, playbook)
+        what = approval_line(a, playbook)
         entries.append(TimelineEntry(local(a.requested_at, tz), "approval",
                                      f"申请{what}：“{opp_names[a.opportunity_id]}”", a.note or "",
                                      names.get(a.requested_by_id, "")))
@@ -356,6 +359,28 @@ def escalations(session: Session, actor: User, now: datetime, limit: int = 30) -
     rows = session.execute(query.order_by(Task.escalation_level.desc(), Task.due_at, Task.id).limit(limit))
     return [Escalation(task, name, ESCALATION_LEVELS.get(task.escalation_level, "已升级"),
                        bool(task.due_at and task.due_at < now)) for task, name in rows]
+
+
+@dataclass
+class ApprovalToDo:
+    approval: Approval
+    what: str            # 折扣 12%（150,000元）
+    opportunity: str
+    customer_id: int
+    requested_by: str
+
+
+def approvals_to_decide(session: Session, actor: User, playbook: Playbook, limit: int = 30) -> list[ApprovalToDo]:
+    """Requests waiting for this manager's or director's decision, oldest first: on the mini-app
+    home beside the escalations, not only as cards in chat."""
+    rows = session.execute(
+        select(Approval, Opportunity.name, Opportunity.customer_id, User.name)
+        .join(Opportunity, Opportunity.id == Approval.opportunity_id)
+        .join(User, User.id == Approval.requested_by_id)
+        .where(Approval.approver_id == actor.id, Approval.status == "pending")
+        .order_by(Approval.requested_at, Approval.id).limit(limit))
+    return [ApprovalToDo(a, approval_line(a, playbook), name, customer_id, requester)
+            for a, name, customer_id, requester in rows]
 
 
 def default_next_followup(playbook: Playbook, now: datetime) -> date:

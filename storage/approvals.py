@@ -259,12 +259,16 @@ def history(session: Session, opportunity_id: int) -> list[Approval]:
 
 @dataclass(frozen=True)
 class Facts:
-    """What an approval's cards show, read once for whoever builds them (bot, jobs, mini-app)."""
+    """What an approval's cards show, read once for whoever builds them (bot, jobs, mini-app).
+    Amounts stay numbers: how money is written is the cards' one rule (cards/rows.py
+    `approval_fields`, cards/formats.py)."""
     title: str
     fields: list[tuple[str, str]]
     level_label: str
     customer_id: int
     opportunity_id: int
+    amount: Decimal | None = None          # the deal's amount, for a discount
+    amount_after: Decimal | None = None    # what it comes to after the discount
 
     @property
     def path(self) -> str:   # the mini-app page of the deal
@@ -276,23 +280,21 @@ def facts(session: Session, approval: Approval, playbook: Playbook) -> Facts:
     customer = session.get(Customer, opportunity.customer_id)
     requester = session.get(User, approval.requested_by_id)
     fields = [("商机", opportunity.name), ("客户", customer.name), ("申请人", requester.name)]
+    amount = after = None
     if approval.kind == "discount":
         title = f"折扣审批：{approval.discount_percent.normalize():f}%"
         if approval.amount is not None:
+            amount = approval.amount
             after = approval.amount * (Decimal(100) - approval.discount_percent) / Decimal(100)
-            fields += [("金额", f"¥{approval.amount:,.2f}"), ("折后", f"¥{after:,.2f}")]
     else:
         title = "跳过阶段审批"
-        fields.append(("阶段", describe(approval, playbook).removeprefix("跳过阶段 ")))
+        fields.append(("阶段", skipped_stages(approval, playbook)))
     if approval.note:
         fields.append(("说明", approval.note))
-    return Facts(title, fields, LEVEL_LABELS[approval.level], customer.id, opportunity.id)
+    return Facts(title, fields, LEVEL_LABELS[approval.level], customer.id, opportunity.id, amount, after)
 
 
-def describe(approval: Approval, playbook: Playbook) -> str:
-    """One line a person reads: 折扣 12%（¥150,000.00） or 跳过阶段 需求确认 → 商务谈判."""
-    if approval.kind == "discount":
-        amount = f"（¥{approval.amount:,.2f}）" if approval.amount is not None else ""
-        return f"折扣 {approval.discount_percent.normalize():f}%{amount}"
+def skipped_stages(approval: Approval, playbook: Playbook) -> str:
+    """需求确认 → 商务谈判: the stages a skip jumps between, by their playbook labels."""
     frm, to = playbook.stage(approval.from_stage), playbook.stage(approval.to_stage)
-    return f"跳过阶段 {frm.label if frm else approval.from_stage} → {to.label if to else approval.to_stage}"
+    return f"{frm.label if frm else approval.from_stage} → {to.label if to else approval.to_stage}"

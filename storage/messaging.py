@@ -104,6 +104,19 @@ def stuck_inbox_ids(session: Session, older_than: timedelta, now: datetime,
         InboxEvent.attempts < max_attempts).order_by(InboxEvent.id).limit(limit)))
 
 
+def cards_shown_to(session: Session, user_id: int, platform: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+    """(card id, the card as it was sent) for the newest `limit` card messages sent to a person on a
+    platform, newest first: every send and every update of a card that reached them or is on its
+    way (held ones have not been seen yet). Uses the outbox's (recipient, created_at) index."""
+    rows = session.execute(
+        select(OutboxMessage.card_id, OutboxMessage.payload).where(
+            OutboxMessage.recipient_user_id == user_id, OutboxMessage.platform == platform,
+            OutboxMessage.card_id.is_not(None), OutboxMessage.action.in_(("send", "update")),
+            OutboxMessage.status.in_(("pending", "sending", "sent")))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit))
+    return [(card_id, payload["card"]) for card_id, payload in rows if isinstance(payload.get("card"), dict)]
+
+
 def save_card(session: Session, *, card_id: str, org_id: int, platform: str, recipient_user_id: int,
               subject_type: str, subject_id: int, card: dict[str, Any]) -> CardRecord:
     record = session.get(CardRecord, card_id)

@@ -75,10 +75,41 @@ class Stack:
         return self.dingtalk_post(self.dingtalk_message("text", user, text={"content": text}, **kw))
 
     def dingtalk_click(self, user: str, card_id: str, key: str) -> requests.Response:
-        """A click on the ActionCard fallback: the client sends the button's text as the user."""
-        from cards.dingtalk import action_text
-        from cards.model import Button
-        return self.dingtalk_text(user, action_text(card_id, Button(text=key, key=key)))
+        """A tap on an ActionCard button: the client sends the button's text as the user. The text
+        is taken from a button the fake DingTalk really received for `user`."""
+        return self.dingtalk_text(user, self.dingtalk_button_text(user, key, card_id=card_id))
+
+    def dingtalk_button_text(self, user: str, key: str, *, card_id: str | None = None,
+                             shown: list[str] | None = None) -> str:
+        """The text of the ActionCard button with `key` on card `card_id` (or on the card that shows
+        the button texts `shown`), as the card was last sent; it must be one the fake received."""
+        for text, k in self.dingtalk_button_keys(user, card_id=card_id, shown=shown).items():
+            if k == key:
+                return text
+        raise AssertionError(f"no ActionCard button {key!r} reached {user} (card {card_id or shown})")
+
+    def dingtalk_button_keys(self, user: str, *, card_id: str | None = None,
+                             shown: list[str] | None = None) -> dict[str, str]:
+        """{button text: key} of the newest card sent to `user` that is card `card_id` or shows the
+        texts `shown`, for the texts the fake received. A test reads a key here; the person never
+        sees one."""
+        from sqlalchemy import select
+
+        from cards.dingtalk import button_texts
+        from cards.model import Card
+        from storage.models import OutboxMessage
+        received = set(self.dingtalk.button_texts(user))
+        with self.runtime.db.transaction() as s:
+            sent = s.execute(select(OutboxMessage.card_id, OutboxMessage.payload).where(
+                OutboxMessage.platform == "dingtalk", OutboxMessage.recipient == user,
+                OutboxMessage.card_id.is_not(None), OutboxMessage.action.in_(("send", "update")))
+                .order_by(OutboxMessage.id.desc())).all()
+        for sent_id, payload in sent:
+            texts = button_texts(Card.from_dict(payload["card"]))
+            if (card_id and sent_id != card_id) or (shown is not None and not set(shown) <= set(texts)):
+                continue
+            return {t: k for t, k in texts.items() if t in received and (shown is None or t in shown)}
+        return {}
 
 
 def _serve(app) -> tuple[str, callable]:

@@ -15,8 +15,11 @@ Choices the router should know about:
 - richText (text with inline pictures) becomes ONE Kind.TEXT event: {"text": joined text parts,
   "images": [downloadCode, ...]}. Treat the images like IMAGE events' media_ref, attached to that text.
 - The text-button fallback for cards (cards/dingtalk.py `render_action_card`) makes the client send a
-  text such as "#操作 已报价 ‹fu-42|tag:quoted›". Such a text is turned into Kind.CARD_ACTION here
-  ({"card_ref", "action", "params": {}, "via": "text"}), so the router handles both card flavours alike.
+  text such as "☑ 已报价 · 上海华东机电设备有限公司". Such a text is turned into Kind.CARD_ACTION here
+  ({"card_ref": "", "action": "", "params": {}, "via": "text", "button_text"}); which card and key it
+  means depends on who sent it and what they were sent, so the inbox job finds them
+  (bot/card_taps.py) and the router then handles both card flavours alike. A text in the format
+  before issue 16 ("#操作 已报价 ‹fu-42|tag:quoted›", still on cards in chats) names its card and key.
 - Answer the HTTP callback with 200 as soon as the inbox row is written; a `CallbackRejected` maps to
   its `.status` (403 bad/stale/replayed signature, 400 malformed, 413 too large, 503 replay store
   down) and nothing is stored.
@@ -45,7 +48,7 @@ from pydantic import ValidationError
 
 from bot.events import Chat, Event, Kind, Platform
 from config.inbound import BodyRejected, field_errors, load_json, load_json_object
-from cards.dingtalk import parse_card_action
+from cards.dingtalk import parse_card_action, read_button_text
 
 from .payloads import CardCallback, CardContent, RobotContent, RobotMessage
 
@@ -256,9 +259,12 @@ def _message_content(message: RobotMessage) -> tuple[Kind, dict[str, Any]]:
 
     if msgtype == "text":
         text = (message.text.content if message.text else "").strip()
-        action = parse_card_action(text)
-        if action:
-            card_ref, key = action
+        if read_button_text(text):
+            return Kind.CARD_ACTION, {"card_ref": "", "action": "", "params": {}, "via": "text",
+                                      "button_text": text}
+        legacy = parse_card_action(text)
+        if legacy:
+            card_ref, key = legacy
             return Kind.CARD_ACTION, {"card_ref": card_ref, "action": key, "params": {}, "via": "text"}
         return Kind.TEXT, {"text": text}
     if msgtype == "picture":

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Flask, Response, abort, jsonify, request, url_for
 
@@ -112,6 +113,17 @@ class FakeDingTalkState:
     def sent_to(self, api: str) -> list[dict[str, Any]]:
         with self.lock:
             return [s for s in self.sent if s["api"] == api]
+
+    def button_texts(self, user: str) -> list[str]:
+        """What tapping the ActionCard buttons sent to `user` makes their client send (the
+        `content` of each dtmd://dingtalkclient/sendMessage URL), oldest first."""
+        texts = []
+        for entry in self.sent_to("batchSend"):
+            if user in entry["body"].get("userIds", []):
+                texts += [parse_qs(urlsplit(url).query).get("content", [""])[0]
+                          for name, url in entry["msg_param"].items()
+                          if "url" in name.lower() and str(url).startswith("dtmd://")]
+        return texts
 
     # --- used by the endpoints ---
 

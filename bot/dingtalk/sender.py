@@ -47,10 +47,12 @@ def send(rt: Services, message: OutboxMessage) -> dict[str, Any]:
             client.create_and_deliver_card(card.card_id, params, **target,
                                            callback_route_key=rt.settings.crmbot_dingtalk_card_route_key or None)
             return {"out_track_id": card.card_id}
-        if message.action == "update":
+        if message.action == "update" and not any(b.key for b in card.buttons):
             # a classic ActionCard cannot change after it is sent: say what happened instead
             msg_key, msg_param = "sampleText", {"content": f"✅ {card.title}：{card.done_note or '已处理'}"}
         else:
+            # a card that still has something to tap after the update (转交's colleagues, 撤销) is
+            # sent again as it is now: an update in place is what only interactive cards can do
             msg_key, msg_param = render.render_action_card(card, link_base=link_base)
     else:
         msg_key, msg_param = "sampleText", {"content": payload["text"]}

@@ -12,9 +12,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from cards import builders
+from cards import builders, formats
 from cards.links import app_link
 from cards.model import Card, new_card_id
+from cards.rows import approval_fields, approval_line
 from storage import approvals, opportunities
 from storage.errors import InvalidInput
 from storage.models import Approval, Opportunity, User
@@ -60,7 +61,7 @@ def approval_pushes(session: Session, playbook, settings, approval: Approval, ap
     found = approvals.facts(session, approval, playbook)
     card, copy = builders.approval_cards(
         new_card_id("appr", approval.id), new_card_id("apcc", approval.id), title=found.title,
-        fields=found.fields, approver=approver.name, level=found.level_label,
+        fields=approval_fields(found), approver=approver.name, level=found.level_label,
         copy_to=copy_to.name if copy_to else None, reject_reasons=playbook.approvals.reject_reasons,
         link=app_link(settings.crmbot_public_url, found.path), prefix=prefix)
     pushes = [Push(approver, card, f"approval:{approval.id}:{round_}:to:{approver.id}")]
@@ -146,7 +147,8 @@ def close_won(ctx: Context, args: str) -> None:
     opportunity = opportunities.find_opportunity(ctx.session, ctx.user, " ".join(parts))
     won = opportunities.close_won(ctx.session, ctx.user, opportunity.id, WonInput(amount, signed),
                                   ctx.playbook, now=ctx.now)
-    ctx.say(f"🎉 恭喜赢单：{won.name}，成交金额 ¥{won.won_amount:,.2f}，签约日期 {won.signed_on:%Y-%m-%d}。"
+    ctx.say(f"🎉 恭喜赢单：{won.name}，成交金额 {formats.money(won.won_amount)}，"
+            f"签约日期 {formats.when(won.signed_on, ctx.playbook.tz, ctx.now)}。"
             f"后续步骤：{'、'.join(ctx.playbook.stages[-1].steps) or '无'}")
 
 
@@ -178,7 +180,7 @@ def ask_discount(ctx: Context, args: str) -> None:
     opportunity = opportunities.find_opportunity(ctx.session, ctx.user, " ".join(parts[:at]))
     asked = approvals.request_discount(ctx.session, ctx.user, opportunity.id, parts[at], ctx.playbook,
                                        now=ctx.now, note=" ".join(parts[at + 1:]) or None)
-    what = approvals.describe(asked.approval, ctx.playbook)
+    what = approval_line(asked.approval, ctx.playbook)
     if asked.decided:
         ctx.say(f"{what} 在你的权限内，已生效：{opportunity.name}。")
         return
@@ -203,7 +205,7 @@ def reopen(ctx: Context, args: str) -> None:
 
 def _decided(ctx: Context, approval: Approval, verdict: str) -> None:
     """Tell the requester and the person copied what was decided."""
-    what = approvals.describe(approval, ctx.playbook)
+    what = approval_line(approval, ctx.playbook)
     opportunity = ctx.session.get(Opportunity, approval.opportunity_id)
     line = f"{opportunity.name}：{what} {verdict}（{ctx.user.name}）"
     if approval.kind == "stage_skip" and approval.status == "approved":

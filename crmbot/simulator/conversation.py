@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-from cards.dingtalk import parse_card_action
+from cards.dingtalk import parse_card_action, read_button_text
 
 MAX_MESSAGES = 100
 
@@ -182,7 +182,8 @@ def _robot_message(msg_key: str, param: dict) -> dict[str, Any]:
         for title, url in pairs:
             action = _dtmd_action(url)
             if action:
-                card_id, key = action
+                # the text the tap sends names no card: it is the button's "key" here (views.click)
+                card_id, key = action if isinstance(action, tuple) else (card_id, action)
                 buttons.append({"text": title, "key": key, "url": None, "style": "default"})
             else:
                 buttons.append({"text": title, "key": None, "url": url, "style": "default"})
@@ -197,12 +198,13 @@ def _robot_message(msg_key: str, param: dict) -> dict[str, Any]:
     return {"type": "text", "text": f"[{msg_key} 消息]"}
 
 
-def _dtmd_action(url: str) -> tuple[str, str] | None:
-    """(card_id, key) from a dtmd://dingtalkclient/sendMessage?content=… button URL."""
+def _dtmd_action(url: str) -> str | tuple[str, str] | None:
+    """What a dtmd://dingtalkclient/sendMessage?content=… button sends: its text, or (card_id, key)
+    for a card sent before issue 16."""
     if not url.startswith("dtmd://"):
         return None
     content = parse_qs(urlparse(url).query).get("content", [""])[0]
-    return parse_card_action(content)
+    return read_button_text(content) or parse_card_action(content)
 
 
 def _webhook_message(body: dict) -> dict[str, Any]:

@@ -25,8 +25,7 @@ from sqlalchemy import func, select
 from bot.dingtalk import fake as dt_fake
 from bot.outbound import HELD, in_quiet_hours, user_platform
 from bot.wecom import fake as wc_fake
-from cards.dingtalk import action_text
-from cards.model import Button
+from cards.dingtalk import read_button_text
 from jobs.scheduler import periodic_jobs
 from storage.models import OutboxMessage, User
 from storage.users import user_for_platform
@@ -298,7 +297,8 @@ def click():
     platform, user = _who(data)
     card_id, key = str(data.get("card_id") or ""), str(data.get("key") or "")
     button_text = str(data.get("text") or key)
-    if not card_id or not key:
+    # an ActionCard button (conversation.py) has no card id: its key is the text the tap sends
+    if not key or not (card_id or read_button_text(key)):
         raise BadRequest("这个按钮无法点击")
     settings, fakes = _runtime().settings, _fakes()
     if platform == "wecom":
@@ -314,7 +314,9 @@ def click():
         shown = f"点击了「{button_text}」"
     else:
         # The ActionCard fallback: DingTalk's client sends the button's text into the chat as the user.
-        shown = action_text(card_id, Button(text=button_text, key=key))
+        if read_button_text(key) is None:
+            raise BadRequest("这个按钮无法点击")
+        shown = key
         status = _post_dingtalk(_robot_message("text", user, text={"content": shown}))
     return _sent(platform, user, "click", shown, status)
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.handlers.deals import approval_pushes
 from bot.outbound import Outbound, Purpose
+from cards.rows import approval_line
 from storage import approvals
 from storage.models import Approval, User
 
@@ -47,7 +48,7 @@ def _escalate(s: Scan, session: Session, out: Outbound, approval: Approval) -> i
                  dedupe_key=push.dedupe_key, purpose=Purpose.DIRECT, work_notice=True)
     requester = session.get(User, approval.requested_by_id)
     hours = s.playbook.approvals.escalate_after_working_hours
-    what = approvals.describe(approval, s.playbook)
+    what = approval_line(approval, s.playbook)
     text = (f"你的{what}申请{moved.previous.name}超过{hours:g}个工作小时未处理，已升级给总监{moved.approver.name}。"
             if moved.moved_up else f"你的{what}申请仍在等{moved.approver.name}审批，已再次提醒。")
     out.text(requester, text, dedupe_key=f"approval:{approval.id}:{round_}:requester", purpose=Purpose.DIRECT)

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.outbound import Outbound
+from cards import formats
 from bot.services import Services
 from storage.models import RuleCursor, Task
 
@@ -138,8 +139,9 @@ def scan_ids(scan: Scan, query: Select, id_col, handle: Callable[[Session, Outbo
 # ------------------------------------------------------------------ helpers
 
 
-def local_date(dt: datetime, playbook) -> str:
-    return dt.astimezone(playbook.tz).strftime("%Y-%m-%d")
+def local_date(dt: datetime, playbook, now: datetime) -> str:
+    """The day of `dt` the cards' way (cards/formats.py): 10-29 this year, 2025-10-29 before."""
+    return formats.when(dt.astimezone(playbook.tz).date(), playbook.tz, now)
 
 
 def open_task_by_key(session: Session, org_id: int, dedupe_key: str) -> Task | None:

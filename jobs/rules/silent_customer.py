@@ -37,7 +37,7 @@ def scan(s: Scan) -> int:
 
 def suggested_message(s, customer: Customer, contact: str | None, rep: User) -> str:
     values = defaultdict(str, contact=contact or customer.name, rep=rep.name, company=customer.name,
-                         last_contact=local_date(customer.last_interaction_at, s.playbook),
+                         last_contact=local_date(customer.last_interaction_at, s.playbook, s.now),
                          topic=customer.industry or "业务")
     return s.playbook.rules.silent_customer.message_template.format_map(values)
 
@@ -47,7 +47,7 @@ def _wake_up(s: Scan, session: Session, out: Outbound, customer: Customer) -> in
     contact = session.scalars(select(Contact.name).where(Contact.customer_id == customer.id)
                               .order_by(Contact.id).limit(1)).first()
     days = (s.now - customer.last_interaction_at).days
-    last = local_date(customer.last_interaction_at, s.playbook)
+    last = local_date(customer.last_interaction_at, s.playbook, s.now)
     spec = TaskSpec(org_id=customer.org_id, kind=NAME, subject_type="customer", subject_id=customer.id,
                     customer_id=customer.id, assignee_id=owner.id,
                     title=f"{customer.name} 已{days}天没有联系",

@@ -12,8 +12,8 @@ from bot.dingtalk.adapter import (
     receive_robot_message,
 )
 from bot.events import Kind, Platform
-from cards.dingtalk import action_text
-from cards.model import Button
+from cards.dingtalk import button_text
+from cards.model import Button, Card
 from config.settings import load_settings
 
 SECRET = fake.FAKE_APP_SECRET
@@ -166,10 +166,26 @@ def test_outside_sender_is_unknown_with_empty_sender(settings):
 
 
 def test_action_card_text_becomes_card_action(settings):
-    text = action_text("fu-42", Button(text="已报价", key="tag:quoted"))
+    # the text names no card: the inbox job finds it among the sender's cards (bot/card_taps.py)
+    card = Card(card_id="fu-42", title="上海华东机电设备有限公司（正常）", subject="上海华东机电设备有限公司",
+                buttons=(Button(text="已报价", key="tag:quoted"),))
+    text = button_text(card, card.buttons[0])
     event, _ = receive(fake.text_message(text), settings)
     assert event.kind == Kind.CARD_ACTION
+    assert event.payload == {"card_ref": "", "action": "", "params": {}, "via": "text",
+                             "button_text": "☑ 已报价 · 上海华东机电设备有限公司"}
+
+
+def test_action_card_text_in_the_format_before_issue_16_names_its_card(settings):
+    event, _ = receive(fake.text_message("#操作 已报价 ‹fu-42|tag:quoted›"), settings)
+    assert event.kind == Kind.CARD_ACTION
     assert event.payload == {"card_ref": "fu-42", "action": "tag:quoted", "params": {}, "via": "text"}
+
+
+def test_text_that_only_looks_like_a_button_is_text(settings):
+    for text in ("☑已报价", "我 ☑ 已报价 · 华东机电", "已报价 · 上海华东机电设备有限公司"):
+        event, _ = receive(fake.text_message(text), settings)
+        assert event.kind == Kind.TEXT, text
 
 
 # --- card callbacks -------------------------------------------------------------------------------

@@ -25,6 +25,26 @@ def test_manager_home_shows_escalations_as_a_to_do_list(browser, site, database)
     _clean(page)
 
 
+def test_director_home_lists_approvals_to_decide_and_one_tap_approves(browser, site, database, playbook):  # noqa: F811
+    from storage import approvals
+    from storage.models import Approval, User
+    from tests.factories import NOW
+    base, data = site
+    with database.transaction() as s:
+        approvals.request_discount(s, s.get(User, data.world.rep1.id), data.opp_rep1, "12", playbook, now=NOW)
+    page = phone_page(browser, base)
+    _login(page, base, "director", "/app/")
+    row = page.locator("#approvals .cell", has_text="折扣 12%")
+    assert "李明 申请于" in row.inner_text()
+    shot(page, "director-home-approvals", docs=False)
+    row.get_by_role("button", name="同意").click()
+    page.locator("#toast", has_text="已完成").wait_for()
+    assert page.locator("#approvals .cell", has_text="折扣 12%").count() == 0
+    with database.transaction() as s:
+        assert s.query(Approval).one().status == "approved"
+    _clean(page)
+
+
 def test_dashboard_tiles_are_coloured_and_every_row_opens(browser, site):  # noqa: F811
     base, _data = site
     page = phone_page(browser, base)
@@ -72,6 +92,9 @@ def test_error_page_is_chinese_and_fits_a_phone(browser, site):  # noqa: F811
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert "favicon.svg" in page.evaluate("document.querySelector('link[rel=icon]').href")
     shot(page, "error-404")
+    response = page.goto(f"{base}/app/customers/{_data.c_rep3}")   # another team's customer
+    assert response.status == 403 and "无权查看" in page.inner_text("main")
+    assert "返回首页" in page.inner_text("main") and page.evaluate("document.documentElement.scrollWidth") <= 375
     _clean(page)
 
 
@@ -91,4 +114,34 @@ def test_a_long_note_is_not_cut_and_the_rule_is_shown(browser, site, database, p
     with database.transaction() as s:
         latest = s.query(FollowUp).filter_by(customer_id=data.c_rep1).order_by(FollowUp.id.desc()).first()
         assert (latest.note, latest.transcript) == (None, long_note)
+    _clean(page)
+
+
+_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(e => e.type !== 'hidden' && e.getClientRects().length)
+  .map(e => { const cs = getComputedStyle(e), box = e.getBoundingClientRect();
+              return {what: e.outerHTML.slice(0, 80), type: e.type, cls: e.className, height: box.height,
+                      accent: cs.accentColor, border: cs.borderStyle, radius: parseFloat(cs.borderRadius),
+                      label: e.closest('label') ? e.closest('label').className : null}; })"""
+
+
+def test_every_form_control_is_weui_style(browser, site):  # noqa: F811
+    """Inputs, selects and buttons from the sheet (rounded, ≥ 28 px to tap), choices in the green
+    accent inside a styled label, never the browser's bare controls."""
+    base, data = site
+    page = phone_page(browser, base)
+    pages = [("rep1", "/app/"), ("rep1", f"/app/customers/{data.c_rep1}"), ("rep1", f"/app/drafts/{data.draft_rep1}"),
+             ("manager", f"/app/customers/{data.c_rep1}/merge?with={data.c_rep1_incomplete}")]
+    seen = 0
+    for who, path in pages:
+        _login(page, base, who, path)
+        for c in page.evaluate(_CONTROLS):
+            seen += 1
+            if c["type"] in ("checkbox", "radio"):
+                assert c["accent"] == "rgb(7, 193, 96)" and c["label"] in ("check", "chip"), (path, c)
+            else:
+                assert any(k in c["cls"].split() for k in ("input", "btn", "chip")), (path, c)
+                assert c["radius"] > 0 and c["height"] >= 28, (path, c)
+    assert seen >= 10
+    shot(page, "merge", docs=False)
     _clean(page)

@@ -16,6 +16,10 @@ def test_list_search_and_paging(client, data):
     assert {"id", "name", "owner", "status", "grade", "identifier_missing"} <= set(first)
 
     assert [c["name"] for c in client.get("/api/customers?q=szjg").json["items"]] == ["苏州精工机械有限公司"]
+    # initials of any part of the name, full pinyin, a contact's initials: the chat's rules (issue 16)
+    for q in ("jgjx", "jinggong", "zg"):
+        assert [c["name"] for c in client.get(f"/api/customers?q={q}").json["items"]] == ["苏州精工机械有限公司"], q
+    assert {c["name"] for c in client.get("/api/customers?q=jg").json["items"]} == {"苏州精工机械有限公司", "王建国"}
     assert [c["name"] for c in client.get("/api/customers?q=0139002").json["items"]] == ["王建国"]
     assert [c["name"] for c in client.get("/api/customers?q=周工").json["items"]] == ["苏州精工机械有限公司"]
     incomplete = client.get("/api/customers?status=incomplete").json["items"]

@@ -77,3 +77,17 @@ def test_discount_asked_from_the_page_locks_then_approved_unlocks(client, data, 
     opp = client.get(f"/api/opportunities/{data.opp_rep1}").json
     assert opp["pending"] is None and opp["discount_percent"] == "12" and "amount" not in opp["locked"]
     assert [a["status"] for a in opp["approvals"]] == ["approved"]
+
+
+def test_a_won_deal_writes_money_and_dates_the_one_way(client, data, playbook):
+    """200,000元 and 03-02 on the page and in the timeline, as on every card (cards/formats.py)."""
+    login(client, "rep1")
+    _to_last_but_one(client, data, playbook)
+    item = playbook.stage("won").checklist[0]
+    _post(client, f"/api/opportunities/{data.opp_rep1}/checklist", {"stage": "won", "item": item, "checked": True})
+    assert _post(client, f"/api/opportunities/{data.opp_rep1}/won",
+                 {"amount": "480000", "signed_on": "2026-03-02"}).status_code == 200
+    html = client.get(f"/app/customers/{data.c_rep1}").get_data(as_text=True)
+    assert "成交金额 480,000元 · 签约 03-02" in html and "¥" not in html
+    [won] = [t for t in client.get(f"/api/customers/{data.c_rep1}").json["timeline"] if t["title"].startswith("赢单")]
+    assert won["detail"] == "成交金额 480,000元，签约日期 03-02"

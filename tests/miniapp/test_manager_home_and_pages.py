@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from storage.models import Task
+from storage.models import Approval, Task
 from tests.miniapp.helpers import CSRF, login
 
 
@@ -35,6 +35,24 @@ def test_manager_closes_an_escalation_from_home(client, data, database):
     assert client.post(f"/api/tasks/{data.task_rep2}", json={"action": "done", "result": "经理已处理"},
                        headers=CSRF).status_code == 200
     assert "回访王建国" not in client.get("/app/").get_data(as_text=True)
+
+
+def test_approvals_waiting_for_the_manager_are_on_the_home_to_do_list(client, data, database):
+    login(client, "rep1")
+    assert client.post(f"/api/opportunities/{data.opp_rep1}/discount", json={"percent": "12"},
+                       headers=CSRF).status_code == 202            # 12%: the director decides
+    login(client, "manager")                                       # copied only: nothing to decide
+    assert "没有待你审批的申请" in client.get("/app/").get_data(as_text=True)
+    login(client, "director")
+    html = client.get("/app/").get_data(as_text=True)
+    with database.transaction() as s:
+        approval = s.scalars(select(Approval)).one()
+    assert 'id="approvals"' in html and f'data-post="/api/approvals/{approval.id}"' in html
+    assert "折扣 12%" in html and "李明 申请于" in html and f"#opp-{data.opp_rep1}" in html
+    assert client.post(f"/api/approvals/{approval.id}", json={"decision": "approve"}, headers=CSRF).status_code == 200
+    assert f'data-post="/api/approvals/{approval.id}"' not in client.get("/app/").get_data(as_text=True)
+    login(client, "rep1")                                          # a rep's home has no approval list
+    assert 'id="approvals"' not in client.get("/app/").get_data(as_text=True)
 
 
 def test_kpi_tiles_are_coloured_by_the_playbooks_thresholds_and_say_it_plainly(client, data):
@@ -68,6 +86,7 @@ def test_error_pages_are_chinese_and_phone_sized_but_api_stays_json(client, data
     assert "返回首页" in body and "Not Found" not in body
     denied = client.get(f"/app/customers/{data.c_rep3}")
     assert denied.status_code == 403 and "无权查看" in denied.get_data(as_text=True)
+    _phone_sized_chinese(denied.get_data(as_text=True))
     api = client.get("/api/no-such-thing")
     assert api.status_code == 404 and api.json == {"error": "接口不存在"}
     assert client.post("/api/customers/1/followups/x", headers=CSRF).status_code in (404, 405)
@@ -83,6 +102,14 @@ def test_server_error_page(app, client, data):
     login(client, "rep1")
     resp = client.get("/app/_boom")
     assert resp.status_code == 500 and "出错了" in resp.get_data(as_text=True)
+    _phone_sized_chinese(resp.get_data(as_text=True))
+    assert "boom" not in resp.get_data(as_text=True) and "Traceback" not in resp.get_data(as_text=True)
+
+
+def _phone_sized_chinese(html: str) -> None:
+    """The same page as the 404: the phone viewport, a way home, no English error text."""
+    assert 'name="viewport" content="width=device-width' in html and "返回首页" in html
+    assert not any(word in html for word in ("Forbidden", "Internal Server Error", "Not Found"))
 
 
 def test_favicon(client):

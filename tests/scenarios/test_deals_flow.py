@@ -5,6 +5,7 @@ copied, and a pending request that escalates once its working hours have passed.
 starts at tests.factories.NOW (a Wednesday, 10:00 in Shanghai), whatever the wall clock says."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -123,6 +124,8 @@ def test_won_and_lost_with_reasons(stack, database, playbook):
     rep.send(f"赢单 {DEAL} 14.8万 2026-03-02")
     o = _opp(database)
     assert (o.status, o.stage, o.won_amount, str(o.signed_on)) == ("won", "won", Decimal("148000.00"), "2026-03-02")
+    # money and dates written the one way of every card and page (cards/formats.py)
+    assert any("成交金额 148,000元，签约日期 03-02" in t for t in rep.texts()), rep.texts()
 
     manager = Rep(stack, stack.platform, "manager")
     rep.send(f"重开 {DEAL}")
@@ -155,6 +158,9 @@ def test_12_percent_on_150k_goes_to_the_director_with_the_manager_copied(stack, 
 
     card = _approval_card(director)
     assert "12%" in card["title"]
+    shown = json.dumps(card, ensure_ascii=False)
+    assert "150,000元" in shown and "132,000元" in shown and "¥" not in shown
+    assert any("折扣 12%（150,000元）" in t for t in rep.texts())
     director.click(card, _key(card, "同意"))
     assert _finished(stack, director, "已同意")
     o = _opp(database)

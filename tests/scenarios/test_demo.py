@@ -115,6 +115,37 @@ def test_interactive_dingtalk_card_clicked_in_the_simulator(tmp_path):
         stop_demo(proc)
 
 
+def test_action_card_button_clicked_in_the_simulator_sends_a_text_for_people(tmp_path):
+    # a DingTalk app without a card template: the simulator's button sends what DingTalk's client
+    # would, the button's text, and the page never learns a card id or a key
+    from tests.demo_process import start_demo, stop_demo
+    proc, base = start_demo(tmp_path, {"DINGTALK_CARD_TEMPLATE_ID": ""})
+    try:
+        who = {"platform": "dingtalk", "user": "rep3"}
+        assert requests.post(f"{base}/dev/simulator/api/send", json={**who, "text": "查 金陵化工"},
+                             timeout=10).json()["ok"]
+
+        def messages():
+            return requests.get(f"{base}/dev/simulator/api/conversation", params=who, timeout=5).json()["messages"]
+        card = wait_for(lambda: [m["card"] for m in messages() if m["type"] == "card"
+                                 and m["card"]["title"].startswith("南京金陵化工集团有限公司")], 20, "the ActionCard")[0]
+        assert card["action_card"] and card["card_id"] == ""
+        button = next(b for b in card["buttons"] if b["key"])
+        assert button["key"] == f"☑ {button['text']} · 南京金陵化工集团有限公司"
+        r = requests.post(f"{base}/dev/simulator/api/click", timeout=10,
+                          json={**who, "card_id": "", "key": button["key"], "text": button["text"]})
+        assert r.json()["ok"] is True
+        mine = [m["text"] for m in messages() if m["from"] == "me"]
+        assert mine[-1] == button["key"]
+        wait_for(lambda: [m for m in messages() if m["from"] == "bot" and m["type"] == "text"
+                          and f"已记跟进：{button['text']} · 张伟" in m["text"]], 20, "the bot's answer")
+        r = requests.post(f"{base}/dev/simulator/api/click", timeout=10,   # a made-up button is refused
+                          json={**who, "card_id": "", "key": "tag:quoted", "text": "已报价"})
+        assert r.status_code == 400 and r.json()["error"] == "这个按钮无法点击"
+    finally:
+        stop_demo(proc)
+
+
 def test_fakes_and_simulator_exist_only_in_demo_mode(database, redis_conn):
     from config.settings import load_settings
     from crmbot.app import create_app

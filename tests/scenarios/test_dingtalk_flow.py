@@ -1,7 +1,8 @@
 """A rep's day on DingTalk, end to end over loopback HTTP: signed robot callback → inbox → worker →
 outbox → the real client → the fake DingTalk. Both card flavours: the classic ActionCard (its buttons
-make the client send "#操作 …" text) and the interactive card (signed card callback, card updated in
-place with PUT /v1.0/card/instances). Refusals write nothing; a replayed msgId has one effect."""
+make the client send a text, "☑ 已报价 · 上海华东机电设备有限公司"; more in test_dingtalk_buttons.py)
+and the interactive card (signed card callback, card updated in place with PUT /v1.0/card/instances).
+Refusals write nothing; a replayed msgId has one effect."""
 import json
 import time
 from urllib.parse import parse_qs, urlparse
@@ -72,9 +73,10 @@ def test_action_card_lookup_then_button_text_logs_followup(stack, database):
     url = param["actionURL1"]
     assert url.startswith("dtmd://dingtalkclient/sendMessage?content=")
 
-    # Tapping the button makes the DingTalk client send its text into the chat as the user.
+    # Tapping the button makes the DingTalk client send its text into the chat as the user: a
+    # text for people (the chat reads it), with no card id and no key
     button_text = parse_qs(urlparse(url).query)["content"][0]
-    assert button_text.startswith("#操作 已报价 ‹")
+    assert button_text == "☑ 已报价 · 上海华东机电设备有限公司"
     assert say(stack, "rep1", button_text).status_code == 200
     stack.drain()
     with database.transaction() as s:

@@ -28,10 +28,6 @@ def _dump(card: dict) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
-def _keys(card: dict) -> set[str]:
-    return {b["key"] for b in card["buttons"] if b.get("key")}
-
-
 def test_same_company_typed_three_ways_is_shown_before_create(stack, database):
     rep2 = Rep(stack, stack.platform, "rep2")
     for i, typed in enumerate((SEEDED, "上海华东机电", "华东机电设备（上海）有限公司")):
@@ -39,7 +35,7 @@ def test_same_company_typed_three_ways_is_shown_before_create(stack, database):
         card = rep2.cards()[-1]
         assert "可能已存在" in card["title"], typed
         assert f"{SEEDED}（负责人：李明）" in _dump(card)
-        assert {"ask:1", "anyway:0", "discard"} <= _keys(card)
+        assert {"ask:1", "anyway:0", "discard"} <= rep2.keys(card)
     assert len(rep2.cards()) == 3
     assert [c.name for c in _customers(database)] == [SEEDED]  # nothing was created
 
@@ -74,7 +70,7 @@ def test_claim_by_identifier_sequence_ends_with_a_manager_card(stack, database):
     assert len(boss_cards) == 1
     text = _dump(boss_cards[0])
     assert "宁波东海贸易" in text and "东海贸易有限公司" in text and "王芳" in text and "张伟" in text
-    assert {"merge", "keep", "transfer"} <= _keys(boss_cards[0])
+    assert {"merge", "keep", "transfer"} <= boss.keys(boss_cards[0])
 
 
 def _user_id(database, uid: str) -> int:

@@ -1,7 +1,8 @@
 """The reminder engine end to end over loopback: a signed lead form post → assignment card on the
 fake WeCom → 认领; a scan run by the worker → wake-up card → a tap changes the task and the same
-card is updated; an escalation card lets the manager 催办 / 关闭. In CI the jobs run on a real rq
-worker against real Redis and PostgreSQL (tests/stack.py)."""
+card is updated; an escalation card lets the manager 催办 / 关闭 (催办 past the rep's reminder cap and
+at night: test_first_week.py, on every platform). In CI the jobs run on a real rq worker against
+real Redis and PostgreSQL (tests/stack.py)."""
 import json
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from bot.lead_webhook import sign
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
-from storage.models import Customer, FollowUp, Lead, OutboxMessage, Task, User
+from storage.models import Customer, FollowUp, Lead, OutboxMessage, Task
 from tests.factories import NOW, build_world
 from tests.jobs.helpers import after_working
 from tests.stack import running_stack
@@ -164,42 +165,3 @@ def test_escalated_task_manager_nudges_then_closes(stack, database, playbook):
         task = s.scalars(select(Task).where(Task.kind == "silent_customer")).one()
         assert task.status == "done" and task.result == "已标记流失"
         assert s.scalars(select(Customer)).one().status == "lost"
-
-
-def _escalation_for_manager(stack, database, playbook):
-    now = _daytime(playbook)
-    _silent_customer(database, playbook, now)
-    _scan(stack, now)
-    later = after_working(playbook, now, hours=playbook.rules.escalation.manager_after_hours, minutes=1)
-    _scan(stack, later)
-    [escalation] = [c for c in _cards(stack, "manager") if c["source"]["desc"] == "升级给经理"]
-    return escalation, later
-
-
-def test_a_nudge_is_never_held_by_the_reps_reminder_cap(stack, database, playbook):
-    """催办 is sent on purpose: the rep's per-hour reminder cap does not hold it."""
-    escalation, later = _escalation_for_manager(stack, database, playbook)
-    with database.transaction() as s:  # rep1 has had a full hour of reminders already
-        rep = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == 1)).one()
-        for i in range(playbook.delivery.max_cards_per_hour):
-            s.add(OutboxMessage(dedupe_key=f"rule:filler:{i}", org_id=1, platform="wecom", recipient="rep1",
-                                recipient_user_id=rep.id, action="send", payload={"text": "x"}, context={},
-                                status="sent", attempts=1, next_attempt_at=later, result={},
-                                created_at=later - timedelta(minutes=5)))
-    stack.runtime.clock.set(later + timedelta(minutes=1))
-    stack.wecom_click("manager", escalation["task_id"], _key(escalation, "催办"))
-    stack.drain()
-    assert len([c for c in _cards(stack, "rep1") if c["source"]["desc"] == "催办"]) == 1
-    with database.transaction() as s:
-        assert s.scalars(select(OutboxMessage).where(OutboxMessage.status == "held")).all() == []
-
-
-def test_a_nudge_in_quiet_hours_says_when_it_will_arrive(stack, database, playbook):
-    escalation, later = _escalation_for_manager(stack, database, playbook)
-    night = later.astimezone(playbook.tz).replace(hour=23, minute=0)
-    stack.runtime.clock.set(night)
-    stack.wecom_click("manager", escalation["task_id"], _key(escalation, "催办"))
-    stack.drain()
-    assert [c for c in _cards(stack, "rep1") if c["source"]["desc"] == "催办"] == []   # held for the night
-    done = _updates(stack)[-1]["template_card"]
-    assert "已催办李明（对方处于免打扰时段，将在明天08:00送达）" in json.dumps(done, ensure_ascii=False)
