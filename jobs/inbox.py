@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 import bot.handlers  # noqa: F401  (registers the handlers on the router)
-from bot.context import Context
+from bot.context import Context, tapped_in
 from bot.events import Event, Kind
 from bot.router import router
 from bot.outbound import enqueue_delivery
@@ -72,13 +72,15 @@ def _context(session: Session, rt: Services, row: InboxEvent) -> Context:
         if event.sender else None
     if user is not None and user.preferred_platform != str(event.platform):
         user.preferred_platform = str(event.platform)
-    ctx = Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
-                  now=rt.clock.now(), inbox_id=row.id)
+    record = None
     if event.kind == Kind.CARD_ACTION:
         record = session.get(CardRecord, str(event.payload.get("card_ref", "")))
-        if record is not None and user is not None and record.recipient_user_id == user.id:
-            ctx.card_record = record
-    return ctx
+        if record is None or user is None or not router.may_act_on(record, user):
+            record = None
+        else:
+            event = tapped_in(event, record)
+    return Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
+                   now=rt.clock.now(), inbox_id=row.id, card_record=record)
 
 
 def _handle(ctx: Context) -> str:
