@@ -51,7 +51,9 @@ def send(rt: Services, message: OutboxMessage) -> dict[str, Any]:
             # a classic ActionCard cannot change after it is sent: say what happened instead
             msg_key, msg_param = "sampleText", {"content": f"✅ {card.title}：{card.done_note or '已处理'}"}
         else:
-            msg_key, msg_param = render.render_action_card(card, link_base=link_base)
+            # in a group the robot hears only @-messages: a button's text must @ it (platforms.md 2.5)
+            hint = f"@{rt.settings.dingtalk_robot_name} " if is_group else ""
+            msg_key, msg_param = render.render_action_card(card, robot_sender_hint=hint, link_base=link_base)
     else:
         msg_key, msg_param = "sampleText", {"content": payload["text"]}
     webhook = message.context.get("reply_webhook")
