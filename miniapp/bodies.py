@@ -30,7 +30,7 @@ LABELS = {
     "platform": "平台", "tags": "标签", "note": "备注", "channel": "跟进渠道", "next_followup": "下次跟进日期",
     "pause_reason": "暂缓原因", "opportunity_id": "商机", "request_id": "请求编号", "amount": "金额",
     "customer_id": "客户", "fields": "修改内容", "action": "操作", "result": "结果", "stage": "阶段",
-    "item": "检查项", "checked": "勾选状态", "code": "登录码", "next": "跳转页面", "body": "请求内容",
+    "item": "检查项", "checked": "勾选状态", "code": "登录码", "next": "跳转页面", "body": "请求内容", "chat_token": "群链接",
 }
 
 
@@ -67,6 +67,7 @@ class NewCustomer(Body):
     contact_title: _text(100) | None = None
     external_userid: _text(128) | None = None
     platform: Platform | None = None
+    chat_token: _text(1024) | None = None   # a group chat, signed by the bot (cards/links.py)
     duplicate_reason: _text(100) | None = None   # 仍然创建: one of the playbook's reasons
 
 
@@ -99,6 +100,7 @@ class LinkChat(Body):
     customer_id: Id
     external_userid: _text(128) | None = None
     platform: Platform | None = None
+    chat_token: _text(1024) | None = None   # a group chat, signed by the bot (cards/links.py)
 
 
 class DraftEdit(Body):
