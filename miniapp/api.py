@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -62,19 +61,6 @@ def _server_error(_exc):
     # the page script shows `error` as it is; a stack trace page would show nothing useful
     return jsonify(error="服务器出错了，请稍后重试"), 500
 
-
-def _body() -> dict[str, Any]:
-    """The body of a route without its own model yet: checked for size, encoding, depth and NUL."""
-    return bodies.parse_loose()
-
-
-def _date(value: Any, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(name, "日期格式应为 年-月-日") from None
 
 
 def _int_arg(name: str, default: int, low: int = 1, high: int = 100) -> int:
@@ -231,14 +217,11 @@ def complete_identifier(customer_id: int):
 @bp.post("/customers/<int:customer_id>/merge")
 def merge_customer(customer_id: int):
     """Merge `merged_id` into this customer (manager of both owners, director or admin)."""
-    data = _body()
-    merged_id = _optional_int(data.get("merged_id"), "merged_id")
-    choices = data.get("choices") or {}
-    if merged_id is None or not isinstance(choices, dict):
-        raise InvalidInput("merged_id", "请选择要合并的客户")
+    data = bodies.parse(bodies.MergeCustomers)
+    merged_id = data.merged_id
     with work() as (session, actor):
         result = merge.merge_customers(session, actor, into_id=customer_id, merged_id=merged_id,
-                                       now=clock_now(), choices={str(k): str(v) for k, v in choices.items()})
+                                       now=clock_now(), choices=dict(data.choices or {}))
         for task in duplicate_reviews.open_reviews(session, actor.org_id):
             parties = duplicate_reviews.parties(task)
             if {parties.existing_id, parties.newer_id} == {customer_id, merged_id}:
@@ -348,7 +331,8 @@ def confirm_draft(draft_id: int):
     with work() as (session, actor):
         try:
             draft = drafts.confirm_draft(session, actor, draft_id, _playbook(), now=clock_now(),
-                                         duplicate_reason=_duplicate_reason(_body()))
+                                         duplicate_reason=_duplicate_reason(
+                                             bodies.parse(bodies.DraftConfirm).duplicate_reason))
         except CustomerCollision as exc:
             body, reviews, status = _collision(session, actor, exc, None)
         else:
@@ -471,39 +455,38 @@ def _outbound(session) -> Outbound:
 
 @bp.post("/opportunities/<int:opp_id>/won")
 def close_won(opp_id: int):
-    data = _body()
+    data = bodies.parse(bodies.CloseWon)
     with work() as (session, actor):
         opp = opportunities.close_won(session, actor, opp_id, opportunities.WonInput(
-            amount=opportunities.parse_amount(data.get("amount")),
-            signed_on=_date(data.get("signed_on"), "signed_on")), _playbook(), now=clock_now())
+            amount=data.amount, signed_on=data.signed_on or None), _playbook(), now=clock_now())
         return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/lost")
 def close_lost(opp_id: int):
-    data = _body()
+    data = bodies.parse(bodies.CloseLost)
     with work() as (session, actor):
         opp = opportunities.close_lost(session, actor, opp_id, opportunities.LostInput(
-            reason=str(data.get("reason") or ""), competitor=data.get("competitor"), note=data.get("note")),
+            reason=data.reason or "", competitor=data.competitor, note=data.note),
             _playbook(), now=clock_now())
         return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/reopen")
 def reopen(opp_id: int):
-    data = _body()
+    data = bodies.parse(bodies.Reopen)
     with work() as (session, actor):
-        opp = opportunities.reopen(session, actor, opp_id, _playbook(), now=clock_now(), note=data.get("note"))
+        opp = opportunities.reopen(session, actor, opp_id, _playbook(), now=clock_now(), note=data.note)
         return _opp_answer(session, opp)
 
 
 @bp.post("/opportunities/<int:opp_id>/discount")
 def ask_discount(opp_id: int):
     """A discount: within the rep's tier it applies at once (200), else it goes for approval (202)."""
-    data = _body()
+    data = bodies.parse(bodies.DiscountRequest)
     with work() as (session, actor):
-        asked = approvals.request_discount(session, actor, opp_id, data.get("percent"), _playbook(),
-                                           now=clock_now(), note=data.get("note"))
+        asked = approvals.request_discount(session, actor, opp_id, data.percent, _playbook(),
+                                           now=clock_now(), note=data.note)
         out = _outbound(session)
         if not asked.decided:
             _approval_cards(out, session, asked)
@@ -515,10 +498,10 @@ def ask_discount(opp_id: int):
 
 @bp.post("/opportunities/<int:opp_id>/skip")
 def ask_skip(opp_id: int):
-    data = _body()
+    data = bodies.parse(bodies.SkipRequest)
     with work() as (session, actor):
-        asked = approvals.request_stage_skip(session, actor, opp_id, str(data.get("stage") or ""), _playbook(),
-                                             now=clock_now(), note=data.get("note"))
+        asked = approvals.request_stage_skip(session, actor, opp_id, data.stage, _playbook(),
+                                             now=clock_now(), note=data.note)
         out = _outbound(session)
         _approval_cards(out, session, asked)
         answer = _opp_answer(session, opportunities.get_opportunity(session, actor, opp_id), 202)
@@ -530,13 +513,10 @@ def ask_skip(opp_id: int):
 def decide_approval(approval_id: int):
     """{"decision": "approve"|"reject", "reason"}: the same decision as the card's buttons, with a
     free-text reason. The card itself is updated when clicked; here the requester is told."""
-    data = _body()
-    decision = data.get("decision")
-    if decision not in ("approve", "reject"):
-        raise InvalidInput("decision", "请选择同意或驳回")
+    data = bodies.parse(bodies.ApprovalDecision)
     with work() as (session, actor):
-        approval = approvals.decide(session, actor, approval_id, decision == "approve", _playbook(),
-                                    now=clock_now(), reason=data.get("reason"))
+        approval = approvals.decide(session, actor, approval_id, data.decision == "approve", _playbook(),
+                                    now=clock_now(), reason=data.reason)
         requester = session.get(User, approval.requested_by_id)
         verdict = "已同意" if approval.status == "approved" else f"被驳回：{approval.reason}"
         out = _outbound(session)
@@ -588,10 +568,10 @@ def dashboard_insights():
 @bp.post("/dashboard/coaching")
 def schedule_coaching():
     """安排辅导 for a rep under target: a task on the manager's own list (once per rep and week)."""
-    rep_id = _optional_int(_body().get("rep_id"), "rep_id")
+    rep_id = bodies.parse(bodies.Coaching).rep_id
     with work() as (session, actor):
         _managers_only(actor)
-        rep = session.get(User, rep_id) if rep_id else None
+        rep = session.get(User, rep_id)
         if rep is None:
             raise InvalidInput("rep_id", "请选择要辅导的成员")
         task, created = deal_insights.schedule_coaching(session, actor, rep, _playbook(), clock_now())

@@ -30,7 +30,10 @@ LABELS = {
     "platform": "平台", "tags": "标签", "note": "备注", "channel": "跟进渠道", "next_followup": "下次跟进日期",
     "pause_reason": "暂缓原因", "opportunity_id": "商机", "request_id": "请求编号", "amount": "金额",
     "customer_id": "客户", "fields": "修改内容", "action": "操作", "result": "结果", "stage": "阶段",
-    "item": "检查项", "checked": "勾选状态", "code": "登录码", "next": "跳转页面", "body": "请求内容", "chat_token": "群链接",
+    "item": "检查项", "checked": "勾选状态", "code": "登录码", "next": "跳转页面", "body": "请求内容",
+    "merged_id": "被合并客户", "choices": "合并选项", "duplicate_reason": "仍然创建的原因", "signed_on": "签约日期",
+    "reason": "原因", "competitor": "竞品", "percent": "折扣", "decision": "审批结果", "rep_id": "成员",
+    "chat_token": "群链接",
 }
 
 
@@ -122,6 +125,49 @@ class StageMove(Body):
     stage: _text(32)
 
 
+class MergeCustomers(Body):
+    merged_id: Id
+    choices: Annotated[dict[_text(32), Literal["into", "merged"]], Field(max_length=20)] | None = None
+
+
+class DraftConfirm(Body):
+    duplicate_reason: _text(100) | None = None   # 仍然创建: one of the playbook's reasons
+
+
+class CloseWon(Body):
+    amount: Amount = None
+    signed_on: date | Literal[""] | None = None
+
+
+class CloseLost(Body):
+    reason: _text(100) | None = None
+    competitor: _text(100) | None = None
+    note: _text(200) | None = None
+
+
+class Reopen(Body):
+    note: _text(200) | None = None
+
+
+class DiscountRequest(Body):
+    percent: _text(16) | StrictInt | StrictFloat | None = None   # "8%", 8 or 8.5: the service parses it
+    note: _text(200) | None = None
+
+
+class SkipRequest(Body):
+    stage: _text(32)
+    note: _text(200) | None = None
+
+
+class ApprovalDecision(Body):
+    decision: Literal["approve", "reject"]
+    reason: _text(200) | None = None
+
+
+class Coaching(Body):
+    rep_id: Id
+
+
 class DingTalkLogin(Body):
     code: _text(512) | None = None
     next: _text(512) | None = None
@@ -149,23 +195,6 @@ def parse(model: type[M]) -> M:
     except ValidationError as exc:
         raise invalid(exc) from None
 
-
-def parse_loose() -> dict[str, Any]:
-    """For routes that have no model yet (the approval and won/lost routes from main): the same
-    size, UTF-8, depth and JSON-constant checks, and no NUL anywhere, so at least nothing reaches
-    the database that would make it fail; the services check the values."""
-    data = _json_object()
-    stack: list[Any] = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and "\x00" in item:
-            raise InvalidInput("body", "请求内容（body）包含不可见字符")
-    return data
 
 
 def present(body: Body) -> set[str]:

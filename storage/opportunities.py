@@ -41,8 +41,8 @@ class SkipNeedsApproval(Conflict):
 
 
 def parse_amount(value, field: str = "amount") -> Decimal | None:
-    """The one amount rule (storage.validators.amount_yuan), with the full-width comma reps type."""
-    return amount_yuan(value.replace("，", ",") if isinstance(value, str) else value, field)
+    """The one amount rule: storage.validators.amount_yuan."""
+    return amount_yuan(value, field)
 
 
 _amount = parse_amount
@@ -66,8 +66,10 @@ def create_opportunity(session: Session, actor: User, customer_id: int, name: st
     return opportunity
 
 
-def get_opportunity(session: Session, actor: User, opportunity_id: int) -> Opportunity:
-    opportunity = session.get(Opportunity, opportunity_id)
+def get_opportunity(session: Session, actor: User, opportunity_id: int, *, for_update: bool = False) -> Opportunity:
+    # for_update: the row is locked until commit, for read-modify-write of its JSON columns
+    opportunity = session.get(Opportunity, opportunity_id, with_for_update=for_update or None,
+                              populate_existing=for_update)
     if opportunity is None:
         raise NotFound("商机不存在")
     check_access(session, actor, opportunity.org_id, opportunity.owner_id, "商机")
@@ -110,7 +112,9 @@ def stage_items(playbook: Playbook, stage_key: str) -> tuple[str, ...]:
 
 def set_checklist_item(session: Session, actor: User, opportunity_id: int, stage_key: str,
                        item: str, checked: bool, playbook: Playbook) -> Opportunity:
-    opportunity = get_opportunity(session, actor, opportunity_id)
+    # the page saves each tick as it is made, so ticks arrive together: without the lock two of them
+    # read the same list and the later write drops the other's item
+    opportunity = get_opportunity(session, actor, opportunity_id, for_update=True)
     stage = playbook.stage(stage_key)
     if stage is None:
         raise InvalidInput("stage", "阶段不存在")

@@ -115,7 +115,8 @@ def amount_yuan(value, field: str = "amount") -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise InvalidInput(field, "金额格式不正确")
     try:
-        amount = Decimal(str(value).strip().replace(",", ""))
+        # reps type thousands separators, ASCII or full-width: "80,000" / "80，000"
+        amount = Decimal(str(value).strip().replace(",", "").replace("，", ""))
     except InvalidOperation:
         raise InvalidInput(field, "金额格式不正确") from None
     if not amount.is_finite():

@@ -44,7 +44,7 @@
       return data;
     }, function (err) {
       if (button) { button.classList.remove("busy"); button.disabled = false; }
-      toast(err.message);
+      if (!(err.status === 409 && err.data && err.data.matches)) { toast(err.message); }  // the sheet says it
       throw err;
     });
   }
@@ -53,13 +53,57 @@
   function reloadSoon(text) { if (text) { toast(text); } setTimeout(function () { location.reload(); }, 400); }
   function removeRow(el) { var row = el.closest(".cell, .card"); if (row) { row.remove(); } }
 
+  /* ---- 可能重复 (409 with matches): show who already has it, open one, or create anyway with one
+     of the playbook's reasons (the manager reviews it). `retry(reason)` repeats the same write. */
+  function offerDuplicates(err, retry) {
+    var data = err && err.data;
+    if (!err || err.status !== 409 || !data || !data.matches || !data.matches.length) { return false; }
+    var old = $("#dup-sheet");
+    if (old) { old.remove(); }
+    var sheet = document.createElement("section");
+    sheet.id = "dup-sheet"; sheet.className = "group dup-sheet"; sheet.setAttribute("role", "dialog");
+    var head = document.createElement("div"); head.className = "card-hd"; head.textContent = "可能已有这个客户";
+    sheet.appendChild(head);
+    data.matches.slice(0, 5).forEach(function (m) {
+      var row = document.createElement("a"); row.className = "cell link"; row.href = customerUrl(m.customer_id);
+      var bd = document.createElement("div"); bd.className = "cell-bd";
+      var t = document.createElement("div"); t.className = "title"; t.textContent = m.name;
+      var sub = document.createElement("div"); sub.className = "sub";
+      sub.textContent = "负责人：" + m.owner + (m.reasons && m.reasons.length ? " · " + m.reasons.join("、") : "");
+      bd.appendChild(t); bd.appendChild(sub); row.appendChild(bd); sheet.appendChild(row);
+    });
+    if (data.reasons && data.reasons.length) {
+      var ask = document.createElement("p"); ask.className = "sub";
+      ask.textContent = "确认不是同一个客户？选择原因后仍然创建（经理会复核）：";
+      sheet.appendChild(ask);
+      var chips = document.createElement("div"); chips.className = "chips";
+      data.reasons.forEach(function (reason) {
+        var chip = document.createElement("button"); chip.type = "button"; chip.className = "chip";
+        chip.textContent = reason;
+        chip.addEventListener("click", function () { sheet.remove(); retry(reason); });
+        chips.appendChild(chip);
+      });
+      sheet.appendChild(chips);
+    }
+    var cancel = document.createElement("button"); cancel.type = "button"; cancel.className = "btn btn-default";
+    cancel.textContent = "取消"; cancel.addEventListener("click", function () { sheet.remove(); });
+    sheet.appendChild(cancel);
+    (document.querySelector("main") || document.body).appendChild(sheet);
+    sheet.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
   /* ---- generic buttons: data-post="/api/..." [data-body] [data-confirm] data-then=... */
   $$("[data-post]").forEach(function (button) {
     button.addEventListener("click", function (ev) {
       ev.preventDefault();
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) { return; }
       var body = button.dataset.body ? JSON.parse(button.dataset.body) : {};
-      busy(button, api("POST", button.dataset.post, body)).then(function (data) {
+      var send = function (reason) {
+        if (reason) { body.duplicate_reason = reason; }
+        return busy(button, api("POST", button.dataset.post, body));
+      };
+      var answered = function (data) {
         var then = button.dataset.then;
         if (then === "remove") { toast("已完成"); removeRow(button); }
         else if (then === "coached") { toast("已加入你的待办"); button.textContent = "已安排"; button.disabled = true; }
@@ -68,7 +112,10 @@
           toast("已确认");
           if (data.result_customer_id) { location.href = customerUrl(data.result_customer_id); } else { removeRow(button); }
         } else { reloadSoon("已保存"); }
-      }, function () {});
+      };
+      send().then(answered, function (err) {
+        offerDuplicates(err, function (reason) { send(reason).then(answered, function () {}); });
+      });
     });
   });
 
@@ -277,8 +324,11 @@
         ev.preventDefault();
         var body = chat();
         $$("input", create).forEach(function (i) { if (i.type !== "radio" || i.checked) { body[i.name] = i.value; } });
-        busy($("button[type=submit]", create), api("POST", "/api/customers", body))
-          .then(function () { reloadSoon("已新建并关联"); }, function () {});
+        var send = function () { return busy($("button[type=submit]", create), api("POST", "/api/customers", body)); };
+        var done = function () { reloadSoon("已新建并关联"); };
+        send().then(done, function (err) {
+          offerDuplicates(err, function (reason) { body.duplicate_reason = reason; send().then(done, function () {}); });
+        });
       });
     }
     if (!external && /wxwork/i.test(navigator.userAgent)) { wecomContact(sidebar); }

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from storage.models import CaptureDraft, ChatLink, FollowUp, Opportunity
+from storage.models import CaptureDraft, ChatLink, FollowUp, Opportunity, Task
 from tests.e2e.browser import (
     ARTIFACTS,
     chromium,
@@ -271,6 +271,33 @@ def test_create_a_customer_from_the_sidebar(browser, site, database):
     assert "钱女士" in page.inner_text(".customer-head")
     with database.transaction() as s:
         assert s.query(ChatLink).filter_by(external_id="wmNEW2").count() == 1
+    _clean(page)
+
+
+def test_a_possible_duplicate_offers_the_match_and_create_anyway(browser, site, database):
+    """可能重复 in the sidebar: the colleague's customer is shown (tappable), and 仍然创建 takes one
+    of the playbook's reasons in one more tap; the manager's review is raised."""
+    base, data = site
+    page = phone_page(browser, base)
+    _login(page, base, "rep2", "/app/sidebar?external_userid=wmDUP1&name=" + quote("周工"))
+    form = page.locator("form[data-create-customer]")
+    form.locator("input[name=name]").fill("苏州精工")
+    form.get_by_role("button", name="新建并关联").click()
+    sheet = page.locator("#dup-sheet")
+    sheet.wait_for()
+    match = sheet.locator("a.cell", has_text="苏州精工机械有限公司")
+    assert "负责人：李明" in match.inner_text()
+    assert match.get_attribute("href") == f"/app/customers/{data.c_rep1}"
+    _shot(page, "sidebar-possible-duplicate")
+    with page.expect_navigation():
+        sheet.get_by_role("button", name="同名不同公司").click()
+    page.wait_for_selector("html[data-ready='1']")
+    assert "苏州精工" in page.inner_text(".customer-head")
+    with database.transaction() as s:
+        link = s.query(ChatLink).filter_by(external_id="wmDUP1").one()
+        assert link.customer_id != data.c_rep1
+        review = s.query(Task).filter_by(kind="duplicate_review").one()
+        assert review.customer_id == data.c_rep1
     _clean(page)
 
 

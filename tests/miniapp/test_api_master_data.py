@@ -95,3 +95,27 @@ def test_dashboard_shows_data_health_by_rep_and_team(client, data):
     assert "资料健康" in page and "待审核撞单 1 条" in page
     login(client, "rep1")
     assert client.get("/api/dashboard").status_code == 403
+
+
+def test_draft_confirmed_anyway_with_a_reason(client, data, database):
+    """A card-photo draft that looks like a colleague's customer: 409 with the matches and the
+    reasons, then 仍然创建 with one of them creates it and raises the review."""
+    from storage import drafts
+    from storage.models import User
+    with database.transaction() as s:
+        rep2 = s.get(User, data.world.rep2.id)
+        draft, _ = drafts.create_draft(s, rep2, "customer", {"name": "周经理", "company": "苏州精工机械有限公司"})
+        draft_id = draft.id
+    login(client, "rep2")
+    first = client.post(f"/api/drafts/{draft_id}/confirm", headers=CSRF, json={})
+    assert first.status_code == 409
+    assert first.json["matches"][0]["customer_id"] == data.c_rep1 and first.json["reasons"]
+    assert client.post(f"/api/drafts/{draft_id}/confirm", headers=CSRF,
+                       json={"duplicate_reason": "随便"}).status_code == 400
+    done = client.post(f"/api/drafts/{draft_id}/confirm", headers=CSRF,
+                       json={"duplicate_reason": first.json["reasons"][0]})
+    assert done.status_code == 200, done.json
+    with database.transaction() as s:
+        created = s.get(Customer, done.json["result_customer_id"])
+        assert created.owner_id == data.world.rep2.id
+        assert s.scalars(select(Task).where(Task.kind == "duplicate_review")).one().customer_id == data.c_rep1

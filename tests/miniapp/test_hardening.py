@@ -84,6 +84,35 @@ def test_other_bodies_are_typed(client, data, database):
             field="fields")
 
 
+@pytest.mark.parametrize("route, body, field", [
+    ("/api/opportunities/{opp}/won", {"amount": "八万"}, "amount"),
+    ("/api/opportunities/{opp}/won", {"signed_on": "下周"}, "signed_on"),
+    ("/api/opportunities/{opp}/lost", {"reason": ["价格"]}, "reason"),
+    ("/api/opportunities/{opp}/lost", {"reason": "价格", "note": "长" * 201}, "note"),
+    ("/api/opportunities/{opp}/reopen", {"note": 5}, "note"),
+    ("/api/opportunities/{opp}/discount", {"percent": {"v": 8}}, "percent"),
+    ("/api/opportunities/{opp}/skip", {"note": "跳过"}, "stage"),
+    ("/api/approvals/1", {"decision": "yes"}, "decision"),
+    ("/api/customers/{c}/merge", {"merged_id": "2"}, "merged_id"),
+    ("/api/customers/{c}/merge", {"merged_id": 2, "choices": {"name": "both"}}, "choices"),
+    ("/api/dashboard/coaching", {"rep_id": 0}, "rep_id"),
+    ("/api/drafts/{draft}/confirm", {"duplicate_reason": ["同名不同公司"]}, "duplicate_reason"),
+])
+def test_deal_approval_and_merge_bodies_are_typed(client, data, database, route, body, field):
+    """The routes that took loose JSON now read a model: a wrong type is a 400 naming the field."""
+    login(client, "manager" if "coaching" in route or "approvals" in route or "merge" in route else "rep1")
+    url = route.format(opp=data.opp_rep1, c=data.c_rep1, draft=data.draft_rep1)
+    refused(database, lambda: client.post(url, json=body, headers=CSRF), field=field)
+
+
+def test_an_amount_with_a_full_width_comma_is_the_same_sum(client, data, database):
+    login(client, "rep1")
+    resp = client.post(f"/api/customers/{data.c_rep1}/opportunities", json={"name": "备件", "amount": "80，000"},
+                       headers=CSRF)
+    assert resp.status_code == 201, resp.json
+    assert float(resp.json["amount"]) == 80000
+
+
 def test_draft_saved_with_a_bad_amount_is_refused_at_save_not_at_confirm(client, data, database):
     with database.transaction() as s:
         rep1 = s.scalars(select(User).where(User.wecom_userid == "rep1", User.org_id == data.world.org.id)).one()

@@ -39,3 +39,33 @@ def test_locked_fields_stay_read_only(database, playbook, opp):
             opportunities.update_opportunity(s, w.rep1, oid, {"amount": 1}, playbook)
     with database.transaction() as s:
         opportunities.update_opportunity(s, w.rep1, oid, {"name": "新名字"}, playbook)
+
+
+def test_ticks_saved_at_the_same_time_are_all_kept(database, playbook, opp):
+    """The page saves every tick as it is made; two ticks in flight together must both be kept
+    (the row is locked for the read-modify-write of the checklist JSON)."""
+    import threading
+
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite serialises whole-database writes)")
+    w, oid = opp
+    first, second = playbook.stage("needs").checklist[:2]
+    first_written, second_done = threading.Event(), threading.Event()
+
+    def tick_second():
+        with database.transaction() as s:
+            opportunities.set_checklist_item(s, w.rep1, oid, "needs", second, True, playbook)
+        second_done.set()
+
+    with database.transaction() as s:
+        opportunities.set_checklist_item(s, w.rep1, oid, "needs", first, True, playbook)
+        s.flush()
+        other = threading.Thread(target=tick_second)
+        other.start()
+        first_written.set()
+        # the second tick waits for this transaction instead of reading the list without `first`
+        assert not second_done.wait(0.5)
+    other.join(timeout=10)
+    assert second_done.is_set()
+    with database.transaction() as s:
+        assert set(opportunities.get_opportunity(s, w.rep1, oid).checklist["needs"]) == {first, second}
