@@ -27,7 +27,7 @@ from storage.models import ChatLink, Customer
 
 from ..context import Context
 from ..router import router
-from . import notes
+from . import commands, near_miss, notes
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,11 @@ def unlink_group(ctx: Context, _args: str) -> None:
 
 @router.group_text
 def group_message(ctx: Context, text: str) -> None:
-    """An @-message in a group that is no command: link the group first, or log it with one tap."""
+    """An @-message in a group that is no command: link the group first, or log it with one tap.
+    A greeting or a mistyped command ("代办", "关连 华东机电") is answered as in the 1:1 chat."""
+    if text and (near_miss.is_greeting(text) or near_miss.likely_command(text, router.commands)):
+        commands.anything_else(ctx, text)
+        return
     link = _group_link(ctx)
     if link is None or not text:
         _offer_candidates(ctx, said=bool(text))

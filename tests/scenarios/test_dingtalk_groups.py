@@ -292,3 +292,23 @@ def _user_id(database, platform_uid: str, session=None) -> int:
                                                      User.org_id == 1)).one()
     with database.transaction() as s:
         return _user_id(database, platform_uid, s)
+
+
+def test_a_greeting_or_a_mistyped_command_in_the_group_is_not_a_note(card_stack, database):
+    stack = card_stack
+    at_robot(stack, "rep1", "关联 华东机电")
+    cards_before = len(group_cards(stack.dingtalk))
+    at_robot(stack, "rep1", "你好")
+    assert group_texts(stack.dingtalk)[-1].startswith("你好，李明！最常用的三件事")
+    at_robot(stack, "rep1", "取消关连")
+    assert group_texts(stack.dingtalk)[-1].startswith("你是不是想发：取消关联")
+    assert len(group_cards(stack.dingtalk)) == cards_before and _count(database, FollowUp) == 0
+    assert [row[2] for row in _links(database)] == [HUADONG]
+
+
+def test_跟进_and_the_group_note_share_one_parser_an_empty_note_is_refused(stack, database):
+    webhook = stack.dingtalk.session_webhook_url("one")
+    assert stack.dingtalk_text("rep1", "跟进 华东机电", session_webhook=webhook).status_code == 200
+    stack.drain()
+    [answer] = [e["body"]["text"]["content"] for e in stack.dingtalk.sent_to("webhook") if e["session"] == "one"]
+    assert answer == "跟进内容是空的，请写一句跟进情况。" and _count(database, FollowUp) == 0
