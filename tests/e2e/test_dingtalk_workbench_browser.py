@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.dingtalk import fake as dt_fake
 from cards.links import ChatRef, chat_page_link
 from storage.models import ChatLink
-from tests.e2e.browser import ARTIFACTS, phone_page, serve
+from tests.e2e.browser import ARTIFACTS, link_from_search, phone_page, serve
 # the browser fixture and the checks every page passes (importing it skips without Chromium)
 from tests.e2e.test_miniapp_browser import _clean, browser  # noqa: F401
 from tests.miniapp.helpers import make_app, seed
@@ -115,13 +115,7 @@ def test_the_group_card_link_logs_in_then_links_the_group_and_a_colleague_sees_w
     page.wait_for_url(link)
     page.wait_for_selector("html[data-ready='1']")
     assert "群“苏州精工项目群”还没有关联客户" in page.inner_text("#link")
-    page.fill("#link-search", "精工")
-    result = page.locator("#link-results .cell", has_text="苏州精工机械有限公司")
-    result.wait_for()
-    with page.expect_navigation():
-        result.get_by_role("button", name="关联").click()
-    page.wait_for_selector("html[data-ready='1']")
-    assert "苏州精工机械有限公司" in page.inner_text(".customer-head")
+    link_from_search(page, "精工", "苏州精工机械有限公司")
     with database.transaction() as s:
         assert s.scalars(select(ChatLink.customer_id).where(ChatLink.external_id == GROUP)).one() == data.c_rep1
     ARTIFACTS.mkdir(exist_ok=True)
