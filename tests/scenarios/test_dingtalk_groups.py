@@ -205,6 +205,11 @@ def test_several_matches_offer_pick_buttons_and_none_offers_the_workbench(card_s
     assert sorted(b["text"] for b in json.loads(pick["buttons"]) if b["key"]) == ["关联：上海华东机电设备", "关联：杭州华东机电工程"]
     assert _links(database) == []
 
+    at_robot(stack, "rep1", "关联 上海华冬机电设备")   # a typo: the duplicate check's fuzzy match offers it
+    near = group_cards(stack.dingtalk)[-1]["cardData"]["cardParamMap"]
+    assert near["title"] == "没有叫“上海华冬机电设备”的客户" and "你是不是要关联" in near["text"]
+    assert json.loads(near["buttons"])[0]["text"] == "关联：上海华东机电设备"
+
     at_robot(stack, "rep1", "关联 远洋重工")
     none = group_cards(stack.dingtalk)[-1]["cardData"]["cardParamMap"]
     assert none["title"] == "没有找到客户“远洋重工”"
