@@ -22,7 +22,7 @@ from cards import builders
 from cards.links import ChatRef, chat_page_link
 from cards.model import Card, new_card_id
 from storage import customers, links
-from storage.errors import Conflict, PermissionDenied
+from storage.errors import Conflict, InvalidInput, PermissionDenied
 from storage.models import ChatLink, Customer
 
 from ..context import Context
@@ -90,7 +90,8 @@ def group_message(ctx: Context, text: str) -> None:
     card = builders.chat_note_card(
         new_card_id("note", customer.id), customer=customer.name, note=parsed.note or text,
         fields=notes.preview(ctx, parsed),
-        extra={"text": text, "said_at": ctx.now.isoformat(), "source": f"{ctx.event.platform}:{ctx.event.event_id}"})
+        extra={"text": text, "said_at": ctx.now.isoformat(),
+               "source": f"{ctx.event.platform}:{ctx.event.event_id}"})   # the follow-up's idempotency key
     ctx.send_card(card, NOTE_SUBJECT, customer.id)
 
 
@@ -100,7 +101,7 @@ def group_message(ctx: Context, text: str) -> None:
 @router.action(f"{LINK_SUBJECT}:pick", anyone_in_chat=True)
 def pick_customer(ctx: Context, customer_id: str) -> None:
     if not customer_id.isdigit():
-        raise Conflict("这个按钮已失效，请在群里重新@我")
+        raise InvalidInput("customer", "这个按钮已失效，请在群里重新@我")
     customer = _link(ctx, int(customer_id))
     ctx.finish_card(f"已关联：{customer.name}")
 

@@ -104,7 +104,7 @@ def test_a_refused_login_says_why_in_chinese(browser, site, case, expected):  # 
     _clean(page)
 
 
-def test_the_group_card_link_logs_in_then_links_the_group_and_a_colleague_sees_who(browser, site, database):  # noqa: F811
+def test_the_group_card_link_logs_in_links_the_group_and_a_colleague_sees_who(browser, site, database):  # noqa: F811
     base, data, state = site
     link = chat_page_link(base, "test-secret", ChatRef(data.world.org.id, "dingtalk", GROUP, "苏州精工项目群"))
     path = link.removeprefix(base)
