@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.wecom import fake as wc_fake  # noqa: E402
+from bench.processes import free_port, start_redis, stop  # noqa: E402
 from bot.wecom.adapter import CallbackKeys  # noqa: E402
 
 KEYS = dict(WECOM_CORP_ID="wwbench000000001", WECOM_AGENT_ID="1000002", WECOM_SECRET="bench-secret",
@@ -69,11 +69,6 @@ def bare_app():
 
 # ------------------------------------------------------------------ processes
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     """Wait for the server to answer; stop it if it never does (no stray servers after a failure)."""
@@ -95,33 +90,6 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float) -> None:
         except requests.RequestException:
             time.sleep(0.2)
     raise SystemExit(f"server at {url} did not come up in {timeout} s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    if not shutil.which("redis-server"):
-        raise SystemExit("redis-server not found (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.1)
-    stop(proc)
-    raise SystemExit("redis-server did not start")
 
 
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot.wecom import fake as wc_fake  # noqa: E402
+from bench.processes import free_port, start_redis, stop  # noqa: E402
 from bot.wecom.adapter import CallbackKeys  # noqa: E402
 from crmbot.demo_data import DEMO_WECOM_CORP_ID  # noqa: E402
 
@@ -55,39 +55,6 @@ TARGETS = {"lone_p50_ms": 50, "burst_p99_ms": 250, "capacity_msgs_s": 30}
 
 
 # ------------------------------------------------------------------ processes
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    if not shutil.which("redis-server"):
-        raise SystemExit("redis-server not found (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    stop(proc)
-    raise SystemExit("redis-server did not start")
 
 
 def crmbot(env: dict, *args: str, log: Path | None = None) -> subprocess.Popen:

@@ -18,6 +18,33 @@ PHONE = {"width": 375, "height": 812}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+DOCS_SHOTS = ARTIFACTS.parent / "docs" / "screenshots"
+
+
+def require_browser() -> None:
+    """Call at the top of a browser test module: skip it when Chromium is missing, unless CI asks
+    for the browser (CRMBOT_REQUIRE_BROWSER=1), where a missing browser is an error."""
+    import pytest
+
+    missing = chromium_missing_reason()
+    if missing:
+        if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing, allow_module_level=True)
+
+
+def shot(page, name: str, full_page: bool = True) -> Path:
+    """test-artifacts/NAME.png; with CRMBOT_DOCS_SCREENSHOTS=1 also docs/screenshots/NAME.png (the
+    pictures the docs show are refreshed by running the browser tests that way)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    if os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
+    return path
+
+
 def chromium_missing_reason() -> str | None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         return f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"

@@ -1,13 +1,10 @@
 """The manager dashboard's 该做什么 part in headless Chromium at 375×812: the charts load as images,
 安排辅导 is one tap, and a report's link opens on the section it mentions. Screenshots go to
-test-artifacts/; with CRMBOT_UPDATE_DOC_SCREENSHOTS=1 they also refresh docs/screenshots/ (kept in
+test-artifacts/; with CRMBOT_DOCS_SCREENSHOTS=1 they also refresh docs/screenshots/ (kept in
 the repo, so an ordinary test run does not rewrite them)."""
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -17,19 +14,14 @@ from storage import customers, followups, opportunities
 from storage.customers import CustomerInput
 from storage.followups import FollowUpInput
 from storage.models import Task, User
-from tests.e2e.browser import ARTIFACTS, chromium, chromium_missing_reason, phone_page, serve
+from tests.e2e.browser import chromium, phone_page, require_browser, serve, shot
 from tests.factories import NOW
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
 
-_missing = chromium_missing_reason()
-if _missing:
-    if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {_missing}")
-    pytest.skip(_missing, allow_module_level=True)
+require_browser()
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _team_month(database, playbook, data) -> None:
@@ -68,12 +60,6 @@ def site(database, playbook, redis_conn):
         yield base, data, browser
 
 
-def _shot(page, name, full_page=True):
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get("CRMBOT_UPDATE_DOC_SCREENSHOTS") == "1":
-        shutil.copyfile(path, DOCS / f"{name}.png")
 
 
 def test_manager_dashboard_says_what_to_do(site, database):
@@ -91,8 +77,8 @@ def test_manager_dashboard_says_what_to_do(site, database):
     assert "价格不合适" in page.inner_text("#losses")
     assert "设备采购" not in page.inner_text("#stuck") and "数控机床采购" in page.inner_text("#stuck")
     assert "王芳" in page.inner_text(".praise")
-    _shot(page, "dashboard-viewport", full_page=False)  # what the first screen shows
-    _shot(page, "dashboard-full")
+    shot(page, "dashboard-viewport", full_page=False)  # what the first screen shows
+    shot(page, "dashboard-full")
 
     coach = page.locator("#coaching [data-under] button").first
     coach.click()
@@ -105,4 +91,4 @@ def test_manager_dashboard_says_what_to_do(site, database):
     page.wait_for_selector("html[data-ready='1']")
     first = page.eval_on_selector("#todo > .group", "g => g.id")
     assert first == "stuck"
-    _shot(page, "dashboard-focus-stuck", full_page=False)
+    shot(page, "dashboard-focus-stuck", full_page=False)

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from bot.dingtalk import fake as dt_fake
 from cards.links import ChatRef, chat_page_link
 from storage.models import ChatLink
-from tests.e2e.browser import ARTIFACTS, link_from_search, phone_page, serve
-# the browser fixture and the checks every page passes (importing it skips without Chromium)
-from tests.e2e.test_miniapp_browser import _clean, browser  # noqa: F401
+from tests.e2e.browser import link_from_search, phone_page, require_browser, serve, shot
+from tests.e2e.test_miniapp_browser import _clean   # the checks every page passes
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
+
+require_browser()
 
 # DingTalk's iOS webview user agent (the SDK reads the platform and the client version from it)
 DINGTALK_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -62,7 +63,7 @@ def site(database, playbook, redis_conn):
         stop()
 
 
-def dingtalk_page(browser, base: str, code: str):  # noqa: F811
+def dingtalk_page(browser, base: str, code: str):
     """A phone page that looks like DingTalk's webview, whose bridge hands out `code`."""
     page = phone_page(browser, base, user_agent=DINGTALK_UA)
     page.bridge_calls = []
@@ -71,7 +72,7 @@ def dingtalk_page(browser, base: str, code: str):  # noqa: F811
     return page
 
 
-def test_opening_the_workbench_logs_the_rep_in_silently(browser, site):  # noqa: F811
+def test_opening_the_workbench_logs_the_rep_in_silently(browser, site):
     base, _data, state = site
     state.add_auth_code("ddcode-rep1", "rep1")
     page = dingtalk_page(browser, base, "ddcode-rep1")
@@ -89,7 +90,7 @@ def test_opening_the_workbench_logs_the_rep_in_silently(browser, site):  # noqa:
     ("spent", "钉钉登录失败，请关闭页面后重新打开"),
     ("stranger", "你的账号还没有开通销售助手，请联系管理员"),
 ])
-def test_a_refused_login_says_why_in_chinese(browser, site, case, expected):  # noqa: F811
+def test_a_refused_login_says_why_in_chinese(browser, site, case, expected):
     base, _data, state = site
     if case == "stranger":
         state.add_auth_code("ddcode-x", "stranger")    # a DingTalk member without a crmbot account
@@ -99,12 +100,11 @@ def test_a_refused_login_says_why_in_chinese(browser, site, case, expected):  # 
     page.locator("#welcome-status", has_text=expected).wait_for()
     assert page.url.startswith(f"{base}/app/welcome")
     assert page.evaluate("fetch('/api/me').then(r => r.status)") == 401
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"dingtalk-login-{case}.png"), full_page=True)
+    shot(page, f"dingtalk-login-{case}")
     _clean(page)
 
 
-def test_the_group_card_link_logs_in_links_the_group_and_a_colleague_sees_who(browser, site, database):  # noqa: F811
+def test_the_group_card_link_logs_in_links_the_group_and_a_colleague_sees_who(browser, site, database):
     base, data, state = site
     link = chat_page_link(base, "test-secret", ChatRef(data.world.org.id, "dingtalk", GROUP, "苏州精工项目群"))
     path = link.removeprefix(base)
@@ -118,8 +118,7 @@ def test_the_group_card_link_logs_in_links_the_group_and_a_colleague_sees_who(br
     link_from_search(page, "精工", "苏州精工机械有限公司")
     with database.transaction() as s:
         assert s.scalars(select(ChatLink.customer_id).where(ChatLink.external_id == GROUP)).one() == data.c_rep1
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "dingtalk-group-linked.png"), full_page=True)
+    shot(page, "dingtalk-group-linked")
     _clean(page)
 
     state.add_auth_code("ddcode-rep2", "rep2")
@@ -127,5 +126,5 @@ def test_the_group_card_link_logs_in_links_the_group_and_a_colleague_sees_who(br
     colleague.goto(link)                             # not logged in: welcome, login, back to the page
     colleague.locator(".conflict", has_text="该群已被李明关联到客户“苏州精工机械有限公司”（负责人：李明）").wait_for()
     assert colleague.locator("#link-search").count() == 0
-    colleague.screenshot(path=str(ARTIFACTS / "dingtalk-group-conflict.png"), full_page=True)
+    shot(colleague, "dingtalk-group-conflict")
     _clean(colleague)

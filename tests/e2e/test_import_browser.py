@@ -3,7 +3,6 @@ read the dry-run table, download the result sheet, import with the progress view
 from __future__ import annotations
 
 import io
-import os
 from urllib.parse import quote
 
 import openpyxl
@@ -13,24 +12,15 @@ from sqlalchemy import func, select
 from jobs.queue import ThreadQueue
 from jobs.runtime import set_runtime
 from storage.models import Customer, FollowUp
-from tests.e2e.browser import ARTIFACTS, chromium, chromium_missing_reason, phone_page, serve
+from tests.e2e.browser import phone_page, require_browser, serve, shot
 from tests.factories import build_world
 from tests.miniapp.helpers import make_app
 from tests.storage.import_files import messy_workbook
 
 pytestmark = pytest.mark.e2e
 
-_missing = chromium_missing_reason()
-if _missing:
-    if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {_missing}")
-    pytest.skip(_missing, allow_module_level=True)
+require_browser()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
@@ -45,9 +35,6 @@ def site(database, playbook, redis_conn, tmp_path):
         yield base
 
 
-def _shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_upload_confirm_dry_run_download_import_and_export(browser, site, database, tmp_path):
@@ -68,7 +55,7 @@ def test_upload_confirm_dry_run_download_import_and_export(browser, site, databa
     assert card.locator(".sheet-kind").input_value() == "customers"
     # the person corrects one column: 行业 is not to be imported
     card.locator("select[data-col='6']").select_option("")
-    _shot(page, "import-mapping")
+    shot(page, "import-mapping")
 
     page.click("#import-dry-run")
     page.wait_for_selector("#report:not([hidden])")
@@ -81,7 +68,7 @@ def test_upload_confirm_dry_run_download_import_and_export(browser, site, databa
     assert "术语表中没有的客户等级：老客户×2" in page.inner_text("#report-unmapped")
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
-    _shot(page, "import-dry-run")
+    shot(page, "import-dry-run")
 
     with page.expect_download() as download:
         page.click("#report-download")
@@ -96,7 +83,7 @@ def test_upload_confirm_dry_run_download_import_and_export(browser, site, databa
         assert s.scalar(select(func.count()).select_from(Customer)) == 5
         assert s.scalar(select(func.count()).select_from(FollowUp)) == 2
         assert s.scalar(select(Customer.industry).where(Customer.name == "上海华东机电设备有限公司")) is None
-    _shot(page, "import-done")
+    shot(page, "import-done")
 
     with page.expect_download() as download:
         page.click("#export-link")

@@ -6,7 +6,8 @@ from sqlalchemy import update
 
 from storage.models import Task
 from tests.e2e.browser import phone_page
-from tests.e2e.test_miniapp_browser import _clean, _login, _shot, browser, site  # noqa: F401  (fixtures)
+from tests.e2e.browser import shot
+from tests.e2e.test_miniapp_browser import _clean, _login, site  # noqa: F401  (fixture)
 
 
 def test_manager_home_shows_escalations_as_a_to_do_list(browser, site, database):  # noqa: F811
@@ -17,7 +18,7 @@ def test_manager_home_shows_escalations_as_a_to_do_list(browser, site, database)
     _login(page, base, "manager", "/app/")
     row = page.locator("#escalations .cell", has_text="回访王建国")
     assert "王芳 · 已升级给经理" in row.inner_text()
-    _shot(page, "manager-home")
+    shot(page, "manager-home")
     row.get_by_role("button", name="已处理").click()
     page.locator("#toast", has_text="已完成").wait_for()
     assert page.locator("#escalations .cell", has_text="回访王建国").count() == 0
@@ -35,11 +36,11 @@ def test_dashboard_tiles_are_coloured_and_every_row_opens(browser, site):  # noq
     overdue = page.locator("[data-metric=overdue_tasks] .value")
     assert overdue.evaluate("e => getComputedStyle(e).color") != "rgb(6, 173, 86)"
     assert "3个客户中2个已填信用代码或手机号" in page.inner_text("[data-metric=completeness]")
-    _shot(page, "dashboard")
+    shot(page, "dashboard")
     with page.expect_navigation():
         page.locator("[data-metric=new_leads]").click()
     assert page.locator("#drill .cell").count() >= 1 and page.locator("#drill div.cell").count() == 0
-    _shot(page, "dashboard-drill")
+    shot(page, "dashboard-drill")
     with page.expect_navigation():
         page.locator("#drill .cell").first.click()
     page.wait_for_selector("html[data-ready='1']")
@@ -57,7 +58,7 @@ def test_pending_badge_stays_on_one_line(browser, site):  # noqa: F811
     box = tag.bounding_box()
     line = float(tag.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 18"))
     assert box["height"] <= line * 1.5, "待补全 must not wrap"
-    _shot(page, "home")
+    shot(page, "home")
     _clean(page)
 
 
@@ -70,7 +71,7 @@ def test_error_page_is_chinese_and_fits_a_phone(browser, site):  # noqa: F811
     assert page.inner_text("h1") == "页面不存在" and "返回首页" in page.inner_text("main")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert "favicon.svg" in page.evaluate("document.querySelector('link[rel=icon]').href")
-    _shot(page, "error-404")
+    shot(page, "error-404")
     _clean(page)
 
 
@@ -84,7 +85,7 @@ def test_a_long_note_is_not_cut_and_the_rule_is_shown(browser, site, database, p
     form.locator("input[name=note]").fill(long_note)
     assert form.locator("input[name=note]").input_value() == long_note          # nothing cut
     assert form.locator("[data-note-rule]").is_visible()
-    _shot(page, "followup-long-note")
+    shot(page, "followup-long-note")
     with page.expect_navigation():
         form.get_by_role("button", name="保存跟进").click()
     with database.transaction() as s:

@@ -2,36 +2,18 @@
 and a manager do with their thumbs. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
-import os
 from urllib.parse import quote
 
 import pytest
 
 from storage.models import CaptureDraft, ChatLink, FollowUp, Opportunity, Task
-from tests.e2e.browser import (
-    ARTIFACTS,
-    chromium,
-    chromium_missing_reason,
-    link_from_search,
-    phone_page,
-    serve,
-)
+from tests.e2e.browser import link_from_search, phone_page, require_browser, serve, shot
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
-DOCS_SHOTS = ARTIFACTS.parent / "docs" / "screenshots"
 
-_missing = chromium_missing_reason()
-if _missing:
-    if os.environ.get("CRMBOT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"CRMBOT_REQUIRE_BROWSER=1 but {_missing}")
-    pytest.skip(_missing, allow_module_level=True)
+require_browser()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
@@ -46,14 +28,6 @@ def _login(page, base, who, next_path):
     page.wait_for_selector("html[data-ready='1']")
 
 
-def _shot(page, name):
-    """test-artifacts/NAME.png; with CRMBOT_DOCS_SCREENSHOTS=1 also docs/screenshots/NAME.png
-    (the pictures miniapp/README.md shows)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    if os.environ.get("CRMBOT_DOCS_SCREENSHOTS") == "1":
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True)
 
 
 def _clean(page):
@@ -66,12 +40,12 @@ def test_link_a_chat_then_log_a_follow_up_in_two_taps(browser, site, database):
     page = phone_page(browser, base)
     _login(page, base, "rep1", "/app/sidebar?external_userid=wmE2E&name=" + quote("周工"))
     assert "这个聊天还没有关联客户" in page.inner_text("#link")
-    _shot(page, "sidebar-unlinked")
+    shot(page, "sidebar-unlinked")
 
     link_from_search(page, "szjg", "苏州精工机械有限公司")  # pinyin initials of 苏州精工
     with database.transaction() as s:
         assert s.query(ChatLink).filter_by(external_id="wmE2E").one().customer_id == data.c_rep1
-    _shot(page, "sidebar-linked")
+    shot(page, "sidebar-linked")
 
     # the follow-up: tap 1 = a tag chip, tap 2 = 保存
     page.get_by_role("button", name="已报价").click()
@@ -82,7 +56,7 @@ def test_link_a_chat_then_log_a_follow_up_in_two_taps(browser, site, database):
     with database.transaction() as s:
         latest = s.query(FollowUp).filter_by(customer_id=data.c_rep1).order_by(FollowUp.id.desc()).first()
         assert latest.tags == ["quoted"] and latest.channel == "sidebar"
-    _shot(page, "sidebar-followup-saved")
+    shot(page, "sidebar-followup-saved")
     _clean(page)
 
 
@@ -118,7 +92,7 @@ def test_stage_change_blocked_by_the_checklist_then_allowed(browser, site, datab
     checks.nth(0).check()
     checks.nth(1).check()
     assert advance.is_disabled()
-    _shot(page, "stage-blocked")
+    shot(page, "stage-blocked")
     checks.nth(2).check()
     page.locator("[data-advance]:not([disabled])").wait_for()  # no eval: the page's CSP forbids it
     with database.transaction() as s:  # every tick was saved as it was made
@@ -130,7 +104,7 @@ def test_stage_change_blocked_by_the_checklist_then_allowed(browser, site, datab
     assert "推进到“方案报价”" in page.inner_text(f"[data-opp='{data.opp_rep1}']")
     with database.transaction() as s:
         assert s.get(Opportunity, data.opp_rep1).stage == "needs"
-    _shot(page, "stage-advanced")
+    shot(page, "stage-advanced")
     _clean(page)
 
 
@@ -140,7 +114,7 @@ def test_edit_and_confirm_a_capture_draft(browser, site, database):
     _login(page, base, "rep1", "/app/")
     card = page.locator(f"[data-draft='{data.draft_rep1}']")
     assert card.locator("input[name=company]").input_value() == "杭州新锐科技有限公司"
-    _shot(page, "home")
+    shot(page, "home")
     card.get_by_role("button", name="编辑").click()
     card.locator("input[name=title]").fill("采购总监")
     card.get_by_role("button", name="保存修改").click()
@@ -152,7 +126,7 @@ def test_edit_and_confirm_a_capture_draft(browser, site, database):
     assert "采购总监" in page.inner_text("#contacts")
     with database.transaction() as s:
         assert s.get(CaptureDraft, data.draft_rep1).status == "confirmed"
-    _shot(page, "draft-confirmed")
+    shot(page, "draft-confirmed")
     _clean(page)
 
 
@@ -182,12 +156,12 @@ def test_manager_opens_the_dashboard_and_drills_down(browser, site):
     assert "李明" in page.inner_text("#reps") and "张伟" not in page.inner_text("#reps")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, "the dashboard must fit a phone without sideways scrolling"
-    _shot(page, "dashboard")
+    shot(page, "dashboard")
     with page.expect_navigation():
         page.locator("[data-metric=overdue_tasks]").click()
     assert "逾期任务" in page.inner_text("h1")
     assert "回访苏州精工" in page.inner_text("#drill") and "回访王建国" in page.inner_text("#drill")
-    _shot(page, "dashboard-drill")
+    shot(page, "dashboard-drill")
     with page.expect_navigation():
         page.locator("#drill .cell", has_text="回访苏州精工").click()
     page.wait_for_selector("html[data-ready='1']")
@@ -216,7 +190,7 @@ def test_outside_the_clients_the_welcome_page_says_where_to_open(browser, site):
     page.goto(f"{base}/app/")
     page.wait_for_selector("html[data-ready='1']")
     assert "请从企业微信或钉钉打开" in page.inner_text("h1")
-    _shot(page, "welcome")
+    shot(page, "welcome")
     _clean(page)
 
 
@@ -283,7 +257,7 @@ def test_a_possible_duplicate_offers_the_match_and_create_anyway(browser, site, 
     match = sheet.locator("a.cell", has_text="苏州精工机械有限公司")
     assert "负责人：李明" in match.inner_text()
     assert match.get_attribute("href") == f"/app/customers/{data.c_rep1}"
-    _shot(page, "sidebar-possible-duplicate")
+    shot(page, "sidebar-possible-duplicate")
     with page.expect_navigation():
         sheet.get_by_role("button", name="同名不同公司").click()
     page.wait_for_selector("html[data-ready='1']")
