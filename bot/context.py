@@ -6,7 +6,7 @@ handler's changes, so a handler that fails leaves neither a half record nor a me
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +18,22 @@ from config.playbook import Playbook
 from config.settings import Settings
 from storage.models import CardRecord, User
 
-from .events import Event
+from .events import Chat, Event
 from .outbound import Outbound, Purpose, Queued
+
+
+CHAT_KEY = "chat_id"   # a card posted into a group chat keeps the group's id in its `extra`
+
+
+def tapped_in(event: Event, record: CardRecord) -> Event:
+    """The event of a tap on the card `record`, placed in the chat the card was posted in. A tap on
+    a DingTalk interactive card names the card and the user, not the chat (platforms.md 2.6), yet a
+    tap on a card in a group happened in that group: answers go there, and the handler acts on that
+    group (not on another one an action text was pasted into)."""
+    chat_id = (record.card.get("extra") or {}).get(CHAT_KEY)
+    if not chat_id or event.chat.conversation_id == chat_id:
+        return event
+    return replace(event, chat=Chat(conversation_id=chat_id, is_group=True))
 
 
 @dataclass
@@ -50,25 +64,39 @@ class Context:
     def _dedupe(self) -> str:
         return f"reply:{self.inbox_id}:{len(self.outbox_ids)}"
 
-    def _reply(self, payload: dict[str, Any], card_id: str | None = None) -> None:
+    def _recipient(self) -> str:
         chat = self.event.chat
-        self.out.reply(platform=str(self.event.platform),
-                       recipient=chat.conversation_id if chat.is_group else self.event.sender,
+        return chat.conversation_id if chat.is_group else self.event.sender
+
+    def _chat_context(self) -> dict[str, Any]:
+        chat = self.event.chat
+        return {"reply_webhook": chat.reply_webhook, "is_group": chat.is_group,
+                "reply_webhook_expires_ms": chat.reply_webhook_expires_ms}
+
+    def _reply(self, payload: dict[str, Any], card_id: str | None = None) -> None:
+        self.out.reply(platform=str(self.event.platform), recipient=self._recipient(),
                        payload=payload, dedupe_key=self._dedupe(), user=self.user, card_id=card_id,
-                       context={"reply_webhook": chat.reply_webhook, "is_group": chat.is_group,
-                                "reply_webhook_expires_ms": chat.reply_webhook_expires_ms})
+                       context=self._chat_context())
 
     def say(self, text: str) -> None:
         self._reply({"text": text})
 
     def send_card(self, card: Card, subject_type: str, subject_id: int) -> None:
+        chat = self.event.chat
+        if chat.is_group:  # where a tap on it happens (see tapped_in)
+            card = replace(card, extra={**card.extra, CHAT_KEY: chat.conversation_id})
         self.out.record_card(card, self.user, str(self.event.platform), subject_type, subject_id)
         self._reply({"card": card.to_dict()}, card.card_id)
 
     def update_card(self, card: Card) -> None:
-        """Update the clicked card in place (WeCom: with the click's single-use response code)."""
-        self.out.update_card(self.card_record, card, recipient=self.event.sender, dedupe_key=self._dedupe(),
-                             context={"response_code": self.event.payload.get("response_code")})
+        """Update the clicked card in place (WeCom: with the click's single-use response code). A
+        card that cannot change (DingTalk's ActionCard) is answered where it was tapped: the group
+        for a card in a group chat."""
+        context = {"response_code": self.event.payload.get("response_code")}
+        if self.event.chat.is_group:
+            context.update(self._chat_context())
+        self.out.update_card(self.card_record, card, recipient=self._recipient(), dedupe_key=self._dedupe(),
+                             context=context)
 
     def finish_card(self, what: str, *, link: str | None = None) -> None:
         """The clicked card, updated to say what was done, by whom and when; its buttons go.

@@ -32,6 +32,7 @@ class Chat:
     """Where a reply goes. `conversation_id` is None for the 1:1 chat with the bot."""
     conversation_id: str | None = None
     is_group: bool = False
+    title: str | None = None         # a group's name (DingTalk conversationTitle), for display only
     # DingTalk's sessionWebhook (valid ~90 min) lets a reply skip the token; None elsewhere.
     reply_webhook: str | None = None
     reply_webhook_expires_ms: int | None = None
@@ -54,6 +55,7 @@ class Event:
             "sender": self.sender, "kind": str(self.kind), "payload": self.payload,
             "created_at": self.created_at,
             "chat": {"conversation_id": self.chat.conversation_id, "is_group": self.chat.is_group,
+                     "title": self.chat.title,
                      "reply_webhook": self.chat.reply_webhook,
                      "reply_webhook_expires_ms": self.chat.reply_webhook_expires_ms},
         }

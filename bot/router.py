@@ -1,6 +1,6 @@
 """Handlers registered by what they match (bolt-python's @app.message / @app.action / @app.event):
 text commands by their first word (with Chinese aliases), card actions by "<subject>:<key>",
-everything else by event kind."""
+free text in a group chat apart from free text in the 1:1 chat, everything else by event kind."""
 from __future__ import annotations
 
 import re
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cards.model import Card
+from storage.models import CardRecord, User
 
 from .context import Context
 from .events import Kind
@@ -29,8 +30,12 @@ class Router:
         self.ordered: list[Command] = []
         self.actions: dict[str, Handler] = {}
         self.after_done: set[str] = set()   # actions a done card still offers (撤销)
+        # subjects of cards posted into a group chat: anyone there may tap them (their rights are
+        # checked by the storage services), not only the person the card answered
+        self.chat_wide: set[str] = set()
         self.kinds: dict[Kind, Handler] = {}
         self.fallback_text: Handler | None = None
+        self.group_fallback_text: Handler | None = None
 
     def command(self, name: str, *aliases: str, usage: str = "") -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -41,11 +46,14 @@ class Router:
             return fn
         return register
 
-    def action(self, key: str, *, when_done: bool = False) -> Callable[[Handler], Handler]:
+    def action(self, key: str, *, when_done: bool = False,
+               anyone_in_chat: bool = False) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.actions[key] = fn
             if when_done:
                 self.after_done.add(key)
+            if anyone_in_chat:
+                self.chat_wide.add(key.partition(":")[0])
             return fn
         return register
 
@@ -59,6 +67,17 @@ class Router:
         """Free text that is not a command."""
         self.fallback_text = fn
         return fn
+
+    def group_text(self, fn: Handler) -> Handler:
+        """Free text in a group chat that is not a command (the robot only hears @-messages there)."""
+        self.group_fallback_text = fn
+        return fn
+
+    def may_act_on(self, record: CardRecord, user: User) -> bool:
+        """Whether `user`'s click on the card `record` is handled: a card is answered by the person
+        it was sent to, a card posted into a group chat by anyone of the org in it."""
+        return record.recipient_user_id == user.id or (
+            record.org_id == user.org_id and record.subject_type in self.chat_wide)
 
     # ---- dispatch
     def dispatch(self, ctx: Context) -> None:
@@ -93,6 +112,8 @@ class Router:
                 rest = text[len(next(w for w in (cmd.name, *cmd.aliases) if text.startswith(w))):]
         if cmd is not None:
             return cmd.handler(ctx, rest.strip())
+        if ctx.event.chat.is_group and self.group_fallback_text is not None:
+            return self.group_fallback_text(ctx, text)
         if self.fallback_text is not None:
             self.fallback_text(ctx, text)
 

@@ -95,6 +95,30 @@ def pick_card(card_id: str, *, title: str, choices: Sequence[tuple[int, str, str
     return Card(card_id=card_id, title=title, text=text, buttons=buttons, source="选择客户")
 
 
+def chat_link_card(card_id: str, *, title: str, text: str, choices: Sequence[tuple[int, str, str]],
+                   page_link: str | None) -> Card:
+    """关联客户 in a group chat: one button per customer the group may be about (name and owner in
+    the text), `pick:<id>`, and the workbench page to search for or create another one."""
+    buttons = [Button(text=f"关联：{name[:8]}", key=f"pick:{cid}",
+                      style=ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
+               for i, (cid, name, _owner) in enumerate(choices[:4])]
+    if page_link:
+        buttons.append(Button(text="搜索/新建客户", url=page_link))
+    lines = [text] + [f"{i}. {name}（负责人：{owner}）" for i, (_cid, name, owner) in enumerate(choices[:4], 1)]
+    return Card(card_id=card_id, title=title, text="\n".join(lines), buttons=tuple(buttons), link=page_link,
+                source="关联客户")
+
+
+def chat_note_card(card_id: str, *, customer: str, note: str, fields: Sequence[tuple[str, str]],
+                   extra: dict) -> Card:
+    """A message said in a linked group, offered as a follow-up of the group's customer: one tap
+    on 记为跟进 (key `log`). `extra` keeps what the tap needs (the words, when, the message id)."""
+    return Card(card_id=card_id, title=f"记为“{customer}”的跟进？", text=note,
+                fields=tuple(CardField(k, v) for k, v in fields if v),
+                buttons=(Button(text="记为跟进", key="log", style=ButtonStyle.PRIMARY),),
+                source="群消息", extra=extra)
+
+
 def done(card: Card, note: str, link: str | None = None) -> Card:
     """The same card after a click: no action buttons, no instructions (the hint), a line saying
     what was done and by whom. `link` replaces where the card and its 打开 button lead (what was

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     dingtalk_agent_id: int | None = None
     dingtalk_corp_id: str | None = None
     dingtalk_card_template_id: str | None = None
+    # The robot's display name in groups: without a card template, a group card's buttons send
+    # "@<name> #操作 …" so the robot hears the tap (it hears only @-messages in groups; unverified
+    # whether a typed @name counts as a mention there — the interactive card needs no such trick).
+    dingtalk_robot_name: str = "销售助手"
     # Card clicks by HTTP to /dingtalk/card-callback under this route key (register it once with
     # `crmbot dingtalk-register-card-callback`); empty: clicks come by Stream mode instead.
     crmbot_dingtalk_card_route_key: str = "crmbot"

@@ -16,12 +16,16 @@ from . import security
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     settings = settings or (runtime.settings if runtime else load_settings())
     security.require_secret_key(settings)  # the demo alone may make up a key
+    if not settings.crmbot_secret_key:
+        # the demo's made-up key, in the settings its in-process worker reads too: the bot signs
+        # the group page links (cards/links.py) that the pages then check with the same key
+        settings.crmbot_secret_key = secrets.token_hex(32)
     runtime = runtime or Runtime.build(settings)
     set_runtime(runtime)
 
     app = Flask(__name__, static_folder=None)
     app.config.update(
-        SECRET_KEY=settings.crmbot_secret_key or secrets.token_hex(32),
+        SECRET_KEY=settings.crmbot_secret_key,
         MAX_CONTENT_LENGTH=settings.crmbot_max_upload_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import bot.handlers  # noqa: F401  (registers the handlers on the router)
 from bot import card_taps
-from bot.context import Context
+from bot.context import Context, tapped_in
 from bot.events import Event, Kind
 from bot.router import router
 from bot.outbound import enqueue_delivery
@@ -77,13 +77,16 @@ def _context(session: Session, rt: Services, row: InboxEvent) -> Context:
     record = None
     if event.kind == Kind.CARD_ACTION and user is not None:
         record, event = _tapped_card(session, event, user)
+        if record is not None:
+            event = tapped_in(event, record)  # a group card's tap is answered in its group
     return Context(session=session, event=event, user=user, playbook=rt.playbook, settings=rt.settings,
                    now=rt.clock.now(), inbox_id=row.id, card_record=record)
 
 
 def _tapped_card(session: Session, event: Event, user: User) -> tuple[CardRecord | None, Event]:
-    """The card a click is about, if it was sent to this user; a tap that arrived as the person's
-    text (an ActionCard button) names no card: it is found among theirs (bot/card_taps.py)."""
+    """The card a click is about, if this user may act on it (their own, or a group card anyone
+    in the chat may tap); a tap that arrived as the person's text (an ActionCard button) names no
+    card: it is found among theirs (bot/card_taps.py)."""
     if event.payload.get("button_text"):
         tap = card_taps.resolve(session, user, str(event.platform), event.payload["button_text"])
         if tap is None:
@@ -91,7 +94,7 @@ def _tapped_card(session: Session, event: Event, user: User) -> tuple[CardRecord
         return tap.record, replace(event, payload={**event.payload, "card_ref": tap.record.card_id,
                                                    "action": tap.key})
     record = session.get(CardRecord, str(event.payload.get("card_ref", "")))
-    return (record if record is not None and record.recipient_user_id == user.id else None), event
+    return (record if record is not None and router.may_act_on(record, user) else None), event
 
 
 def _handle(ctx: Context) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -26,7 +27,7 @@ from storage.errors import CustomerCollision, DomainError, InvalidInput, Permiss
 from storage.models import User
 
 from . import bodies, metrics, reads
-from .auth import CSRF_HEADER, NotLoggedIn, clock_now, runtime, same_origin_url, work
+from .auth import CSRF_HEADER, NotLoggedIn, chat_from_token, clock_now, runtime, same_origin_url, work
 
 bp = Blueprint("miniapp_api", __name__, url_prefix="/api")
 
@@ -141,26 +142,29 @@ def create_customer():
     """Create a customer (the sidebar's 新建客户); with external_userid it is linked at once."""
     data = bodies.parse(bodies.NewCustomer)
     contact_name = (data.contact_name or "").strip()
-    contact = [customers.ContactInput(name=contact_name, mobile=data.contact_mobile, mobile2=data.contact_mobile2,
-                                      title=data.contact_title, fax=data.contact_fax,
-                                      english_name=data.contact_english_name,
-                                      english_title=data.contact_english_title,
-                                      wecom_external_userid=data.external_userid)] if contact_name else []
     reason = _duplicate_reason(data.duplicate_reason)
     with work() as (session, actor):
+        chat = _chat_target(data, actor) if data.external_userid or data.chat_token else None
+        # a WeCom external contact is the contact's own id; a group chat is not a person
+        external_userid = chat.external_id if chat and chat.what == links.CONTACT else None
+        contact = [customers.ContactInput(name=contact_name, mobile=data.contact_mobile, mobile2=data.contact_mobile2,
+                                          title=data.contact_title, fax=data.contact_fax,
+                                          english_name=data.contact_english_name,
+                                          english_title=data.contact_english_title,
+                                          wecom_external_userid=external_userid)] if contact_name else []
         try:
             customer = customers.create_customer(session, actor, customers.CustomerInput(
                 kind=data.kind or "company", name=data.name or "",
                 credit_code=data.credit_code, mobile=data.mobile,
-                source=data.source or "企业微信", industry=data.industry,
-                grade=data.grade or None, contacts=contact), _playbook(), now=clock_now(),
-                duplicate_reason=reason)
+                source=data.source or ("客户群" if chat and chat.what == links.GROUP else "企业微信"),
+                industry=data.industry, grade=data.grade or None, contacts=contact), _playbook(),
+                now=clock_now(), duplicate_reason=reason)
         except CustomerCollision as exc:
             body, reviews, status = _collision(session, actor, exc, None)
         else:
-            if data.external_userid:
-                links.link_chat(session, actor, _platform(data.platform), data.external_userid,
-                                customer.id, now=clock_now())
+            if chat is not None:
+                links.link_chat(session, actor, chat.platform, chat.external_id, customer.id,
+                                now=clock_now(), what=chat.what)
             reviews = [t.id for t in duplicate_reviews.reviews_of(session, customer.id)]
             body, status = reads.customer_summary(customer, _tz()), 201
     _notify_reviews(reviews)  # after the commit: the job reads the review
@@ -297,10 +301,30 @@ def find_link():
 def link_chat():
     data = bodies.parse(bodies.LinkChat)
     with work() as (session, actor):
-        link = links.link_chat(session, actor, _platform(data.platform),
-                               data.external_userid or "", data.customer_id, now=clock_now())
+        chat = _chat_target(data, actor)
+        link = links.link_chat(session, actor, chat.platform, chat.external_id, data.customer_id,
+                               now=clock_now(), what=chat.what)
         customer = customers.get_customer(session, actor, link.customer_id)
         return jsonify(linked=True, customer=reads.customer_summary(customer, _tz())), 201
+
+
+@dataclass(frozen=True)
+class _Chat:
+    platform: str
+    external_id: str
+    what: str          # links.CONTACT or links.GROUP, for the Chinese sentences
+
+
+def _chat_target(data: bodies.LinkChat | bodies.NewCustomer, actor: User) -> _Chat:
+    """What to link: a WeCom sidebar's external contact, or a group chat named by the signed token
+    of the bot's card (a DingTalk group id is never taken from the page: anyone could type one)."""
+    if data.chat_token:
+        chat = chat_from_token(data.chat_token, actor)
+        return _Chat(chat.platform, chat.chat_id, links.GROUP)
+    platform = _platform(data.platform)
+    if platform == "dingtalk":
+        raise InvalidInput("chat_token", "钉钉群请从群里机器人卡片上的链接打开本页再关联")
+    return _Chat(platform, data.external_userid or "", links.CONTACT)
 
 
 # ------------------------------------------------------------------ drafts

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from bot.errors import PlatformError
 from bot.services import Services
+from cards.links import ChatRef, read_chat_token
 from storage import users
-from storage.errors import InvalidInput
+from storage.errors import InvalidInput, NotFound
 from storage.models import User
 
 from . import bodies
@@ -71,6 +72,18 @@ def work() -> Iterator[tuple[Session, User]]:
     """One unit of work for one request: a transaction and the logged-in user inside it."""
     with runtime().db.transaction() as db_session:
         yield db_session, current_user(db_session)
+
+
+def chat_from_token(token: str | None, user: User) -> ChatRef:
+    """The group chat a page link was signed for by the bot (cards/links.py). A forged, altered or
+    stale token is refused, and so is another org's group; what the user may then do with it is
+    checked by the storage services like everywhere else."""
+    chat = read_chat_token(runtime().settings.crmbot_secret_key or "", token or "") if token else None
+    if chat is None:
+        raise InvalidInput("chat_token", "这个链接已过期或无效，请回到群里重新@我获取")
+    if chat.org_id != user.org_id:
+        raise NotFound("群不存在")
+    return chat
 
 
 def start_session(user: User) -> None:

@@ -36,6 +36,7 @@ LABELS = {
     "contact_fax": "联系人传真", "contact_english_name": "联系人英文名", "contact_english_title": "联系人英文职务",
     "merged_id": "被合并客户", "choices": "合并选项", "duplicate_reason": "仍然创建的原因", "signed_on": "签约日期",
     "reason": "原因", "competitor": "竞品", "percent": "折扣", "decision": "审批结果", "rep_id": "成员",
+    "chat_token": "群链接",
 }
 
 
@@ -76,6 +77,7 @@ class NewCustomer(Body):
     contact_english_title: _text(100) | None = None
     external_userid: _text(128) | None = None
     platform: Platform | None = None
+    chat_token: _text(1024) | None = None   # a group chat, signed by the bot (cards/links.py)
     duplicate_reason: _text(100) | None = None   # 仍然创建: one of the playbook's reasons
 
 
@@ -121,6 +123,7 @@ class LinkChat(Body):
     customer_id: Id
     external_userid: _text(128) | None = None
     platform: Platform | None = None
+    chat_token: _text(1024) | None = None   # a group chat, signed by the bot (cards/links.py)
 
 
 class DraftEdit(Body):

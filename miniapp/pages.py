@@ -13,12 +13,12 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from bot.errors import PlatformError
 from cards import formats
-from storage import customers, data_health, drafts, followups, leads, merge, tasks
+from storage import customers, data_health, drafts, followups, leads, links, merge, tasks
 from storage.errors import DomainError, InvalidInput
 from storage.models import User
 
 from . import metrics, reads
-from .auth import NotLoggedIn, clock_now, runtime, work
+from .auth import NotLoggedIn, chat_from_token, clock_now, runtime, work
 
 bp = Blueprint("miniapp_pages", __name__, url_prefix="/app", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -115,24 +115,45 @@ def home():
 
 @bp.get("/sidebar")
 def sidebar():
-    rt = runtime()
-    now = clock_now()
     external_id = (request.args.get("external_userid") or "").strip()
     platform = request.args.get("platform") or "wecom"
     if platform not in ("wecom", "dingtalk"):
         raise InvalidInput("platform", "平台只能是企业微信或钉钉")
     with work() as (session, me):
-        state = reads.link_state(session, me, platform, external_id) if external_id else None
-        page = (reads.customer_page(session, me, state.customer.id, rt.playbook)
-                if state and state.customer else None)
         prefill = {"name": request.args.get("name") or "", "company": "", "mobile": "", "mobile2": ""}
+        state = reads.link_state(session, me, platform, external_id) if external_id else None
         if state is not None and not state.linked and platform == "wecom":
             prefill.update(_wecom_contact(external_id, me.wecom_userid))
-        return render_template("miniapp/sidebar.html", me=me, external_id=external_id, platform=platform,
-                               state=state, page=page, c=page.customer if page else None,
-                               form=_followup_form(rt.playbook, now, "sidebar"), prefill=prefill,
-                               wecom_corp_id=rt.settings.wecom_corp_id or "",
-                               wecom_agent_id=rt.settings.wecom_agent_id or "")
+        return _link_page(session, me, platform, external_id, state, prefill)
+
+
+@bp.get("/group")
+def group():
+    """A group chat's page (关联客户 from a DingTalk 客户群), opened from the robot's card: the same
+    page as the sidebar, for the group the card's signed token names (`t`)."""
+    token = request.args.get("t") or ""
+    with work() as (session, me):
+        chat = chat_from_token(token, me)
+        state = reads.link_state(session, me, chat.platform, chat.chat_id, links.GROUP)
+        company = next(iter(links.title_terms(chat.title)), "")
+        return _link_page(session, me, chat.platform, chat.chat_id, state,
+                          {"name": "", "company": company, "mobile": "", "mobile2": ""}, chat_token=token,
+                          chat_title=chat.title)
+
+
+def _link_page(session, me: User, platform: str, external_id: str, state: reads.LinkState | None,
+               prefill: dict[str, str], *, chat_token: str = "", chat_title: str = ""):
+    """The linked customer with the one-tap follow-up; or search → 关联, 新建客户并关联; or, for a
+    chat a colleague linked, who linked it and whose customer it is."""
+    rt = runtime()
+    page = (reads.customer_page(session, me, state.customer.id, rt.playbook)
+            if state and state.customer else None)
+    return render_template("miniapp/sidebar.html", me=me, external_id=external_id, platform=platform,
+                           state=state, page=page, c=page.customer if page else None,
+                           form=_followup_form(rt.playbook, clock_now(), "sidebar"), prefill=prefill,
+                           chat_token=chat_token, chat_title=chat_title,
+                           wecom_corp_id=rt.settings.wecom_corp_id or "",
+                           wecom_agent_id=rt.settings.wecom_agent_id or "")
 
 
 def _wecom_contact(external_id: str, my_userid: str | None) -> dict[str, str]:

@@ -405,7 +405,8 @@ class LinkState:
                 "customer": customer_summary(self.customer, tz) if self.customer else None}
 
 
-def link_state(session: Session, actor: User, platform: str, external_id: str) -> LinkState:
+def link_state(session: Session, actor: User, platform: str, external_id: str,
+               what: str = links.CONTACT) -> LinkState:
     """The chat's link as this rep sees it. A chat linked to a colleague's customer names the
     colleague (the rep must know whom to talk to, 撞单 avoided) but shows none of its data."""
     link = links.find_link(session, actor.org_id, platform, external_id)
@@ -414,7 +415,4 @@ def link_state(session: Session, actor: User, platform: str, external_id: str) -
     try:
         return LinkState(True, customers.get_customer(session, actor, link.customer_id))
     except PermissionDenied:
-        other = session.get(Customer, link.customer_id)
-        linker = session.get(User, link.linked_by_id)
-        return LinkState(True, conflict=f"该联系人已被{linker.name}关联到客户“{other.name}”"
-                                        f"（负责人：{other.owner.name}），如需跟进请联系负责人")
+        return LinkState(True, conflict=links.taken_message(session, link, what) + "，如需跟进请联系负责人")

@@ -111,6 +111,19 @@ class Stack:
             return {t: k for t, k in texts.items() if t in received and (shown is None or t in shown)}
         return {}
 
+    def dingtalk_group_text(self, user: str, text: str, *, conversation_id: str, title: str,
+                            **kw) -> requests.Response:
+        """A message that @s the robot in a group chat (DingTalk strips the @name, keeps the space)."""
+        return self.dingtalk_post(self.dingtalk_message(
+            "text", user, group=True, conversation_id=conversation_id, conversation_title=title,
+            text={"content": " " + text}, **kw))
+
+    def dingtalk_card_tap(self, user: str, out_track_id: str, key: str) -> requests.Response:
+        """A tap on an interactive card: DingTalk's signed HTTP card callback."""
+        headers, body = dt_fake.build_card_callback(self.settings.dingtalk_app_secret, out_track_id, user,
+                                                    action_ids=[key], corp_id=self.settings.dingtalk_corp_id)
+        return requests.post(f"{self.base_url}/dingtalk/card-callback", headers=headers, data=body, timeout=10)
+
 
 def _serve(app) -> tuple[str, callable]:
     server = make_server("127.0.0.1", 0, app, threaded=True)

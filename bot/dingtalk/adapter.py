@@ -232,6 +232,7 @@ def parse_robot_message(data: dict[str, Any], org: str = "") -> Event | None:
     chat = Chat(
         conversation_id=message.conversationId if is_group else None,
         is_group=is_group,
+        title=message.conversationTitle if is_group else None,
         reply_webhook=message.sessionWebhook,
         reply_webhook_expires_ms=message.sessionWebhookExpiredTime,
     )

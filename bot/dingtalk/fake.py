@@ -310,6 +310,8 @@ def create_fake_dingtalk_blueprint(state: FakeDingTalkState) -> Blueprint:
             return new_api_error(400, "invalidParameter", "缺少imGroupOpenDeliverModel")
         if not space.startswith(("dtv1.card//IM_ROBOT.", "dtv1.card//IM_GROUP.")):
             return new_api_error(400, "invalidParameter.openSpaceId", "openSpaceId不合法")
+        if (problem := _check_deliver_model(data, space, state)) is not None:
+            return new_api_error(400, *problem)
         with state.lock:
             state.cards[out_track_id] = dict(params)
         state._record("cardCreate", data)
@@ -430,6 +432,27 @@ def _check_robot_message(data: dict, state: FakeDingTalkState) -> tuple[str, str
     return None
 
 
+def _check_deliver_model(data: dict, space: str, state: FakeDingTalkState) -> tuple[str, str] | None:
+    """The deliver model of a robot space names the robot; a group's may @ members
+    (`atUserIds` {userid: name}) and limit who sees the card (`recipients` [userid])."""
+    if space.startswith("dtv1.card//IM_GROUP."):
+        model = data.get("imGroupOpenDeliverModel")
+        if not isinstance(model, dict) or model.get("robotCode") != state.robot_code:
+            return "invalidParameter.robotCode", "imGroupOpenDeliverModel.robotCode不合法"
+        at = model.get("atUserIds", {})
+        recipients = model.get("recipients", [])
+        if not _all_strings(at) or not (isinstance(recipients, list) and all(isinstance(r, str) for r in recipients)):
+            return "invalidParameter", "atUserIds/recipients格式不正确"
+        if not space.removeprefix("dtv1.card//IM_GROUP."):
+            return "invalidParameter.openSpaceId", "openConversationId不能为空"
+    else:
+        model = data.get("imRobotOpenDeliverModel")
+        if not isinstance(model, dict) or model.get("robotCode") != state.robot_code \
+                or model.get("spaceType") != "IM_ROBOT":
+            return "invalidParameter.robotCode", "imRobotOpenDeliverModel不合法"
+    return None
+
+
 def _all_strings(params: Any) -> bool:
     return isinstance(params, dict) and all(isinstance(v, str) for v in params.values())
 
@@ -495,8 +518,10 @@ def build_card_callback(api_secret: str, out_track_id: str, user_id: str,
 def robot_message(msgtype: str, sender: str | None = "zhangsan", *, group: bool = False,
                   at_robot: bool = True, conversation_id: str | None = None, msg_id: str | None = None,
                   session_webhook: str | None = None, robot_code: str = FAKE_APP_KEY,
-                  corp_id: str = FAKE_CORP_ID, now_ms: int | None = None, **payload: Any) -> dict:
-    """A robot message dict; `payload` is merged in (e.g. text={...} or content={...})."""
+                  corp_id: str = FAKE_CORP_ID, now_ms: int | None = None,
+                  conversation_title: str = "销售一组", **payload: Any) -> dict:
+    """A robot message dict; `payload` is merged in (e.g. text={...} or content={...}). A group
+    message carries the group's `conversationTitle` and, when it @s the robot, `isInAtList`."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     message = {
         "msgId": msg_id or "msg" + secrets.token_hex(10), "msgtype": msgtype, "createAt": now_ms,
@@ -511,7 +536,7 @@ def robot_message(msgtype: str, sender: str | None = "zhangsan", *, group: bool 
     if sender:
         message["senderStaffId"] = sender
     if group:
-        message["conversationTitle"] = "销售一组"
+        message["conversationTitle"] = conversation_title
         message["isInAtList"] = at_robot
         message["atUsers"] = [{"dingtalkId": "$:LWCP_v1:$robot"}] if at_robot else []
     message.update(payload)

@@ -52,8 +52,10 @@ def send(rt: Services, message: OutboxMessage) -> dict[str, Any]:
             msg_key, msg_param = "sampleText", {"content": f"✅ {card.title}：{card.done_note or '已处理'}"}
         else:
             # a card that still has something to tap after the update (转交's colleagues, 撤销) is
-            # sent again as it is now: an update in place is what only interactive cards can do
-            msg_key, msg_param = render.render_action_card(card, link_base=link_base)
+            # sent again as it is now: an update in place is what only interactive cards can do.
+            # In a group the robot hears only @-messages: a button's text must @ it (platforms.md 2.5)
+            hint = f"@{rt.settings.dingtalk_robot_name} " if is_group else ""
+            msg_key, msg_param = render.render_action_card(card, robot_sender_hint=hint, link_base=link_base)
     else:
         msg_key, msg_param = "sampleText", {"content": payload["text"]}
     webhook = message.context.get("reply_webhook")

@@ -1,2 +1,3 @@
 """Importing this package registers every handler on bot.router.router."""
-from . import actions, capture, commands, contacts, deals, drafts, duplicates, handover, reminders  # noqa: F401
+from . import (actions, capture, chat_links, commands, contacts, deals, drafts, duplicates,  # noqa: F401
+               handover, reminders)

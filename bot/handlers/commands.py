@@ -3,20 +3,15 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
 from cards import builders
 from cards.model import new_card_id
-from ocr_asr.note_parser import CustomerRef, parse_note
-from storage import customers, followups, tasks
+from storage import customers, tasks
 from storage.customers import ContactInput, CustomerInput
 from storage.errors import CustomerCollision, InvalidInput
-from storage.followups import FollowUpInput
-from storage.models import Opportunity
 
 from ..context import Context
 from ..router import router
-from . import near_miss
+from . import near_miss, notes
 from .common import customer_card, task_to_card
 from .duplicates import catch_duplicates, report_collision
 
@@ -31,6 +26,7 @@ USES: tuple[tuple[str, str], ...] = (
     ("推进 华东机电年度采购", "推进到下一阶段（跳过阶段需经理审批）"),
     ("申请折扣 华东机电年度采购 8%", "按权限自动送审"),
     ("赢单 华东机电年度采购 14.8万 ／ 丢单 华东机电年度采购 价格不合适", "关单"),
+    ("在钉钉客户群里@我：关联 华东机电", "把群关联到客户，群里@我的话点一下记为跟进"),
 )
 HELP = "crmbot 能帮你做这些（直接发给我）：\n" + "\n".join(f"· {ex} → {what}" for ex, what in USES)
 SHORT_HELP = "\n".join(f"· {ex} → {what}" for ex, what in USES[:3]) + "\n发“帮助”看全部功能。"
@@ -151,28 +147,10 @@ def follow_up(ctx: Context, args: str) -> None:
         ctx.say(f"“{head}”对应多个客户：{names}。请写得更完整一些。")
         return
     customer = next((c for c in matches if c.name == head), matches[0])
-    refs = [CustomerRef(id=customer.id, name=customer.name, company=None)]
-    parsed = parse_note(rest, ctx.now.astimezone(ctx.playbook.tz), ctx.playbook, refs)
-    short, transcript = followups.split_note(ctx.playbook, parsed.note)
-    opportunity = ctx.session.scalars(select(Opportunity).where(
-        Opportunity.customer_id == customer.id, Opportunity.status == "open")
-        .order_by(Opportunity.id.desc())).first()
-    followup = followups.log_followup(ctx.session, ctx.user, FollowUpInput(
-        customer_id=customer.id, tags=parsed.tags, note=short or None, transcript=transcript,
-        channel="chat", next_followup=parsed.next_followup_at, pause_reason=parsed.pause_reason,
-        amount=parsed.amount, opportunity_id=opportunity.id if opportunity else None,
-        source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}"), ctx.playbook, now=ctx.now)
-    labels = "、".join(ctx.playbook.tag(k).label for k in followup.tags) or "无标签"
-    when = builders.when(followup.next_followup_at, ctx.playbook.tz, ctx.now)
-    lines = [f"已记录跟进：{customer.name}（{labels}）。下次跟进：{when}。"]
-    if parsed.unknown_hashtags:
-        unknown = "、".join(f"#{w}" for w in parsed.unknown_hashtags)
-        known = "、".join(t.label for t in ctx.playbook.tags)
-        lines.append(f"没有识别标签 {unknown}，原文已保留在备注里。可用标签：{known}")
-    if transcript:
-        lines.append(f"（{followups.note_rule(ctx.playbook)}，这条已完整保存。）")
-    ctx.say("\n".join(lines))
-
+    parsed = notes.parse(ctx, customer, rest, ctx.now)
+    followup = notes.record(ctx, customer, parsed, source_event_id=f"{ctx.event.platform}:{ctx.event.event_id}")
+    done = f"已记录跟进：{customer.name}（{notes.labels(ctx, followup.tags)}）。下次跟进：{notes.next_due(ctx, followup)}。"
+    ctx.say("\n".join([done, *notes.remarks(ctx, parsed)]))
 
 
 @router.text

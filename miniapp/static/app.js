@@ -275,10 +275,13 @@
   /* ---- sidebar: find the chat's customer, link it, or create it */
   var sidebar = $("#sidebar");
   if (sidebar) {
-    var external = sidebar.dataset.external, platform = sidebar.dataset.platform;
+    var external = sidebar.dataset.external, platform = sidebar.dataset.platform, token = sidebar.dataset.token;
     var search = $("#link-search"), results = $("#link-results"), timer;
+    /* a group chat is named by the bot's signed token, a WeCom contact by its id */
+    var chat = function () { return token ? { chat_token: token } : { external_userid: external, platform: platform }; };
     var link = function (customerId, button) {
-      busy(button, api("POST", "/api/links", { external_userid: external, platform: platform, customer_id: customerId }))
+      var body = chat(); body.customer_id = customerId;
+      busy(button, api("POST", "/api/links", body))
         .then(function () { reloadSoon("已关联"); }, function () {});
     };
     var render = function (items) {
@@ -319,7 +322,7 @@
       });
       create.addEventListener("submit", function (ev) {
         ev.preventDefault();
-        var body = { external_userid: external, platform: platform };
+        var body = chat();
         $$("input", create).forEach(function (i) { if (i.type !== "radio" || i.checked) { body[i.name] = i.value; } });
         var send = function () { return busy($("button[type=submit]", create), api("POST", "/api/customers", body)); };
         var done = function () { reloadSoon("已新建并关联"); };

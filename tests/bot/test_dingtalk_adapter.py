@@ -11,7 +11,7 @@ from bot.dingtalk.adapter import (
     receive_card_callback,
     receive_robot_message,
 )
-from bot.events import Kind, Platform
+from bot.events import Event, Kind, Platform
 from cards.dingtalk import button_text
 from cards.model import Button, Card
 from config.settings import load_settings
@@ -146,10 +146,13 @@ def test_unknown_type_is_unknown_not_an_error(settings):
 
 
 def test_group_message_with_at(settings):
-    message = fake.group_text_message("跟进一下这个客户", conversation_id="cidGroup42==")
+    message = fake.group_text_message("跟进一下这个客户", conversation_id="cidGroup42==",
+                                      conversation_title="华东机电项目群")
     event, _ = receive(message, settings)
     assert event.chat.is_group and event.chat.conversation_id == "cidGroup42=="
+    assert event.chat.title == "华东机电项目群"  # the group's name, for proposing its customer
     assert event.payload == {"text": "跟进一下这个客户"}  # the leading space after the @ is gone
+    assert Event.from_dict(event.to_dict()) == event   # the inbox keeps it whole
 
 
 def test_group_message_without_at_is_stored_but_ignored(settings):

@@ -171,6 +171,17 @@ def test_group_card_with_http_callback(platform, client):
     assert "imGroupOpenDeliverModel" in body
 
 
+def test_a_card_delivered_by_another_robot_is_refused(platform, redis_conn):
+    """The deliver model names the robot that posts the card (platforms.md 2.6): a wrong robotCode
+    is DingTalk's 400, a permanent error, in a group as in the 1:1 chat."""
+    stranger = make_client(platform, redis_conn, robot_code="dingotherrobot")
+    for target in ({"open_conversation_id": "cidG=="}, {"user_id": "zhangsan"}):
+        with pytest.raises(PermanentError) as err:
+            stranger.create_and_deliver_card("lead-11", {"title": "x"}, **target)
+        assert err.value.code == "invalidParameter.robotCode"
+    assert platform[1].sent_to("cardCreate") == []
+
+
 def test_card_errors(client):
     with pytest.raises(PermanentError):
         client.update_card("never-sent", {"title": "x"})

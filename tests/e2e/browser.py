@@ -111,3 +111,14 @@ def phone_page(browser, base_url: str, guard: bool = True,
         page.on("request", lambda r: None if r.url.startswith(base_url) else page.foreign_requests.append(r.url))
     page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
     return page
+
+
+def link_from_search(page, query: str, customer: str) -> None:
+    """On the sidebar / group page: search, tap 关联 beside `customer`, wait for the linked page."""
+    page.fill("#link-search", query)
+    result = page.locator("#link-results .cell", has_text=customer)
+    result.wait_for()
+    with page.expect_navigation():
+        result.get_by_role("button", name="关联").click()
+    page.wait_for_selector("html[data-ready='1']")
+    assert customer in page.inner_text(".customer-head")

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from storage.models import CaptureDraft, ChatLink, FollowUp, Opportunity, Task
-from tests.e2e.browser import phone_page, require_browser, serve, shot
+from tests.e2e.browser import link_from_search, phone_page, require_browser, serve, shot
 from tests.miniapp.helpers import make_app, seed
 
 pytestmark = pytest.mark.e2e
@@ -42,13 +42,7 @@ def test_link_a_chat_then_log_a_follow_up_in_two_taps(browser, site, database):
     assert "这个聊天还没有关联客户" in page.inner_text("#link")
     shot(page, "sidebar-unlinked")
 
-    page.fill("#link-search", "szjg")  # pinyin initials of 苏州精工
-    result = page.locator("#link-results .cell", has_text="苏州精工机械有限公司")
-    result.wait_for()
-    with page.expect_navigation():
-        result.get_by_role("button", name="关联").click()
-    page.wait_for_selector("html[data-ready='1']")
-    assert "苏州精工机械有限公司" in page.inner_text(".customer-head")
+    link_from_search(page, "szjg", "苏州精工机械有限公司")  # pinyin initials of 苏州精工
     with database.transaction() as s:
         assert s.query(ChatLink).filter_by(external_id="wmE2E").one().customer_id == data.c_rep1
     shot(page, "sidebar-linked")

@@ -324,11 +324,11 @@ def test_fuzz_miniapp_queries(seeded, database):
     login(client, "rep1")
     paths = st.sampled_from(["/api/customers", "/api/links", "/api/dashboard", "/api/dashboard/list", "/app/",
                              "/app/welcome", "/app/sidebar", "/app/dashboard", "/app/dashboard/list",
-                             f"/app/customers/{data.c_rep1}", "/api/tasks", "/app/login/wecom"])
+                             f"/app/customers/{data.c_rep1}", "/api/tasks", "/app/login/wecom", "/app/group"])
     tricky = st.sampled_from(["\x00", "a\x00b", "%", "_", "%_%", "\n", "\r\n", "\x7f", "//evil", "/app/\n",
                               "9" * 30, "-1", "0", str(2 ** 31)])
     args = st.dictionaries(st.sampled_from(["q", "page", "per_page", "status", "owner_id", "external_userid",
-                                            "platform", "metric", "rep", "days", "next", "stage", "name"]),
+                                            "platform", "metric", "rep", "days", "next", "stage", "name", "t"]),
                            st.one_of(st.text(max_size=60), tricky, st.integers(-2 ** 70, 2 ** 70).map(str)),
                            max_size=4)
     ids = st.one_of(st.integers(0, 2 ** 70), st.just(2 ** 31), st.just(2 ** 31 - 1))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
+from bot.dingtalk import fake as dt_fake
+from bot.dingtalk.client import DingTalkClient
 from miniapp.api import jsapi_signature
 from storage.models import User
 from tests.miniapp.helpers import CSRF, login, make_app
@@ -116,6 +120,37 @@ def test_dingtalk_login_with_auth_code(app, client, data):
     assert client.get("/api/me").json["role"] == "manager"
     again = client.post("/app/login/dingtalk", json={"code": "DCODE"}, headers=CSRF)  # single use
     assert again.status_code == 502
+
+
+@pytest.fixture
+def dingtalk_app(database, playbook, redis_conn, data):
+    """The app with the real DingTalk client, talking over loopback HTTP to the fake DingTalk."""
+    base_url, state, stop = dt_fake.start_fake_dingtalk()
+    app = make_app(database, playbook, redis_conn, dingtalk_app_key=state.app_key,
+                   dingtalk_app_secret=state.app_secret, dingtalk_api_base=base_url, dingtalk_oapi_base=base_url)
+    app.extensions["crmbot"].clients.pop("dingtalk")   # built from the settings on first use
+    yield app, state
+    stop()
+
+
+def test_dingtalk_login_through_the_fake_dingtalk(dingtalk_app):
+    app, state = dingtalk_app
+    client = app.test_client()
+    state.add_auth_code("authcode-rep2", "rep2")
+    resp = client.post("/app/login/dingtalk", json={"code": "authcode-rep2", "next": "/app/"}, headers=CSRF)
+    assert resp.status_code == 200 and resp.json == {"ok": True, "next": "/app/"}
+    assert client.get("/api/me").json["name"] == "王芳"
+    assert isinstance(app.extensions["crmbot"].client("dingtalk"), DingTalkClient)
+    assert state.token_requests == 1          # the app token was fetched from the fake, over HTTP
+
+    again = app.test_client().post("/app/login/dingtalk", json={"code": "authcode-rep2"}, headers=CSRF)
+    assert again.status_code == 502 and again.json["error"] == "钉钉登录失败，请关闭页面后重新打开"   # single use
+
+    state.add_auth_code("authcode-stranger", "stranger")
+    stranger = app.test_client()
+    refused = stranger.post("/app/login/dingtalk", json={"code": "authcode-stranger"}, headers=CSRF)
+    assert refused.status_code == 403 and refused.json["error"] == "你的账号还没有开通销售助手，请联系管理员"
+    assert stranger.get("/api/me").status_code == 401
 
 
 def test_state_changing_api_calls_need_the_csrf_header(client, data):

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from cards import builders, dingtalk, rows, wecom
-from cards.links import app_link, dashboard_link, home_link
+from cards.links import ChatRef, app_link, chat_page_link, dashboard_link, home_link
 from cards.model import Card
 from storage.models import CaptureDraft, Customer, Lead, Task
 from tests.factories import NOW
@@ -48,6 +48,11 @@ def _cards(app, data, playbook) -> list[tuple[str, Card]]:
             ("director", builders.task_card("report-1", title="日报", detail="", fields=[], actions=[],
                                             link=dashboard_link(public), source="每日报告")),
             ("rep1", Card(card_id="digest-1-ab", title="待办汇总", link=home_link(public))),
+            ("rep1", builders.chat_link_card(
+                "link-1-ab", title="关联客户：华东机电项目群", text="本群还没有关联客户。",
+                choices=[(customer.id, customer.name, "李明")],
+                page_link=chat_page_link(public, "test-secret", ChatRef(customer.org_id, "dingtalk",
+                                                                        "cidEVERYLINK==", "华东机电项目群")))),
         ]
     # the same cards after a tap: what stays on them must resolve too
     made += [(who, builders.done(card, "已处理 · 李明 03-04 10:00")) for who, card in made]
