@@ -263,7 +263,8 @@ def test_fallback_action_cards_link_and_log_in_the_group(stack, database):
     at_robot(stack, "rep1", "")
     offer = _action_cards(stack.dingtalk)[-1]
     pick = _button_text(offer, "关联：上海华东机电设备")
-    assert pick.startswith("@销售助手 #操作 关联：上海华东机电设备 ‹")   # it @s the robot, or the robot hears nothing
+    assert pick.startswith("@销售助手 ☑ 关联：上海华东机电设备")   # it @s the robot, or the robot hears nothing
+    assert not any(ch in pick for ch in "‹›|")                      # and shows people no card id or key
     at_robot(stack, "rep1", pick.removeprefix("@销售助手 "))   # DingTalk delivers the mention stripped
     assert [row[2] for row in _links(database)] == [HUADONG]
 
