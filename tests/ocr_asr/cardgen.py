@@ -757,6 +757,13 @@ def desk_photo(card: Image.Image, seed: int, *, turn: int | None = None, size: t
     (perspective), casts a shadow; an A4 page of printed text lies partly in the frame, beside or
     under the card; a pen, a mug and a sticky note lie about; then light fall-off, sensor noise,
     blur, JPEG 60-85 and, for `turn` 90/180/270, the whole photo turned with no EXIF."""
+    return desk_scene(card, seed, turn=turn, size=size, quality=quality)[0]
+
+
+def desk_scene(card: Image.Image, seed: int, *, turn: int | None = None, size: tuple[int, int] = (3000, 2250),
+               quality: int | None = None) -> tuple[bytes, list[tuple[float, float]]]:
+    """`desk_photo` and where the card's corners (its upper-left, upper-right, lower-right,
+    lower-left as printed) lie in the photo: the truth a card finder is checked against."""
     rng = random.Random(seed * 31 + 5)
     turn = rng.choice([0, 0, 0, 90, 180, 270]) if turn is None else turn
     quality = rng.randint(60, 85) if quality is None else quality
@@ -786,7 +793,8 @@ def desk_photo(card: Image.Image, seed: int, *, turn: int | None = None, size: t
     scale = long_side / max(card.size)
     small = card.resize((int(card.width * scale), int(card.height * scale)), Image.Resampling.LANCZOS)
     angle = rng.uniform(-20, 20)
-    warped, mask = _perspective(small, rng)
+    warped, mask, corners = _perspective(small, rng)
+    corners = _rotated_points(corners, angle, warped.size)
     warped = warped.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
     mask = mask.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
     # Place it away from the page's middle but anywhere it fits; a quarter of the time on the page.
@@ -798,14 +806,37 @@ def desk_photo(card: Image.Image, seed: int, *, turn: int | None = None, size: t
     shadow = shadow.filter(ImageFilter.GaussianBlur(12))
     desk.paste((0, 0, 0), (x + 10, y + 14), shadow)
     desk.paste(warped, (x, y), mask)
+    corners = [(cx_ + x, cy_ + y) for cx_, cy_ in corners]
     photo = _light_gradient(desk, rng)
     photo = _noise(photo, rng)
     photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
     if turn:
+        corners = [_turned_point(p, turn, photo.size) for p in corners]
         photo = photo.rotate(turn, expand=True)
     out = io.BytesIO()
     photo.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return out.getvalue(), corners
+
+
+def _rotated_points(points, angle: float, size: tuple[int, int]) -> list[tuple[float, float]]:
+    """Where points of an image of `size` land when it is rotated `angle` degrees counter-clockwise
+    about its centre with expand=True (what PIL's `rotate` does)."""
+    w, h = size
+    a = math.radians(angle)
+    cos, sin = math.cos(a), math.sin(a)
+    new_w = abs(w * cos) + abs(h * sin)
+    new_h = abs(w * sin) + abs(h * cos)
+    out = []
+    for x, y in points:
+        dx, dy = x - w / 2, y - h / 2
+        out.append((new_w / 2 + dx * cos + dy * sin, new_h / 2 - dx * sin + dy * cos))
+    return out
+
+
+def _turned_point(point, turn: int, size: tuple[int, int]) -> tuple[float, float]:
+    """Where a point lands when an image of `size` is turned 90/180/270° counter-clockwise."""
+    (x, y), (w, h) = point, size
+    return {90: (y, w - x), 180: (w - x, h - y), 270: (h - y, x)}.get(turn, (x, y))
 
 
 def _desk_texture(rng: random.Random, width: int, height: int) -> Image.Image:
@@ -844,8 +875,9 @@ def _clutter(desk: Image.Image, rng: random.Random) -> None:
                   font=_font("kai", s // 5), fill=(40, 40, 120))
 
 
-def _perspective(card: Image.Image, rng: random.Random) -> tuple[Image.Image, Image.Image]:
-    """The card seen slightly from one side: corners pulled in by up to 6%; returns it and its mask."""
+def _perspective(card: Image.Image, rng: random.Random) -> tuple[Image.Image, Image.Image, list]:
+    """The card seen slightly from one side: corners pulled in by up to 6%; returns it, its mask and
+    its corners."""
     w, h = card.size
     pull = [rng.uniform(0, 0.06) for _ in range(4)]
     # Destination corners (upper-left, upper-right, lower-right, lower-left) inside a w x h frame.
@@ -855,7 +887,7 @@ def _perspective(card: Image.Image, rng: random.Random) -> tuple[Image.Image, Im
     warped = card.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
     mask = Image.new("L", (w, h), 0)
     ImageDraw.Draw(mask).polygon(dst, fill=255)
-    return warped, mask
+    return warped, mask, dst
 
 
 def _perspective_coeffs(dst, src) -> list[float]:

@@ -64,11 +64,16 @@ def test_card_from_text_gives_up_on_a_page_alone():
     assert card_from_text([_box(50, 100 + 40 * i, 500, 24) for i in range(12)], (1600, 1200)) is None
 
 
-def test_card_from_text_cuts_nothing_when_no_page_lies_beside_the_card():
-    # A close-up: the name and the card's lines in two groups, no page to leave out.
-    name = [_box(100, 100, 200, 70), _box(100, 190, 260, 30), _box(100, 235, 260, 30), _box(100, 280, 200, 30)]
+def test_card_from_text_keeps_every_group_of_the_card():
+    # A close-up: the name block and a column of contact lines set apart, no page to leave out:
+    # the cut-out takes both.
+    name = [_box(100, 100, 300, 120), _box(100, 240, 260, 30), _box(100, 285, 260, 30), _box(100, 330, 200, 30)]
     contacts = [_box(900, 500 + 34 * i, 380, 22) for i in range(5)]
-    assert card_from_text(name + contacts, (1400, 800)) is None
+    outline = card_from_text(name + contacts, (1400, 800))
+    assert outline is not None
+    xs = [x for x, _ in outline.corners]
+    ys = [y for _, y in outline.corners]
+    assert min(xs) <= 100 and max(xs) >= 1280 and min(ys) <= 100 and max(ys) >= 658
 
 
 @pytest.mark.slow
