@@ -142,23 +142,25 @@ def flatten(image: Image.Image, outline: CardOutline, long_side: int = CARD_LONG
     return Image.fromarray(flat)
 
 
-CUT_PX = 3   # a text box this close to the cut-out's border runs into it
+CUT_SHARE = 0.01   # a text box this close to the cut-out's border (share of its side) runs into it
 
 
 def cut_sides(boxes: list, size: tuple[int, int]) -> set[str]:
-    """The sides of a flattened card ("top", "bottom", "left", "right") that text runs into."""
+    """The sides of a flattened card ("top", "bottom", "left", "right") that text runs into (or
+    comes so close to that the outline may have cut it: cards print up to 2 mm from their edge)."""
     width, height = size
+    near_x, near_y = CUT_SHARE * width, CUT_SHARE * height
     sides: set[str] = set()
     for box in boxes:
         xs = [x for x, _ in box]
         ys = [y for _, y in box]
-        if min(ys) <= CUT_PX:
+        if min(ys) <= near_y:
             sides.add("top")
-        if max(ys) >= height - 1 - CUT_PX:
+        if max(ys) >= height - 1 - near_y:
             sides.add("bottom")
-        if min(xs) <= CUT_PX:
+        if min(xs) <= near_x:
             sides.add("left")
-        if max(xs) >= width - 1 - CUT_PX:
+        if max(xs) >= width - 1 - near_x:
             sides.add("right")
     return sides
 

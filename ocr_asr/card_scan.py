@@ -14,7 +14,7 @@ from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS, BusinessCard, extract_card
 from ocr_asr.card_finder import card_from_text, cut_sides, find_card, flatten, lines_on_card, widen
 from ocr_asr.errors import CaptureError
 from ocr_asr.images import MAX_SIDE, decode_image
-from ocr_asr.ocr import OcrEngine, get_ocr_engine
+from ocr_asr.ocr import OcrEngine, RapidOcrEngine, get_ocr_engine
 
 if TYPE_CHECKING:  # pragma: no cover
     from config.settings import Settings
@@ -42,7 +42,7 @@ def scan_card_bytes(data: bytes, engine: OcrEngine | None = None, *,
     photo = decode_image(data, max_side=PHOTO_SIDE, resample=Image.Resampling.BILINEAR)
     engine = engine or get_ocr_engine(settings)
     page = card_page(photo, engine)
-    lines = engine.recognize(page.image, det_side=page.det_side)
+    lines = engine.recognize(page.image, det_side=page.det_side, sample=page.sample)
     if page.is_card:
         lines = lines_on_card(lines, page.image.size)
     if not any(line.text.strip() for line in lines):
@@ -58,8 +58,9 @@ PHOTO_SIDE = 3200
 # type is still ~20 px high there, and detection time grows with the area.
 CARD_DET_SIDE = 800
 # The long side a flattened card's lines are first looked for at, to check the outline took the
-# whole card: the name and the contact lines are still found there.
-CHECK_DET_SIDE = 480
+# whole card: the name and the contact lines are still found there. The engine reads the card's
+# orientation from a copy of this size too, so the boxes are handed on.
+CHECK_DET_SIDE = RapidOcrEngine.TURN_SIDE
 # The long side the whole photo's lines are looked for at when the card's outline was not found:
 # a card a third of the frame wide still has body type ~10 px high there.
 PHOTO_DET_SIDE = 1280
@@ -73,6 +74,7 @@ class Page:
     image: Image.Image
     det_side: int | None
     is_card: bool
+    sample: list | None = None   # line boxes found on a small copy of `image` already
 
 
 def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Page:
@@ -88,18 +90,19 @@ def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Page:
         card = flatten(photo, outline)
         if detect is None:
             return Page(card, CARD_DET_SIDE, True)
-        # A quick look at the card's text (a small copy: only where the lines are matters).
+        # A quick look at the card's text (a small copy: only where the lines are matters; the
+        # engine settles the card's orientation from the same boxes).
         boxes = detect(card, det_side=CHECK_DET_SIDE)
         if len(boxes) >= 2:
             cut = cut_sides(boxes, card.size)
-            if cut:
-                # Text runs into the cut-out's edge: the outline missed part of the card (a band
-                # melted into the desk, an edge invisible on paper of the card's colour). Widen
-                # it there; what the wider cut-out takes in from beside the card is left out
-                # after reading (`lines_on_card`).
-                log.debug("text runs into the card's %s side(s): widening", "/".join(sorted(cut)))
-                card = flatten(photo, widen(outline, cut, card.size, photo.size))
-            return Page(card, CARD_DET_SIDE, True)
+            if not cut:
+                return Page(card, CARD_DET_SIDE, True, sample=boxes)
+            # Text runs into the cut-out's edge: the outline missed part of the card (a band
+            # melted into the desk, an edge invisible on paper of the card's colour). Widen it
+            # there; what the wider cut-out takes in from beside the card is left out after
+            # reading (`lines_on_card`).
+            log.debug("text runs into the card's %s side(s): widening", "/".join(sorted(cut)))
+            return Page(flatten(photo, widen(outline, cut, card.size, photo.size)), CARD_DET_SIDE, True)
         # No text on it: a patch of desk or paper that happens to have a card's shape.
         log.debug("no text inside the outline: looking for the card's lines instead")
     page = photo

@@ -81,9 +81,11 @@ class OcrLine:
 
 
 class OcrEngine(Protocol):
-    def recognize(self, image: Image.Image, *, det_side: int | None = None) -> list[OcrLine]:
-        """Text lines of an RGB image, any of the four page orientations. `det_side`: the long
-        side lines may be detected at (a hint; an engine may ignore it)."""
+    def recognize(self, image: Image.Image, *, det_side: int | None = None,
+                  sample: list | None = None) -> list[OcrLine]:
+        """Text lines of an RGB image, any of the four page orientations. Hints an engine may
+        ignore: `det_side`, the long side lines may be detected at; `sample`, line boxes already
+        found on a small copy of `image` (in `image`'s pixels), to settle its orientation from."""
         ...
 
 
@@ -100,7 +102,7 @@ class RapidOcrEngine:
     call. One thread per call because ONNX Runtime's own thread pool spins while it waits, which
     on a shared 2-core machine burns the other core for little gain on strips this small."""
 
-    TURN_SIDE = 416      # px: the copy the page's orientation is read from (the name and the company suffice)
+    TURN_SIDE = 448      # px: the copy the page's orientation is read from (the name and the company suffice)
 
     def __init__(self, threads: int | None = None) -> None:
         try:
@@ -120,13 +122,15 @@ class RapidOcrEngine:
         # One page at a time per engine: the workers above are this page's.
         self._lock = threading.Lock()
 
-    def recognize(self, image: Image.Image, *, det_side: int | None = None) -> list[OcrLine]:
+    def recognize(self, image: Image.Image, *, det_side: int | None = None,
+                  sample: list | None = None) -> list[OcrLine]:
         """Text lines of `image`, turned upright. `det_side` caps the long side of the copy lines
         are detected on (a flattened card needs less than a whole photo); recognition always
-        reads the full-size pixels."""
+        reads the full-size pixels. `sample`: boxes from `detect(image, det_side=TURN_SIDE)`,
+        when the caller has them already."""
         with self._lock:
             pixels = _bgr(image)
-            turn = self._turn_from_sample(pixels)
+            turn = self._turn_from_sample(pixels, sample)
             if turn:
                 pixels = _rotate(pixels, turn)
             boxes = self._detect(pixels, det_side)
@@ -193,10 +197,11 @@ class RapidOcrEngine:
             lines.append(OcrLine(text=text, box=points, score=score, page_size=size))
         return lines
 
-    def _turn_from_sample(self, pixels: np.ndarray) -> int | None:
+    def _turn_from_sample(self, pixels: np.ndarray, boxes: list | None = None) -> int | None:
         """The page's turn read from a small copy's lines, or None when it holds too few lines."""
-        boxes = self._detect(pixels, self.TURN_SIDE)
-        lines = [box for box in boxes if _is_line(box)]
+        if boxes is None:
+            boxes = self._detect(pixels, self.TURN_SIDE)
+        lines = [np.asarray(box, dtype=np.float32) for box in boxes if _is_line(box)]
         if len(lines) < 3:
             return None
         return self._page_turn(pixels, lines)
@@ -342,7 +347,8 @@ class PaddleOcrEngine:
                                   use_angle_cls=True, lang="ch", show_log=False)
         return ocr, False
 
-    def recognize(self, image: Image.Image, *, det_side: int | None = None) -> list[OcrLine]:
+    def recognize(self, image: Image.Image, *, det_side: int | None = None,
+                  sample: list | None = None) -> list[OcrLine]:
         bgr = np.asarray(image.convert("RGB"))[:, :, ::-1].copy()
         with self._lock:
             if self._v3:

@@ -320,6 +320,12 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
     address_label = LABEL_STYLES[labels]["address"]
 
     def text(xy, s, fnt, fill, anchor="la"):
+        if real is not None:
+            # A printed card never runs past its own edge: a line too long for the space left is
+            # set smaller (the basic set keeps its old drawing, so its numbers stay comparable).
+            room = CARD_W - 25 - xy[0] if anchor[0] == "l" else CARD_W - 50
+            while fnt.getlength(s) > room and fnt.size > 12:
+                fnt = ImageFont.truetype(fnt.path, fnt.size - 1, index=fnt.index)
         draw.text(xy, s, font=fnt, fill=fill, anchor=anchor)
 
     if style == "band":
