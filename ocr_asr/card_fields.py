@@ -403,6 +403,7 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> list[_Unsure]:
     (never the phone): a mobile printed under 电话/Tel is still the mobile. Returns the e-mail
     lines that have no @ (OCR read it as o in Kai and Ming type), for `_mend_email`."""
     unsure: list[_Unsure] = []
+    bare: list[tuple[str, float]] = []
     for row in rows:
         pieces = _split_by_labels(row.text, row.no)
         consumed = 0
@@ -418,10 +419,14 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> list[_Unsure]:
                 continue
             url = _URL_RE.search(piece.text)
             if url and piece.kind == "website" or (url and piece.kind is None and _looks_like_web(url.group(0))):
-                if piece.kind is None and not re.match(r"\s*(?:www|https?)\b", url.group(0), re.IGNORECASE):
-                    unsure.append(_Unsure(url.group(0), score, labelled=False))
-                _set(card, "website", _clean_url(url.group(0)), score * labelled)
                 consumed += 1
+                if piece.kind is None and not re.match(r"\s*(?:www|https?)\b", url.group(0), re.IGNORECASE):
+                    # A bare name.domain: the website only if no line says www/http or Web (it
+                    # may be an e-mail that lost its @).
+                    unsure.append(_Unsure(url.group(0), score, labelled=False))
+                    bare.append((url.group(0), score * labelled))
+                    continue
+                _set(card, "website", _clean_url(url.group(0)), score * labelled)
                 continue
             if piece.kind == "email" and piece.text:
                 unsure.append(_Unsure(piece.text, score, labelled=True))
@@ -443,6 +448,8 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> list[_Unsure]:
                     continue
                 _set(card, number.kind, number.value, score * labelled)
         row.used = bool(consumed) and all(p.kind not in ("address",) for p in pieces) and not _has_leftover(row.text)
+    for text, score in bare:
+        _set(card, "website", _clean_url(text), score)
     return unsure
 
 
@@ -544,7 +551,8 @@ def _domain_evidence(card: BusinessCard) -> set[str]:
             words.add(host.split(".")[0])
     if card.company:
         from ocr_asr.note_parser import company_keys
-        for key in company_keys(card.company):
+        # 聚力信息技术（上海）有限公司: the city in brackets is not part of the name.
+        for key in company_keys(re.sub(r"（[^）]*）|\([^)]*\)", "", card.company)):
             if 2 <= len(key) <= 6 and _CJK.fullmatch(key[0]):
                 spelled = "".join(lazy_pinyin(key))
                 if spelled.isascii() and len(spelled) >= 4:
@@ -553,13 +561,16 @@ def _domain_evidence(card: BusinessCard) -> set[str]:
 
 
 def _mend_website(card: BusinessCard) -> None:
-    """A website cut short by OCR (www.zhuoyue-group, its .net lost) whose name is the e-mail's
-    domain takes the e-mail's ending."""
+    """A website cut short by OCR (www.zhuoyue-group, its .net lost) or that lost its last dot
+    (www.xinruisoftnet), whose name is the e-mail's domain, is the e-mail's domain."""
     if not card.website or not card.email:
         return
     host = card.website.split("/")[0]
     domain = card.email.partition("@")[2]
-    if "." not in re.sub(r"^www\.", "", host) and f"www.{domain}".startswith(host) and host != "www.":
+    if "." in re.sub(r"^www\.", "", host) or host == "www.":
+        return
+    # Cut short (www.zhuoyue-group) or its dot lost (www.xinruisoftnet).
+    if f"www.{domain}".startswith(host) or host.replace(".", "") == f"www{domain}".replace(".", ""):
         card.website = f"www.{domain}"
 
 

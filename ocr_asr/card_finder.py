@@ -280,12 +280,6 @@ class _Edge:
         self.add(segment)
         self.runs: list[list[float]] = []
 
-    def takes(self, segment: np.ndarray) -> bool:
-        x1, y1, x2, y2 = (float(v) for v in segment)
-        turn = abs(math.atan2(y2 - y1, x2 - x1) % math.pi - self.theta)
-        return min(turn, math.pi - turn) <= math.radians(2.5) and \
-            abs(self.normal @ (x1, y1) - self.offset) < 3 and abs(self.normal @ (x2, y2) - self.offset) < 3
-
     def add(self, segment: np.ndarray) -> None:
         x1, y1, x2, y2 = (float(v) for v in segment)
         ends = sorted((float(self.along @ (x1, y1)), float(self.along @ (x2, y2))))
@@ -329,15 +323,23 @@ def _edges(view: _View) -> list[_Edge]:
     segments = found.reshape(-1, 4)
     lengths = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
     edges: list[_Edge] = []
+    # Each edge's direction and offset, to test a segment against all of them at once.
+    thetas, normals, offsets = np.zeros(0), np.zeros((0, 2)), np.zeros(0)
     for i in np.argsort(-lengths):
         if lengths[i] < MIN_SEGMENT:
             break
-        for edge in edges:
-            if edge.takes(segments[i]):
-                edge.add(segments[i])
-                break
-        else:
-            edges.append(_Edge(segments[i]))
+        x1, y1, x2, y2 = segments[i]
+        turn = np.abs((math.atan2(y2 - y1, x2 - x1) % math.pi) - thetas)
+        takes = (np.minimum(turn, math.pi - turn) <= math.radians(2.5)) \
+            & (np.abs(normals @ (x1, y1) - offsets) < 3) & (np.abs(normals @ (x2, y2) - offsets) < 3)
+        if takes.any():
+            edges[int(np.argmax(takes))].add(segments[i])
+            continue
+        edge = _Edge(segments[i])
+        edges.append(edge)
+        thetas = np.append(thetas, edge.theta)
+        normals = np.vstack([normals, edge.normal])
+        offsets = np.append(offsets, edge.offset)
     strong = []
     for edge in edges:
         edge.close_gaps()
@@ -376,11 +378,12 @@ def _corner_quads(view: _View, edges: list[_Edge]) -> Iterator[np.ndarray]:
 
 
 def _reach_outer_edges(view: _View, quad: np.ndarray, edges: list[_Edge]) -> np.ndarray:
-    """Move each side out to an edge running parallel to it just outside, along most of its
-    length: the outline found was the card's white part and the edge beyond is the outer edge of
-    a coloured band printed along the card (its company name inside). Sides are moved one at a
-    time, each to the farthest such edge within `BAND_REACH` of the card's extent across it over which
-    the strip is still one even colour (`_is_band`)."""
+    """Move each side out to an edge running parallel to it just outside, along much of its length,
+    when what lies between is a band of one colour (`_is_band`): the outline found was the card's
+    white part, and the edge beyond is the outer edge of a coloured band printed along the card
+    (its company name inside). Bands are crossed one after another, and a sliver of a few px
+    between two edges (the white part's own rim) is stepped over, up to `BAND_REACH` of the card's
+    extent across the side."""
     quad = quad.copy()
     for k in range(4):
         p, q = quad[k], quad[(k + 1) % 4]
@@ -393,45 +396,49 @@ def _reach_outer_edges(view: _View, quad: np.ndarray, edges: list[_Edge]) -> np.
             normal = -normal   # pointing out of the card
         extent = abs(float(normal @ inward)) * 2
         theta = math.atan2(direction[1], direction[0]) % math.pi
-        farthest: float | None = None
+        outside = []
         for edge in edges:
             turn = abs(edge.theta - theta)
-            if min(turn, math.pi - turn) > math.radians(3):
+            if min(turn, math.pi - turn) > math.radians(3) or edge.strength < BAND_EDGE_STEP:
                 continue
             # The edge's own line, measured from the side's middle along the outward normal.
             distance = (edge.offset - float(edge.normal @ ((p + q) / 2))) / float(edge.normal @ normal)
-            if not 3.0 < distance <= BAND_REACH * extent:
-                continue
             a, b = sorted((float(edge.along @ p), float(edge.along @ q)))
             covered = sum(max(0.0, min(b, end) - max(a, start)) for start, end in edge.runs)
-            if covered >= 0.3 * length and (farthest is None or distance > farthest) \
-                    and _is_band(view, p, q, normal, distance):
-                farthest = distance
-        if farthest is not None:
-            shift = farthest * normal
+            if 0.0 < distance <= BAND_REACH * extent and covered >= 0.3 * length:
+                outside.append(distance)
+        reached = start = 0.0
+        for distance in sorted(outside):
+            if _is_band(view, p, q, normal, start, distance):
+                reached = start = distance
+            elif distance - start < RIM:
+                start = distance
+            else:
+                break
+        if reached:
             # Slide the side out along the two sides that meet it.
             for corner, neighbour in ((k, before), ((k + 1) % 4, after)):
                 along = quad[corner] - neighbour
                 along_n = float(along @ normal)
-                if abs(along_n) > 1e-6:
-                    quad[corner] = quad[corner] + along * (farthest / along_n)
-                else:
-                    quad[corner] = quad[corner] + shift
+                quad[corner] = quad[corner] + (along * (reached / along_n) if abs(along_n) > 1e-6
+                                               else reached * normal)
     return quad
 
 
+RIM = 8.0          # px: two edges this close are one edge seen twice (a rim, a shadow), not a band
 BAND_REACH = 0.4   # share of the card's extent across a side that a band along it may add
+BAND_EDGE_STEP = 2 * EDGE_STEP   # a band's outer edge is printed ink against the desk: a clear step
 
 
-def _is_band(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray, depth: float) -> bool:
-    """True when the strip `depth` px deep outside the side p-q is one even colour along the side
-    and at every depth (a band printed along the card; wood grain changes from stripe to stripe),
-    and another colour than what lies beyond it. Medians along the side, so the company name
-    printed in the band does not count against it."""
+def _is_band(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray, start: float, depth: float) -> bool:
+    """True when the strip from `start` to `depth` px outside the side p-q is one even colour along the side,
+    the same near the side and near its far edge (a band printed along the card), and another
+    colour than what lies beyond it. Looked at above and below the band's middle, where its text
+    (the company name) is printed; medians along the side, so a letter here and there does not count."""
     t = np.linspace(0.15, 0.85, 16)[:, None]
     along = p + t * (q - p)
     medians, spreads = [], []
-    for offset in (0.3 * depth, 0.5 * depth, 0.75 * depth, depth + 4.0):
+    for offset in (start + 0.2 * (depth - start), start + 0.85 * (depth - start), depth + 4.0):
         points = np.rint(along + offset * outward).astype(int)
         inside = (points[:, 0] >= 0) & (points[:, 0] < view.width) & (points[:, 1] >= 0) & (points[:, 1] < view.height)
         if inside.sum() < 8:
@@ -440,10 +447,11 @@ def _is_band(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray, dep
         median = np.median(colours, axis=0)
         medians.append(median)
         spreads.append(float(np.median(np.linalg.norm(colours - median, axis=1))))
-    strip, beyond = medians[:3], medians[3]
-    even = max(float(np.linalg.norm(a - b)) for a in strip for b in strip) < STEP / 2 \
-        and spreads[0] < STEP / 2 and spreads[2] < STEP / 2
-    return even and float(np.linalg.norm(strip[2] - beyond)) >= STEP
+    near, far, beyond = medians
+    # Along a side running with wood grain the medians follow one stripe each (they differ from
+    # depth to depth); across the grain they average out, but then they spread along the side.
+    even = float(np.linalg.norm(near - far)) < 0.75 * STEP and max(spreads[:2]) < 0.75 * STEP
+    return even and float(np.linalg.norm(far - beyond)) >= STEP
 
 
 # ---------------------------------------------------------------- choosing

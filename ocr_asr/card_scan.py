@@ -62,8 +62,9 @@ CARD_DET_SIDE = 800
 # orientation from a copy of this size too, so the boxes are handed on.
 CHECK_DET_SIDE = RapidOcrEngine.TURN_SIDE
 # The long side the whole photo's lines are looked for at when the card's outline was not found:
-# a card a third of the frame wide still has body type ~10 px high there.
-PHOTO_DET_SIDE = 1280
+# a card a third of the frame wide has its body type ~12 px high there (at 1280 the small print of
+# the smallest cards was lost).
+PHOTO_DET_SIDE = 1600
 
 
 @dataclass(frozen=True)

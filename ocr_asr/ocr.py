@@ -119,6 +119,10 @@ class RapidOcrEngine:
         self._ocr.text_rec.rec_image_shape = [3, 48, 48]
         self.threads = threads or min(4, len(os.sched_getaffinity(0)))
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ocr") if self.threads > 1 else None
+        if self.threads > 1:
+            # Detection is one large image: it does use several cores, with ONNX Runtime's own
+            # pool told not to spin while it waits (rapidocr's options cannot say that).
+            self._ocr.text_det.infer.session = _session(_model_path("Det"), self.threads)
         # One page at a time per engine: the workers above are this page's.
         self._lock = threading.Lock()
 
@@ -229,6 +233,24 @@ class RapidOcrEngine:
             else:
                 upright += weight * float(score)
         return turn + 180 if flipped > upright else turn
+
+
+def _model_path(part: str) -> str:
+    """Where rapidocr keeps the .onnx file of one of its parts ("Det", "Cls", "Rec")."""
+    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+    return update_model_path(read_yaml(DEFAULT_CFG_PATH))[part]["model_path"]
+
+
+def _session(model_path: str, threads: int):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _bgr(image: Image.Image) -> np.ndarray:

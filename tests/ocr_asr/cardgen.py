@@ -763,18 +763,26 @@ def desk_photo(card: Image.Image, seed: int, *, turn: int | None = None, size: t
     (perspective), casts a shadow; an A4 page of printed text lies partly in the frame, beside or
     under the card; a pen, a mug and a sticky note lie about; then light fall-off, sensor noise,
     blur, JPEG 60-85 and, for `turn` 90/180/270, the whole photo turned with no EXIF."""
-    return desk_scene(card, seed, turn=turn, size=size, quality=quality)[0]
+    return desk_scene(card, seed, turn=turn, size=size, quality=quality).photo
+
+
+@dataclass
+class DeskScene:
+    photo: bytes                            # the JPEG
+    corners: list[tuple[float, float]]      # the card's upper-left, upper-right, lower-right, lower-left as printed
+    desk: str                               # wood, laminate or dark
+    on_page: bool                           # the card lies (partly) on the printed page
 
 
 def desk_scene(card: Image.Image, seed: int, *, turn: int | None = None, size: tuple[int, int] = (3000, 2250),
-               quality: int | None = None) -> tuple[bytes, list[tuple[float, float]]]:
-    """`desk_photo` and where the card's corners (its upper-left, upper-right, lower-right,
-    lower-left as printed) lie in the photo: the truth a card finder is checked against."""
+               quality: int | None = None) -> DeskScene:
+    """`desk_photo`, where the card's corners lie in the photo (the truth a card finder is checked
+    against) and what it lies on (the conditions the benchmark reports by)."""
     rng = random.Random(seed * 31 + 5)
     turn = rng.choice([0, 0, 0, 90, 180, 270]) if turn is None else turn
     quality = rng.randint(60, 85) if quality is None else quality
     width, height = size
-    desk = _desk_texture(rng, width, height)
+    desk, desk_kind = _desk_texture(rng, width, height)
     # The card's size in the frame decides the page's: A4 is 2.3 times a card's long side, and its
     # body text (10.5-12 pt) about 1/55 of the page's width.
     long_side = int(width * rng.uniform(0.3, 0.5))
@@ -813,6 +821,8 @@ def desk_scene(card: Image.Image, seed: int, *, turn: int | None = None, size: t
     desk.paste((0, 0, 0), (x + 10, y + 14), shadow)
     desk.paste(warped, (x, y), mask)
     corners = [(cx_ + x, cy_ + y) for cx_, cy_ in corners]
+    on_page = any(0 <= u - px < page.width and 0 <= v - py < page.height and page.getpixel((int(u - px), int(v - py)))[3]
+                  for u, v in corners + [(cx, cy)])
     photo = _light_gradient(desk, rng)
     photo = _noise(photo, rng)
     photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
@@ -821,7 +831,7 @@ def desk_scene(card: Image.Image, seed: int, *, turn: int | None = None, size: t
         photo = photo.rotate(turn, expand=True)
     out = io.BytesIO()
     photo.save(out, "JPEG", quality=quality)
-    return out.getvalue(), corners
+    return DeskScene(out.getvalue(), corners, desk_kind, bool(on_page))
 
 
 def _rotated_points(points, angle: float, size: tuple[int, int]) -> list[tuple[float, float]]:
@@ -845,7 +855,7 @@ def _turned_point(point, turn: int, size: tuple[int, int]) -> tuple[float, float
     return {90: (y, w - x), 180: (w - x, h - y), 270: (h - y, x)}.get(turn, (x, y))
 
 
-def _desk_texture(rng: random.Random, width: int, height: int) -> Image.Image:
+def _desk_texture(rng: random.Random, width: int, height: int) -> tuple[Image.Image, str]:
     """Wood grain (stripes of shifting brown), a grey laminate, or a dark mat."""
     kind = rng.choice(["wood", "wood", "laminate", "dark"])
     base = {"wood": (150, 110, 75), "laminate": (170, 168, 160), "dark": (55, 58, 62)}[kind]
@@ -855,7 +865,7 @@ def _desk_texture(rng: random.Random, width: int, height: int) -> Image.Image:
         rows = np.arange(height, dtype=np.float32)
         grain = 18 * np.sin(rows / rng.uniform(6, 14) + 3 * np.sin(rows / rng.uniform(80, 200)))
         pixels += grain[:, None, None] + np_rng.normal(0, 6, (height, 1, 1)).astype(np.float32)
-    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8)), kind
 
 
 def _clutter(desk: Image.Image, rng: random.Random) -> None:

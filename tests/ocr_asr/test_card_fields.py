@@ -375,9 +375,18 @@ def test_one_read_for_l_at_the_start_of_a_word(printed, email, website):
 def test_website_cut_short_takes_the_email_domain():
     card = _card_with("邮箱/Email:wu.ting@zhuoyue-group.net", website="网址/Web:https://www.zhuoyue-group.")
     assert card.website == "www.zhuoyue-group.net"
+    card = _card_with("邮箱：xu.wei@xinruisoft.net", website="网址：www.xinruisoftnet")
+    assert card.website == "www.xinruisoft.net"
+    # A website of its own is left alone.
+    assert _card_with("邮箱：xu.wei@xinruisoft.net", website="网址：www.xinrui.com").website == "www.xinrui.com"
 
 
 def test_dash_in_a_name_is_the_character_yi():
     card = extract_card([line("上海天成网络科技有限公司", 60, 40, 36), line("程婷—", 60, 110, 64),
                          line("David Zhang", 60, 190, 30), line("Mob:18638085725", 60, 240)])
     assert card.name == "程婷一" and card.english_name == "David Zhang"
+
+
+def test_bare_address_without_at_gives_way_to_the_www_website_below_it():
+    card = _card_with("junhuangozhiliansoft.cn", website="www.zhiliansoft.cn", company="智联软件有限公司")
+    assert card.email == "junhuang@zhiliansoft.cn" and card.website == "www.zhiliansoft.cn"

@@ -117,11 +117,11 @@ def test_card_lying_on_the_page_is_found_by_its_corners(cardgen, seed):
     # they cast or not at all, so it has no closed outline (the old finder found none of these);
     # the corners where its visible sides meet do.
     card = cardgen.make_real_card(seed)
-    data, corners = cardgen.desk_scene(card.image, seed, turn=0)
-    photo = decode_image(data, max_side=4000)
-    outline = find_card(photo)
+    scene = cardgen.desk_scene(card.image, seed, turn=0)
+    assert scene.on_page
+    outline = find_card(decode_image(scene.photo, max_side=4000))
     assert outline is not None
-    assert _iou(outline.corners, corners) > 0.85
+    assert _iou(outline.corners, scene.corners) > 0.85
 
 
 def test_text_running_into_the_cut_out_names_the_side():
