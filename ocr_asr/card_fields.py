@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
+from pypinyin import lazy_pinyin
 
 from ocr_asr.ocr import OcrLine
 
@@ -323,10 +324,12 @@ def extract_card(lines: list[OcrLine]) -> BusinessCard:
     ordered = _reading_order(_level(l for l in lines if l.text.strip()))
     card = BusinessCard(lines=[l.text for l in ordered])
     rows = [_Line(i, l, _squeeze_cjk_spaces(_nfkc(l.text)), _nfkc(l.text).strip()) for i, l in enumerate(ordered)]
-    _take_contacts(card, rows)
+    unsure = _take_contacts(card, rows)
     _take_address(card, rows)
     _take_company(card, rows)
     _take_title_and_name(card, rows)
+    _mend_email(card, unsure)
+    _mend_website(card)
     return card
 
 
@@ -386,9 +389,21 @@ def _set(card: BusinessCard, name: str, value: str | None, confidence: float) ->
         card.confidence[name] = round(max(0.0, min(1.0, confidence)), 2)
 
 
-def _take_contacts(card: BusinessCard, rows: list[_Line]) -> None:
+@dataclass
+class _Unsure:
+    """An e-mail line whose @ may have been misread (see `_mend_email`)."""
+
+    text: str
+    score: float
+    labelled: bool     # under an e-mail label; else an unlabelled name.domain taken for the website
+
+
+def _take_contacts(card: BusinessCard, rows: list[_Line]) -> list[_Unsure]:
     """Numbers, e-mail and website, labelled or not. The label of a number only matters for a fax
-    (never the phone): a mobile printed under 电话/Tel is still the mobile."""
+    (never the phone): a mobile printed under 电话/Tel is still the mobile. Returns the e-mail
+    lines that have no @ (OCR read it as o in Kai and Ming type), for `_mend_email`."""
+    unsure: list[_Unsure] = []
+    bare: list[tuple[str, float]] = []
     for row in rows:
         pieces = _split_by_labels(row.text, row.no)
         consumed = 0
@@ -404,9 +419,17 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> None:
                 continue
             url = _URL_RE.search(piece.text)
             if url and piece.kind == "website" or (url and piece.kind is None and _looks_like_web(url.group(0))):
-                _set(card, "website", _clean_url(url.group(0)), score * labelled)
                 consumed += 1
+                if piece.kind is None and not re.match(r"\s*(?:www|https?)\b", url.group(0), re.IGNORECASE):
+                    # A bare name.domain: the website only if no line says www/http or Web (it
+                    # may be an e-mail that lost its @).
+                    unsure.append(_Unsure(url.group(0), score, labelled=False))
+                    bare.append((url.group(0), score * labelled))
+                    continue
+                _set(card, "website", _clean_url(url.group(0)), score * labelled)
                 continue
+            if piece.kind == "email" and piece.text:
+                unsure.append(_Unsure(piece.text, score, labelled=True))
             if piece.kind in ("email", "website"):
                 continue
             numbers = parse_numbers(piece.text)
@@ -425,6 +448,9 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> None:
                     continue
                 _set(card, number.kind, number.value, score * labelled)
         row.used = bool(consumed) and all(p.kind not in ("address",) for p in pieces) and not _has_leftover(row.text)
+    for text, score in bare:
+        _set(card, "website", _clean_url(text), score)
+    return unsure
 
 
 def _has_leftover(text: str) -> bool:
@@ -445,13 +471,16 @@ def _clean_email(text: str) -> str:
     # OCR reads a 1 after a digit as l or I (huang6l@): numbers in an address are digits.
     local = re.sub(r"(?<=\d)[lI|](?=\d|$)", "1", local)
     local = re.sub(r"(?<=\d)[oO](?=\d|$)", "0", local)
-    return f"{local}@{_letters_in_domain(domain)}".lower()
+    return _letters_in_domain(f"{local}@{domain}".lower())
 
 
 def _letters_in_domain(domain: str) -> str:
-    """A 1 between two letters of a domain name is an l that OCR misread (Kai and Ming type draw l
-    and 1 alike): ju1itech.com -> julitech.com."""
-    return re.sub(r"(?<=[A-Za-z])1(?=[A-Za-z])", "l", domain)
+    """A 1 among letters of a domain name (or of an address's user name) is an l that OCR misread:
+    Kai and Ming type draw l and 1 alike. Between two letters (ju1itech.com -> julitech.com), and
+    at the start of a word before a letter (1ixinsoft, 1iu79@): names and domains put their
+    digits after the letters (liu79, sun95), and a word never starts 1i / 1u / 1a ..."""
+    domain = re.sub(r"(?<=[A-Za-z])1(?=[A-Za-z])", "l", domain)
+    return re.sub(r"(?:(?<=^)|(?<=[.@_/-]))1(?=[a-z])", "l", domain)
 
 
 def _looks_like_web(text: str) -> bool:
@@ -464,7 +493,85 @@ def _clean_url(text: str) -> str:
     text = re.sub(r"\s", "", text).lower()
     text = re.sub(r"^(?:website|web|url|w)[:.]?(?=www\.|http)", "", text)  # a glued-on label
     text = re.sub(r"^https?:/*", "", text)
+    text = re.sub(r"^ww\.", "www.", text)   # one w of three lost by OCR: no host is called "ww"
     return _letters_in_domain(text.rstrip("/."))
+
+
+# What OCR makes of an @ in Kai and Ming type (and of a worn one): a round letter.
+_AT_MISREAD = "o0"
+_AT_MISREAD_WITH_EVIDENCE = "o0eaQ"
+_DOMAIN_RE = re.compile(r"[a-z0-9][a-z0-9-]{2,}(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|cc|biz|info|co|top|vip)")
+
+
+def _mend_email(card: BusinessCard, unsure: list[_Unsure]) -> None:
+    """An e-mail line without its @: Kai and Ming type draw @ so that OCR reads it as o
+    ("E-mail huiyangolixintech.net"). Where the @ stood is told by what the card says elsewhere:
+    the domain is the website's (www.lixintech.net) or spells the company's name in pinyin
+    (立信 -> lixin...). Without such evidence, a labelled line takes the first o that leaves a
+    user name and a domain of three or more letters; an unlabelled one is left as it was read."""
+    if card.email or not unsure:
+        return
+    known = _domain_evidence(card)
+    for item in unsure:
+        text = re.sub(r"^(?:e-?mail|email)[:.]?", "", re.sub(r"\s", "", _nfkc(item.text)), flags=re.IGNORECASE)
+        mended = _mend_at(text.lower(), known, guess=item.labelled)
+        if mended is None:
+            continue
+        if not item.labelled and card.website == _clean_url(item.text):
+            card.website = None   # the "website" was this address
+            card.confidence.pop("website", None)
+        _set(card, "email", _clean_email(mended), item.score * (0.8 if item.labelled else 0.7))
+        return
+
+
+def _mend_at(text: str, known: set[str], guess: bool) -> str | None:
+    candidates = []
+    for i, char in enumerate(text):
+        if i < 2 or char not in _AT_MISREAD_WITH_EVIDENCE.lower():
+            continue
+        local, domain = text[:i], text[i + 1:]
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._%+-]*[a-z0-9]", local) or not _DOMAIN_RE.fullmatch(domain):
+            continue
+        label = domain.split(".")[0]
+        evidence = any(label.startswith(word) for word in known)
+        if evidence or (guess and char in _AT_MISREAD):
+            candidates.append((evidence, -i, f"{local}@{domain}"))
+    if not candidates:
+        return None
+    return max(candidates)[2]
+
+
+def _domain_evidence(card: BusinessCard) -> set[str]:
+    """Words a domain on this card may start with: the website's name, the company's short
+    forms in pinyin (四个字 or fewer: 立信, 立信新材料 -> lixin, lixinxincailiao)."""
+    words = set()
+    if card.website:
+        host = re.sub(r"^www\.", "", card.website).split("/")[0]
+        if "." in host:
+            words.add(host.split(".")[0])
+    if card.company:
+        from ocr_asr.note_parser import company_keys
+        # 聚力信息技术（上海）有限公司: the city in brackets is not part of the name.
+        for key in company_keys(re.sub(r"（[^）]*）|\([^)]*\)", "", card.company)):
+            if 2 <= len(key) <= 6 and _CJK.fullmatch(key[0]):
+                spelled = "".join(lazy_pinyin(key))
+                if spelled.isascii() and len(spelled) >= 4:
+                    words.add(spelled.lower())
+    return words
+
+
+def _mend_website(card: BusinessCard) -> None:
+    """A website cut short by OCR (www.zhuoyue-group, its .net lost) or that lost its last dot
+    (www.xinruisoftnet), whose name is the e-mail's domain, is the e-mail's domain."""
+    if not card.website or not card.email:
+        return
+    host = card.website.split("/")[0]
+    domain = card.email.partition("@")[2]
+    if "." in re.sub(r"^www\.", "", host) or host == "www.":
+        return
+    # Cut short (www.zhuoyue-group) or its dot lost (www.xinruisoftnet).
+    if f"www.{domain}".startswith(host) or host.replace(".", "") == f"www{domain}".replace(".", ""):
+        card.website = f"www.{domain}"
 
 
 def _take_address(card: BusinessCard, rows: list[_Line]) -> None:
@@ -591,6 +698,8 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
             both = re.fullmatch(r"([\u4e00-\u9fff]{2,4})\s*([A-Z][a-z]+(?:[ .-][A-Z][a-z]+){0,2})", text)
             if both:
                 text = both.group(1)
+            # 一 in a name is one stroke, which OCR reads as a dash: 程婷— is 程婷一.
+            text = re.sub(r"(?<=[\u4e00-\u9fff])[—－–-](?=[\u4e00-\u9fff]|$)", "一", text)
             if _is_name_like(text):
                 names.append((row.ocr.height * (1.0 if _starts_with_surname(text) else 0.7), row, text))
     if titles:

@@ -4,16 +4,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS, BusinessCard, extract_card
-from ocr_asr.card_finder import card_from_text, find_card, flatten
+from ocr_asr.card_finder import card_from_text, cut_sides, find_card, flatten, lines_on_card, widen
 from ocr_asr.errors import CaptureError
 from ocr_asr.images import MAX_SIDE, decode_image
-from ocr_asr.ocr import OcrEngine, get_ocr_engine
+from ocr_asr.ocr import OcrEngine, RapidOcrEngine, get_ocr_engine
 
 if TYPE_CHECKING:  # pragma: no cover
     from config.settings import Settings
@@ -38,41 +39,85 @@ def scan_card_bytes(data: bytes, engine: OcrEngine | None = None, *,
     _check_size(len(data), settings.crmbot_max_upload_bytes)
     # Decoded larger than OCR needs: a card that fills a third of the frame still gets enough
     # pixels once it is cut out. The outline itself is looked for on a small copy.
-    photo = decode_image(data, max_side=PHOTO_SIDE)
+    photo = decode_image(data, max_side=PHOTO_SIDE, resample=Image.Resampling.BILINEAR)
     engine = engine or get_ocr_engine(settings)
-    lines = engine.recognize(card_page(photo, engine))
+    page = card_page(photo, engine)
+    lines = engine.recognize(page.image, det_side=page.det_side, sample=page.sample)
+    if page.is_card:
+        lines = lines_on_card(lines, page.image.size)
     if not any(line.text.strip() for line in lines):
         raise CaptureError(NO_TEXT_ZH, "OCR found no text in the image")
     return extract_card(lines)
 
 
-# The long side a photo is decoded to before the card is looked for in it.
-PHOTO_SIDE = 2400
+# The long side a photo is decoded to before the card is looked for in it: a phone's 12 MP photo
+# (4000 px) is shrunk a little, a 48 MP one halved while decoding; the generated 3000 px desk
+# photos are not resized at all (a resize of the whole photo costs more than cutting the card out).
+PHOTO_SIDE = 3200
+# The long side text lines are looked for at on a flattened card (CARD_LONG_SIDE px): its body
+# type is still ~20 px high there, and detection time grows with the area.
+CARD_DET_SIDE = 800
+# The long side a flattened card's lines are first looked for at, to check the outline took the
+# whole card: the name and the contact lines are still found there. The engine reads the card's
+# orientation from a copy of this size too, so the boxes are handed on.
+CHECK_DET_SIDE = RapidOcrEngine.TURN_SIDE
+# The long side the whole photo's lines are looked for at when the card's outline was not found:
+# a card a third of the frame wide has its body type ~12 px high there (at 1280 the small print of
+# the smallest cards was lost).
+PHOTO_DET_SIDE = 1600
 
 
-def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Image.Image:
-    """What OCR reads: the card cut out of the photo and flattened when one is found (text outside
-    the card is never read), else the whole photo at the usual reading size.
+@dataclass(frozen=True)
+class Page:
+    """What OCR reads: `image`, the long side to detect its lines at (None: as it is), and whether
+    it is a card cut out of the photo (then lines crossing its edge are the desk's, not the card's)."""
+
+    image: Image.Image
+    det_side: int | None
+    is_card: bool
+    sample: list | None = None   # line boxes found on a small copy of `image` already
+
+
+def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Page:
+    """The card cut out of the photo and flattened when one is found (text outside the card is
+    never read), else the whole photo at the usual reading size.
 
     The card is found by its outline (`card_finder.find_card`), else, when the engine can detect
     text lines without reading them, by its group of lines (`card_finder.card_from_text`)."""
     outline = find_card(photo)
+    detect = getattr(engine, "detect", None)
     if outline is not None:
         log.debug("card found by its outline: %s", outline)
-        return flatten(photo, outline)
+        card = flatten(photo, outline)
+        if detect is None:
+            return Page(card, CARD_DET_SIDE, True)
+        # A quick look at the card's text (a small copy: only where the lines are matters; the
+        # engine settles the card's orientation from the same boxes).
+        boxes = detect(card, det_side=CHECK_DET_SIDE)
+        if len(boxes) >= 2:
+            cut = cut_sides(boxes, card.size)
+            if not cut:
+                return Page(card, CARD_DET_SIDE, True, sample=boxes)
+            # Text runs into the cut-out's edge: the outline missed part of the card (a band
+            # melted into the desk, an edge invisible on paper of the card's colour). Widen it
+            # there; what the wider cut-out takes in from beside the card is left out after
+            # reading (`lines_on_card`).
+            log.debug("text runs into the card's %s side(s): widening", "/".join(sorted(cut)))
+            return Page(flatten(photo, widen(outline, cut, card.size, photo.size)), CARD_DET_SIDE, True)
+        # No text on it: a patch of desk or paper that happens to have a card's shape.
+        log.debug("no text inside the outline: looking for the card's lines instead")
     page = photo
     if max(page.size) > MAX_SIDE:
         page = photo.copy()
-        page.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    detect = getattr(engine, "detect", None)
+        page.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
     if detect is not None:
         scale = photo.width / page.width
-        boxes = [[(x * scale, y * scale) for x, y in box] for box in detect(page)]
+        boxes = [[(x * scale, y * scale) for x, y in box] for box in detect(page, det_side=PHOTO_DET_SIDE)]
         outline = card_from_text(boxes, photo.size)
         if outline is not None:
             log.debug("card found by its text lines: %s", outline)
-            return flatten(photo, outline)
-    return page
+            return Page(flatten(photo, outline), CARD_DET_SIDE, True)
+    return Page(page, None, False)
 
 
 def scan_card_files(paths: Iterable[str], engine: OcrEngine | None = None, *,

@@ -29,8 +29,10 @@ def _refuse(reason_zh: str, detail: str) -> CaptureError:
     return CaptureError(_PREFIX + reason_zh, detail)
 
 
-def decode_image(data: bytes, *, max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Bytes of an uploaded photo -> an upright RGB image whose long side is at most `max_side`."""
+def decode_image(data: bytes, *, max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS,
+                 resample: Image.Resampling = Image.Resampling.LANCZOS) -> Image.Image:
+    """Bytes of an uploaded photo -> an upright RGB image whose long side is at most `max_side`
+    (shrunk with `resample`: BILINEAR costs half of LANCZOS on a 12 MP photo)."""
     if not data:
         raise _refuse("文件是空的，请重新发送", "empty image file")
     image = _open(data, max_pixels)
@@ -45,7 +47,7 @@ def decode_image(data: bytes, *, max_side: int = MAX_SIDE, max_pixels: int = MAX
     image = ImageOps.exif_transpose(image)
     image = _to_rgb(image)
     if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        image.thumbnail((max_side, max_side), resample)
     return image
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from ocr_asr.errors import CaptureError
@@ -37,6 +41,8 @@ class OcrLine:
     text: str
     box: list[Point]
     score: float
+    # The size of the upright page the box is measured in (None when not known).
+    page_size: tuple[int, int] | None = None
 
     @property
     def left(self) -> float:
@@ -75,99 +81,192 @@ class OcrLine:
 
 
 class OcrEngine(Protocol):
-    def recognize(self, image: Image.Image) -> list[OcrLine]:
-        """Text lines of an RGB image, any of the four page orientations."""
+    def recognize(self, image: Image.Image, *, det_side: int | None = None,
+                  sample: list | None = None) -> list[OcrLine]:
+        """Text lines of an RGB image, any of the four page orientations. Hints an engine may
+        ignore: `det_side`, the long side lines may be detected at; `sample`, line boxes already
+        found on a small copy of `image` (in `image`'s pixels), to settle its orientation from."""
         ...
 
 
 class RapidOcrEngine:
-    """PP-OCRv4 det + rec and the PP-OCR direction classifier on ONNX Runtime (rapidocr_onnxruntime)."""
+    """PP-OCRv4 det + rec and the PP-OCR direction classifier on ONNX Runtime (rapidocr_onnxruntime).
 
-    def __init__(self) -> None:
+    Reading a card costs mostly recognition (each line is a 48 px high strip run through the
+    recognizer; the cost grows with the strip's width) and then detection (grows with the area).
+    So: detection runs on a copy no larger than `det_side`; the page's orientation is settled
+    before the main detection from a small copy (`TURN_SIDE`), so a turned card is detected once;
+    each line is recognised at its own width (rapidocr pads every line of a batch to the widest
+    and to at least 320 px: names and short titles cost as much as a full contact line); and the
+    lines are shared between `threads` workers, each running a one-thread ONNX Runtime session
+    call. One thread per call because ONNX Runtime's own thread pool spins while it waits, which
+    on a shared 2-core machine burns the other core for little gain on strips this small."""
+
+    TURN_SIDE = 448      # px: the copy the page's orientation is read from (the name and the company suffice)
+
+    def __init__(self, threads: int | None = None) -> None:
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:  # the package is a hard dependency; this is a broken install
             raise CaptureError(_ENGINE_NOT_READY_ZH, f"rapidocr_onnxruntime is not installed: {exc}") from exc
         # use_cls: each line crop is turned 180° when the classifier says so (photos taken upside down).
-        self._ocr = RapidOCR(use_cls=True, print_verbose=False)
-        # Detect at the size we hand over (up to 2000 px), never enlarged: the default ("min",
-        # 736) blows a 1000 px card up to 1290 px, which costs time and finds nothing more.
+        self._ocr = RapidOCR(use_cls=True, print_verbose=False, intra_op_num_threads=1, inter_op_num_threads=1)
+        # Detect at the size we hand over, never enlarged: the default ("min", 736) blows a
+        # 1000 px card up to 1290 px, which costs time and finds nothing more.
         self._ocr.text_det.limit_type = "max"
-        # onnxruntime sessions are not documented as safe to share across threads while running.
+        # Each line is recognised alone, at its own width (see the class docstring): the
+        # recognizer's minimum width becomes one character's.
+        self._ocr.text_rec.rec_image_shape = [3, 48, 48]
+        self.threads = threads or min(4, len(os.sched_getaffinity(0)))
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ocr") if self.threads > 1 else None
+        if self.threads > 1:
+            # Detection is one large image: it does use several cores, with ONNX Runtime's own
+            # pool told not to spin while it waits (rapidocr's options cannot say that).
+            self._ocr.text_det.infer.session = _session(_model_path("Det"), self.threads)
+        # One page at a time per engine: the workers above are this page's.
         self._lock = threading.Lock()
 
-    def recognize(self, image: Image.Image) -> list[OcrLine]:
-        # Detection first, alone: the boxes tell whether the page is turned (tall boxes: 90°; the
-        # direction classifier on the longest lines: 180°) before any line is recognised, so a
-        # turned card is recognised once, upright, instead of read twice.
-        pixels = self._ocr.load_img(image)
-        boxes = self._detect(pixels)
-        turn = self._page_turn(image, boxes)
-        if turn:
-            # A card photographed sideways or upside down, its EXIF orientation lost on the way
-            # (re-encoded, forwarded, screenshotted). Detection finds fewer lines on turned text
-            # and the layout would be turned too, so the upright page is detected again: the
-            # field rules rely on "above", "beside" and "wrapped onto the next line".
-            image = image.rotate(turn, expand=True)
-            pixels = self._ocr.load_img(image)
-            boxes = self._detect(pixels)
-        return self._recognise(pixels, boxes)
-
-    def detect(self, image: Image.Image) -> list[list[Point]]:
-        """The text-line boxes of `image` (4 corners each), without reading them."""
-        return [[(float(x), float(y)) for x, y in box] for box in self._detect(self._ocr.load_img(image))]
-
-    def _detect(self, pixels) -> list:
+    def recognize(self, image: Image.Image, *, det_side: int | None = None,
+                  sample: list | None = None) -> list[OcrLine]:
+        """Text lines of `image`, turned upright. `det_side` caps the long side of the copy lines
+        are detected on (a flattened card needs less than a whole photo); recognition always
+        reads the full-size pixels. `sample`: boxes from `detect(image, det_side=TURN_SIDE)`,
+        when the caller has them already."""
         with self._lock:
-            boxes, _elapsed = self._ocr.text_det(pixels)
-            return [] if boxes is None or len(boxes) == 0 else list(self._ocr.sorted_boxes(boxes))
+            pixels = _bgr(image)
+            turn = self._turn_from_sample(pixels, sample)
+            if turn:
+                pixels = _rotate(pixels, turn)
+            boxes = self._detect(pixels, det_side)
+            if turn is None:
+                # Too little text on the small copy to tell; decide from the full detection.
+                turn = self._page_turn(pixels, boxes)
+                if turn:
+                    # Detection finds fewer lines on turned text, and the field rules rely on
+                    # "above", "beside" and "wrapped onto the next line": detect the upright page.
+                    pixels = _rotate(pixels, turn)
+                    boxes = self._detect(pixels, det_side)
+            return self._recognise(pixels, boxes)
 
-    def _recognise(self, pixels, boxes: list) -> list[OcrLine]:
+    def detect(self, image: Image.Image, *, det_side: int | None = None) -> list[list[Point]]:
+        """The text-line boxes of `image` (4 corners each, in `image`'s pixels), without reading them."""
+        with self._lock:
+            return [[(float(x), float(y)) for x, y in box] for box in self._detect(_bgr(image), det_side)]
+
+    def _detect(self, pixels: np.ndarray, side: int | None) -> list:
+        height, width = pixels.shape[:2]
+        scale = 1.0
+        if side and max(height, width) > side:
+            scale = side / max(height, width)
+            pixels = cv2.resize(pixels, (max(1, round(width * scale)), max(1, round(height * scale))),
+                                interpolation=cv2.INTER_AREA)
+        boxes, _elapsed = self._ocr.text_det(pixels)
+        if boxes is None or len(boxes) == 0:
+            return []
+        return list(self._ocr.sorted_boxes(np.asarray(boxes, dtype=np.float32) / scale))
+
+    def _recognise(self, pixels: np.ndarray, boxes: list) -> list[OcrLine]:
         """Recognise the detected lines (rapidocr's own crop, direction and recognition steps,
-        called on boxes we already have rather than detecting again)."""
+        called on boxes we already have), each line at its own width, shared among the workers."""
         if not boxes:
             return []
-        with self._lock:
-            crops = self._ocr.get_crop_img_list(pixels, boxes)
-            crops, _directions, _ = self._ocr.text_cls(crops)
-            results, _ = self._ocr.text_rec(crops, False)
+        crops = self._ocr.get_crop_img_list(pixels, boxes)
+        crops, _directions, _ = self._ocr.text_cls(crops)
+        # Longest first, each to the least loaded worker: the workers finish together.
+        order = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1] / max(1, crops[i].shape[0]))
+        shares: list[list[int]] = [[] for _ in range(self.threads)]
+        loads = [0.0] * self.threads
+        for i in order:
+            k = loads.index(min(loads))
+            shares[k].append(i)
+            loads[k] += crops[i].shape[1] / max(1, crops[i].shape[0]) + 1.0
+        results: list = [None] * len(crops)
+
+        def read(indices: list[int]) -> None:
+            for i in indices:
+                results[i] = self._ocr.text_rec([crops[i]], False)[0][0]
+
+        if self._pool is None:
+            read(order)
+        else:
+            for future in [self._pool.submit(read, share) for share in shares if share]:
+                future.result()
         lines = []
+        size = (pixels.shape[1], pixels.shape[0])
         for box, result in zip(boxes, results):
             text, score = str(result[0]), float(result[1])
             if score < self._ocr.text_score or not text.strip():
                 continue
             points = corners_in_reading_order([(float(x), float(y)) for x, y in box])
-            lines.append(OcrLine(text=text, box=points, score=score))
+            lines.append(OcrLine(text=text, box=points, score=score, page_size=size))
         return lines
 
-    def _page_turn(self, image: Image.Image, boxes: list) -> int:
+    def _turn_from_sample(self, pixels: np.ndarray, boxes: list | None = None) -> int | None:
+        """The page's turn read from a small copy's lines, or None when it holds too few lines."""
+        if boxes is None:
+            boxes = self._detect(pixels, self.TURN_SIDE)
+        lines = [np.asarray(box, dtype=np.float32) for box in boxes if _is_line(box)]
+        if len(lines) < 3:
+            return None
+        return self._page_turn(pixels, lines)
+
+    def _page_turn(self, pixels: np.ndarray, boxes: list) -> int:
         """Degrees to rotate the page counter-clockwise so its text reads left to right: 0/90/180/270."""
-        shapes = [(box, *_box_sides(box)) for box in boxes]
-        shapes = [(box, w, h) for box, w, h in shapes if max(w, h) >= 2 * min(w, h)]  # lines, not specks
+        shapes = [(box, *_box_sides(box)) for box in boxes if _is_line(box)]
         if not shapes:
             return 0
         tall = sum(max(w, h) for box, w, h in shapes if _is_tall_box(box))
         sideways = tall > sum(max(w, h) for _, w, h in shapes) / 2
         turn = 90 if sideways else 0
         # Cut out the longest lines as they would read after `turn` and ask the direction
-        # classifier whether they are upright or upside down; the longer lines weigh more.
+        # classifier (one batch) whether they are upright or upside down; longer lines weigh more.
         samples = sorted((s for s in shapes if _is_tall_box(s[0]) == sideways), key=lambda s: -max(s[1], s[2]))[:6]
+        if not samples:
+            return turn
+        crops = [_cut_out(pixels, [(float(x), float(y)) for x, y in box], turn) for box, _, _ in samples]
+        _, directions, _ = self._ocr.text_cls(crops)
         flipped = upright = 0.0
-        for box, w, h in samples:
-            points = [(float(x), float(y)) for x, y in box]
-            label, score = self._direction(_cut_out(image, points, turn))
+        for (box, w, h), (label, score) in zip(samples, directions):
             weight = max(w, h) / max(1.0, min(w, h))
-            if label == "180":
-                flipped += weight * score
+            if str(label) == "180":
+                flipped += weight * float(score)
             else:
-                upright += weight * score
+                upright += weight * float(score)
         return turn + 180 if flipped > upright else turn
 
-    def _direction(self, crop: Image.Image) -> tuple[str, float]:
-        with self._lock:
-            result, _ = self._ocr(crop, use_det=False, use_cls=True, use_rec=False)
-        label, score = result[0]
-        return str(label), float(score)
+
+def _model_path(part: str) -> str:
+    """Where rapidocr keeps the .onnx file of one of its parts ("Det", "Cls", "Rec")."""
+    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+    return update_model_path(read_yaml(DEFAULT_CFG_PATH))[part]["model_path"]
+
+
+def _session(model_path: str, threads: int):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _bgr(image: Image.Image) -> np.ndarray:
+    """An RGB PIL image as the BGR array rapidocr's steps expect."""
+    return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+
+
+def _rotate(pixels: np.ndarray, turn: int) -> np.ndarray:
+    """The page turned `turn` degrees counter-clockwise (as PIL's rotate with expand=True)."""
+    return np.ascontiguousarray(np.rot90(pixels, turn // 90))
+
+
+def _is_line(box) -> bool:
+    """A text line, not a speck: one side at least twice the other."""
+    w, h = _box_sides(box)
+    return max(w, h) >= 2 * min(w, h)
 
 
 def _turned(x: float, y: float, turn: int, width: float, height: float) -> Point:
@@ -195,15 +294,17 @@ def corners_in_reading_order(box: list[Point], turn: int = 0, size: tuple[int, i
     return [box[i] for i in order]
 
 
-def _cut_out(image: Image.Image, box: list[Point], turn: int) -> Image.Image:
+def _cut_out(pixels: np.ndarray, box: list[Point], turn: int) -> np.ndarray:
     """The line's quadrilateral warped flat as it would read after turning the page `turn` degrees
     (a tilted photo's bounding rectangle would also catch the neighbouring lines)."""
-    p0, p1, p2, p3 = corners_in_reading_order(box, turn, image.size)
+    height, width = pixels.shape[:2]
+    p0, p1, p2, p3 = corners_in_reading_order(box, turn, (width, height))
     across = max(1, round(math.dist(p0, p1)))
     down = max(1, round(math.dist(p0, p3)))
-    # QUAD wants the source's upper-left, lower-left, lower-right, upper-right.
-    return image.transform((across, down), Image.Transform.QUAD, (*p0, *p3, *p2, *p1),
-                           resample=Image.Resampling.BILINEAR)
+    target = np.array([[0, 0], [across, 0], [across, down], [0, down]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(np.array([p0, p1, p2, p3], dtype=np.float32), target)
+    return cv2.warpPerspective(pixels, matrix, (across, down), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
 
 
 def _box_sides(box) -> tuple[float, float]:
@@ -268,9 +369,8 @@ class PaddleOcrEngine:
                                   use_angle_cls=True, lang="ch", show_log=False)
         return ocr, False
 
-    def recognize(self, image: Image.Image) -> list[OcrLine]:
-        import numpy as np
-
+    def recognize(self, image: Image.Image, *, det_side: int | None = None,
+                  sample: list | None = None) -> list[OcrLine]:
         bgr = np.asarray(image.convert("RGB"))[:, :, ::-1].copy()
         with self._lock:
             if self._v3:
@@ -285,7 +385,7 @@ class PaddleOcrEngine:
                 found = ((box, text, score) for box, (text, score) in (page or []))
             for box, text, score in found:
                 points = [(float(x), float(y)) for x, y in box]
-                lines.append(OcrLine(text=str(text), box=points, score=float(score)))
+                lines.append(OcrLine(text=str(text), box=points, score=float(score), page_size=image.size))
         return lines
 
 

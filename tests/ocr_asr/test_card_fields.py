@@ -324,3 +324,69 @@ def test_landline_in_a_block_phonenumbers_does_not_list():
 def test_block_letter_in_address_is_upper_case():
     card = extract_card([line("郭杰", 60, 40, 64), line("地址：成都市高新区天府大道372号软件园c区3栋", 60, 120)])
     assert card.address == "成都市高新区天府大道372号软件园C区3栋"
+
+
+def _card_with(email_line: str, website: str | None = None, company: str = "杭州立信新材料股份有限公司"):
+    lines = [line(company, 60, 40, 36), line("陆霞文", 60, 110, 64), line("手机 13387437904", 60, 200),
+             line(email_line, 60, 240)]
+    if website:
+        lines.append(line(website, 60, 280))
+    return extract_card(lines)
+
+
+def test_at_read_as_o_is_put_back_where_the_website_says_the_domain_starts():
+    # Kai and Ming type draw @ so that OCR reads an o; the card's website tells which o it was.
+    card = _card_with("E-mail huizhaoozhongke.cn", website="网址：www.zhongke.cn")
+    assert card.email == "huizhao@zhongke.cn" and card.website == "www.zhongke.cn"
+
+
+def test_at_read_as_o_is_put_back_where_the_company_name_is_spelled():
+    # No website: 立信 spelled in pinyin starts the domain.
+    assert _card_with("E-mail huiyangolixintech.net").email == "huiyang@lixintech.net"
+    assert _card_with("邮箱：zhou.chenelixinsoft.com.cn").email == "zhou.chen@lixinsoft.com.cn"
+
+
+def test_at_read_as_o_without_evidence_takes_the_first_o_on_a_labelled_line():
+    card = _card_with("E-mail ruiwuohengtongsoft.com", company="杭州博远贸易集团有限公司")
+    assert card.email == "ruiwu@hengtongsoft.com"
+    assert card.confidence["email"] < 0.9
+
+
+def test_unlabelled_address_without_at_stays_the_website_without_evidence():
+    card = _card_with("salesoxingchen.com.cn", company="杭州博远贸易集团有限公司")
+    assert card.email is None and card.website == "salesoxingchen.com.cn"
+    # With the company's name in the domain, it is the e-mail and not a website.
+    card = _card_with("salesoxingchen.com.cn", company="星辰电子股份有限公司")
+    assert card.email == "sales@xingchen.com.cn" and card.website is None
+
+
+@pytest.mark.parametrize("printed, email, website", [
+    ("邮箱：1iu79@jiahe-group.com.cn", "liu79@jiahe-group.com.cn", None),
+    ("Email:1ihuang@zhiliansoft.com", "lihuang@zhiliansoft.com", None),
+    ("网址：www.1ixinsoft.com.cn", None, "www.lixinsoft.com.cn"),
+    ("网址：ww.zhongke.net", None, "www.zhongke.net"),
+    ("邮箱：sun1@163.com", "sun1@163.com", None),   # a 1 before a digit or the @ stays
+])
+def test_one_read_for_l_at_the_start_of_a_word(printed, email, website):
+    card = _card_with(printed)
+    assert card.email == email and card.website == website
+
+
+def test_website_cut_short_takes_the_email_domain():
+    card = _card_with("邮箱/Email:wu.ting@zhuoyue-group.net", website="网址/Web:https://www.zhuoyue-group.")
+    assert card.website == "www.zhuoyue-group.net"
+    card = _card_with("邮箱：xu.wei@xinruisoft.net", website="网址：www.xinruisoftnet")
+    assert card.website == "www.xinruisoft.net"
+    # A website of its own is left alone.
+    assert _card_with("邮箱：xu.wei@xinruisoft.net", website="网址：www.xinrui.com").website == "www.xinrui.com"
+
+
+def test_dash_in_a_name_is_the_character_yi():
+    card = extract_card([line("上海天成网络科技有限公司", 60, 40, 36), line("程婷—", 60, 110, 64),
+                         line("David Zhang", 60, 190, 30), line("Mob:18638085725", 60, 240)])
+    assert card.name == "程婷一" and card.english_name == "David Zhang"
+
+
+def test_bare_address_without_at_gives_way_to_the_www_website_below_it():
+    card = _card_with("junhuangozhiliansoft.cn", website="www.zhiliansoft.cn", company="智联软件有限公司")
+    assert card.email == "junhuang@zhiliansoft.cn" and card.website == "www.zhiliansoft.cn"
