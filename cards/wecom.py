@@ -73,13 +73,6 @@ def render_update(card: Card, *, default_url: str = DEFAULT_URL, link_base: str 
     return body
 
 
-def replace_name(card: Card) -> str:
-    """The grey button's text for the light update `button: {"replace_name"}`:
-    the first part of the done note ("已认领 · 张三 10:32" → "已认领"), which fits a button."""
-    head = plain_text(card.done_note or "").split("·")[0].strip()
-    return truncate_chars(head or "已处理", BUTTON_TEXT_CHARS)
-
-
 def render_text(text: str) -> dict[str, Any]:
     return {"msgtype": "text", "text": {"content": truncate_bytes(html_text(text), CONTENT_BYTES)}}
 

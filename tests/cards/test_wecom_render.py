@@ -15,7 +15,6 @@ from cards.wecom import (
     render_markdown,
     render_text,
     render_update,
-    replace_name,
     task_id_for,
     truncate_bytes,
     truncate_chars,
@@ -103,7 +102,6 @@ def test_update_after_a_click_shows_who_did_what_and_disables_buttons():
     assert "replace_text" not in card
     assert card["card_action"]["url"] == "https://crm.example.com/c/42"  # 详情 still opens
     assert render_update(FOLLOW_UP)["card_type"] == "button_interaction"  # not done: buttons stay live
-    assert replace_name(Card(card_id="c", title="t", done_note="一二三四五六七八九十十一")) == "一二三四五六七八九…"
 
 
 def test_a_done_card_that_still_offers_undo_keeps_its_buttons():
