@@ -33,8 +33,8 @@ from ocr_asr.ocr import OcrLine
 
 FIELDS = ("name", "company", "title", "mobile", "phone", "email", "address", "website")
 # Added after the first contract (new keys only): a second mobile, the fax (kept apart so it is never
-# taken for the phone), and the English name printed beside or below the Chinese one.
-EXTRA_FIELDS = ("mobile2", "fax", "english_name")
+# taken for the phone), and the English name and title printed beside or below the Chinese ones.
+EXTRA_FIELDS = ("mobile2", "fax", "english_name", "english_title")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class BusinessCard:
     mobile2: str | None = None
     fax: str | None = None
     english_name: str | None = None
+    english_title: str | None = None
     confidence: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
@@ -695,7 +696,7 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
             titles.append(((1.0 if _CJK.search(title) else 0.5) + (1.0 if position else 0.0), row, title))
         else:
             # "王伟 David Wang" on one line: the Chinese name is the name.
-            both = re.fullmatch(r"([\u4e00-\u9fff]{2,4})\s*([A-Z][a-z]+(?:[ .-][A-Z][a-z]+){0,2})", text)
+            both = re.fullmatch(r"([\u4e00-\u9fff]{2,4})\s*([A-Z][a-z]+(?:[ .-]?[A-Z][a-z]+){0,2})", text)
             if both:
                 text = both.group(1)
             # 一 in a name is one stroke, which OCR reads as a dash: 程婷— is 程婷一.
@@ -705,6 +706,8 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
     if titles:
         weight, row, text = max(titles, key=lambda t: (t[0], -t[1].no))
         _set(card, "title", _title_text(text), row.ocr.score * (0.9 if weight == 2.0 else 0.7))
+        if _CJK.search(text):
+            _attach_english_title(card, row, text, rows)
     chinese = [n for n in names if _CJK.search(n[2]) and not (card.company and n[2] in card.company)]
     english = [n for n in names if not _CJK.search(n[2])]
     pool = chinese or english
@@ -720,9 +723,9 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
 def _attach_english_name(card: BusinessCard, name_row: _Line, english: list, rows: list[_Line]) -> None:
     """The person's English name: on the name's own line ("王伟 David Wang"), or a Latin name line
     beside or right below it. It belongs to the person and is never the company or the title."""
-    both = re.fullmatch(r"[\u4e00-\u9fff]{2,4}\s*([A-Z][a-z]+(?:[ .-][A-Z][a-z]+){0,2})", name_row.text)
+    both = re.fullmatch(r"[\u4e00-\u9fff]{2,4}\s*([A-Z][a-z]+(?:[ .-]?[A-Z][a-z]+){0,2})", name_row.text)
     if both:
-        _set(card, "english_name", both.group(1), name_row.ocr.score)
+        _set(card, "english_name", _unglue(both.group(1)), name_row.ocr.score)
         return
     box = name_row.ocr
     near = [(abs(row.ocr.center_y - box.center_y), row, text) for _, row, text in english
@@ -731,6 +734,39 @@ def _attach_english_name(card: BusinessCard, name_row: _Line, english: list, row
         _, row, text = min(near, key=lambda n: n[0])
         row.used = True
         _set(card, "english_name", text.strip(), row.ocr.score)
+
+
+# A title in English: Latin words with at least one of a title's words among them.
+_ENGLISH_TITLE = re.compile(r"[A-Za-z][A-Za-z .,&/-]*[A-Za-z.]")
+
+
+def _attach_english_title(card: BusinessCard, title_row: _Line, text: str, rows: list[_Line]) -> None:
+    """The English title printed with the Chinese one: on its line ("销售经理 Sales Manager",
+    "Sales Manager / 销售经理"), or a Latin line of title words beside or right below it."""
+    for part in (re.search(r"[\s/|]*([A-Za-z][A-Za-z .,&/()|-]*)$", text),
+                 re.match(r"^([A-Za-z][A-Za-z .,&()-]*?)\s*[\s/|]\s*(?=[\u4e00-\u9fff])", text)):
+        if part and _is_english_title(_unglue(part.group(1))):
+            _set(card, "english_title", _unglue(part.group(1)).strip(" /|"), title_row.ocr.score)
+            return
+    box = title_row.ocr
+    near = [(abs(row.ocr.center_y - box.center_y), row) for row in rows
+            if not row.used and row is not title_row and _is_english_title(row.text)
+            and row.ocr.top < box.bottom + 2.0 * box.height and row.ocr.bottom > box.top - 0.5 * box.height]
+    if near:
+        _, row = min(near, key=lambda n: n[0])
+        row.used = True
+        _set(card, "english_title", row.text.strip(), row.ocr.score)
+
+
+def _unglue(text: str) -> str:
+    """Words OCR ran together put apart again: OperationsDirector -> Operations Director."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
+
+
+def _is_english_title(text: str) -> bool:
+    text = text.strip(" /|")
+    return bool(_ENGLISH_TITLE.fullmatch(text)) and bool(_TITLE_WORDS.search(text)) \
+        and not _TITLE_WEAK.fullmatch(text) and len(text) <= 60
 
 
 def _title_text(text: str) -> str:

@@ -67,10 +67,17 @@ class CardOutline:
 
     @property
     def portrait(self) -> bool:
-        (a, b, c, d) = self.corners
-        across = (math.dist(a, b) + math.dist(d, c)) / 2
-        down = (math.dist(a, d) + math.dist(b, c)) / 2
+        across, down = self._sides()
         return down > across
+
+    @property
+    def long_side(self) -> float:
+        """The outline's longer extent in the photo's pixels."""
+        return max(self._sides())
+
+    def _sides(self) -> tuple[float, float]:
+        (a, b, c, d) = self.corners
+        return (math.dist(a, b) + math.dist(d, c)) / 2, (math.dist(a, d) + math.dist(b, c)) / 2
 
 
 class _View:
@@ -407,9 +414,13 @@ def _reach_outer_edges(view: _View, quad: np.ndarray, edges: list[_Edge]) -> np.
             covered = sum(max(0.0, min(b, end) - max(a, start)) for start, end in edge.runs)
             if 0.0 < distance <= BAND_REACH * extent and covered >= 0.3 * length:
                 outside.append(distance)
+        outside += _colour_steps(view, p, q, normal, BAND_REACH * extent)
         reached = start = 0.0
-        for distance in sorted(outside):
-            if _is_band(view, p, q, normal, start, distance):
+        for distance in sorted(set(round(d, 1) for d in outside)):
+            # From the rim stepped over, or from the last band's edge: an edge seen inside a band
+            # (its text's) moves the rim into the band's middle, where the text breaks the colour.
+            if _is_band(view, p, q, normal, start, distance) \
+                    or (start != reached and _is_band(view, p, q, normal, reached, distance)):
                 reached = start = distance
             elif distance - start < RIM:
                 start = distance
@@ -428,6 +439,35 @@ def _reach_outer_edges(view: _View, quad: np.ndarray, edges: list[_Edge]) -> np.
 RIM = 8.0          # px: two edges this close are one edge seen twice (a rim, a shadow), not a band
 BAND_REACH = 0.4   # share of the card's extent across a side that a band along it may add
 BAND_EDGE_STEP = 2 * EDGE_STEP   # a band's outer edge is printed ink against the desk: a clear step
+
+
+def _colour_steps(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray, reach: float) -> list[float]:
+    """Distances out from the side p-q (at least `RIM`) at which the colour steps along the whole
+    side (found on the median colour along it, then checked point by point): the outer edge of a
+    band that the line detector misses because it works on grey (a navy band on a dark grey desk
+    is one grey, two colours)."""
+    t = np.linspace(0.15, 0.85, 16)[:, None]
+    along = p + t * (q - p)
+    depths = np.arange(1.0, reach + 4.0)
+    medians = np.full((len(depths), 3), np.nan, dtype=np.float32)
+    for k, depth in enumerate(depths):
+        points = np.rint(along + depth * outward).astype(int)
+        inside = (points[:, 0] >= 0) & (points[:, 0] < view.width) & (points[:, 1] >= 0) & (points[:, 1] < view.height)
+        if inside.sum() >= 8:
+            medians[k] = np.median(view.lab[points[inside, 1], points[inside, 0]], axis=0)
+    steps = np.full(len(depths), np.nan)
+    steps[3:-3] = np.linalg.norm(medians[6:] - medians[:-6], axis=1)
+    found = []
+    for k in range(4, len(depths) - 4):
+        depth = float(depths[k])
+        if not (RIM <= depth <= reach and steps[k] >= STEP and steps[k] >= np.nanmax(steps[k - 2:k + 3])):
+            continue
+        # An edge steps all along the side; a row of the page's text beside the card steps between
+        # its characters only.
+        points = p + np.linspace(0.1, 0.9, 32)[:, None] * (q - p) + depth * outward
+        if (np.nan_to_num(view.step(points, outward, 3)) >= STEP).mean() >= 0.8:
+            found.append(depth)
+    return found
 
 
 def _is_band(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray, start: float, depth: float) -> bool:
@@ -617,7 +657,7 @@ def lines_on_card(lines: list, size: tuple[int, int]) -> list:
     """The lines of a flattened card that are the card's own. A line cut by the edge of the cut-out
     (its box runs into the border) is a word of the page or desk around the card, or a line of a
     card the outline cut; a line turned against the card's own lines (more than `ASKEW` degrees
-    off their median) is printed on paper lying at another angle. Neither is read. `size` is the
+    off their direction) is printed on paper lying at another angle. Neither is read. `size` is the
     card's; a line that knows the size of the page it was read in (turned upright) goes by that."""
     kept = []
     for line in lines:
@@ -628,17 +668,69 @@ def lines_on_card(lines: list, size: tuple[int, int]) -> list:
                 or max(ys) >= height - 1 - EDGE_PX:
             continue
         kept.append(line)
-    angles = [(_angle(line.box), line.width) for line in kept if line.width >= 2 * line.height]
-    if len(angles) < 3:
+    direction = _card_direction(kept)
+    if direction is None:
         return kept
-    # The median angle weighted by length: long lines tell the card's own direction best.
-    angles.sort()
-    half, total = sum(w for _, w in angles) / 2, 0.0
-    for middle, w in angles:
-        total += w
+    return [line for line in kept if line.width < 2 * line.height or abs(_angle(line.box) - direction) <= ASKEW]
+
+
+def _card_direction(lines: list) -> float | None:
+    """The direction (degrees) the card's own lines run in, or None when too few lines tell.
+
+    The length-weighted median of the lines' directions, unless a second set of lines runs at
+    another angle: an outline that took in part of the printed page the card lies on holds the
+    page's lines too, which may be longer and more. Then the set whose largest type stands out
+    from its usual type (the name) is the card's; a page's body text is all of one size."""
+    measured = [(_angle(line.box), line) for line in lines if line.width >= 2 * line.height]
+    if len(measured) < 3:
+        return None
+    first = _weighted_median(measured)
+    others = [(angle, line) for angle, line in measured if abs(angle - first) > ASKEW]
+    if len(others) < 3:
+        return first
+    second = _weighted_median(others)
+    # Each line to the nearer of the two directions (short lines too: the name may be one).
+    near_first = [line for line in lines if abs(_angle(line.box) - first) <= abs(_angle(line.box) - second)]
+    near_second = [line for line in lines if abs(_angle(line.box) - first) > abs(_angle(line.box) - second)]
+    if _name_contrast(near_second) >= MIN_NAME_CONTRAST > _name_contrast(near_first):
+        return second
+    return first
+
+
+def _weighted_median(measured: list) -> float:
+    """The median direction weighted by length: long lines tell a direction best."""
+    ordered = sorted(measured, key=lambda pair: pair[0])
+    half, total = sum(line.width for _, line in ordered) / 2, 0.0
+    for angle, line in ordered:
+        total += line.width
         if total >= half:
-            break
-    return [line for line in kept if line.width < 2 * line.height or abs(_angle(line.box) - middle) <= ASKEW]
+            return angle
+    return ordered[-1][0]
+
+
+def _name_contrast(lines: list) -> float:
+    """The largest type of `lines` over their usual type (1.0 for fewer than three lines)."""
+    if len(lines) < 3:
+        return 1.0
+    heights = sorted(line.height for line in lines)
+    return heights[-1] / max(heights[len(heights) // 2], 1e-6)
+
+
+def lines_in_card_group(lines: list) -> list:
+    """The lines of a photo read whole (no card found in it) that lie on the card, when the lines
+    read upright show one (`card_from_text`): the detector splits steep text into pieces, so a
+    card lying turned on a printed page may be told from the page only once the page is upright.
+    All the lines when no card shows."""
+    if not lines:
+        return lines
+    size = lines[0].page_size or (math.ceil(max(line.right for line in lines)) + 1,
+                                  math.ceil(max(line.bottom for line in lines)) + 1)
+    outline = card_from_text([line.box for line in lines], size)
+    if outline is None:
+        return lines
+    polygon = np.array(outline.corners, dtype=np.float32)
+    return [line for line in lines
+            if cv2.pointPolygonTest(polygon, tuple(float(v) for v in np.mean(line.box, axis=0)), False) >= 0]
 
 
 EDGE_PX = 2     # a box this close to the cut-out's border was cut by it

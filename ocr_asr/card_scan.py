@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS, BusinessCard, extract_card
-from ocr_asr.card_finder import card_from_text, cut_sides, find_card, flatten, lines_on_card, widen
+from ocr_asr.card_finder import (CARD_LONG_SIDE, card_from_text, cut_sides, find_card, flatten, lines_in_card_group,
+                                 lines_on_card, widen)
 from ocr_asr.errors import CaptureError
 from ocr_asr.images import MAX_SIDE, decode_image
 from ocr_asr.ocr import OcrEngine, RapidOcrEngine, get_ocr_engine
@@ -43,8 +44,7 @@ def scan_card_bytes(data: bytes, engine: OcrEngine | None = None, *,
     engine = engine or get_ocr_engine(settings)
     page = card_page(photo, engine)
     lines = engine.recognize(page.image, det_side=page.det_side, sample=page.sample)
-    if page.is_card:
-        lines = lines_on_card(lines, page.image.size)
+    lines = lines_on_card(lines, page.image.size) if page.is_card else lines_in_card_group(lines)
     if not any(line.text.strip() for line in lines):
         raise CaptureError(NO_TEXT_ZH, "OCR found no text in the image")
     return extract_card(lines)
@@ -103,7 +103,11 @@ def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Page:
             # there; what the wider cut-out takes in from beside the card is left out after
             # reading (`lines_on_card`).
             log.debug("text runs into the card's %s side(s): widening", "/".join(sorted(cut)))
-            return Page(flatten(photo, widen(outline, cut, card.size, photo.size)), CARD_DET_SIDE, True)
+            wider = widen(outline, cut, card.size, photo.size)
+            # At the card's own scale: shrunk to the usual size, the wider cut-out's type would be
+            # smaller than the detector sees well.
+            growth = wider.long_side / max(outline.long_side, 1.0)
+            return Page(flatten(photo, wider, round(CARD_LONG_SIDE * growth)), round(CARD_DET_SIDE * growth), True)
         # No text on it: a patch of desk or paper that happens to have a card's shape.
         log.debug("no text inside the outline: looking for the card's lines instead")
     page = photo
@@ -124,7 +128,7 @@ def scan_card_files(paths: Iterable[str], engine: OcrEngine | None = None, *,
                     settings: "Settings | None" = None) -> Iterator[dict]:
     """One dict per file, in order, with the keys of the `crmbot scan-card --json` contract:
     file, name, company, title, mobile, phone, email, address, website (None when absent), lines,
-    elapsed_ms, plus the keys added since (mobile2, fax, english_name); a file that cannot be read
+    elapsed_ms, plus the keys added since (mobile2, fax, english_name, english_title); a file that cannot be read
     also has `error` (Chinese) and the batch goes on.
     The engine is built once, at the first readable image, and reused for the rest."""
     settings = _settings(settings)

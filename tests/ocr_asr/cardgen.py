@@ -366,7 +366,8 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
         text((x0, y0), name_text, name_font, ink)
         name_w = name_font.getlength(name_text)
         if truth.title and rng.random() < 0.5:
-            # Title beside the name, on its baseline.
+            # Title beside the name, on its baseline (no room for an English name: not printed).
+            truth.english_name = None
             text((x0 + name_w + 30, y0 + name_size - title_size), truth.title, title_font, ink)
             if truth.english_title:
                 text((x0 + name_w + 30 + title_font.getlength(truth.title) + 20, y0 + name_size - title_size),
@@ -393,6 +394,7 @@ def make_card(seed: int, *, style: str | None = None, labels: str | None = None,
     else:
         text((x0, y0), name_text, name_font, ink, "ma")
         y0 += name_size + 20
+        truth.english_name = None   # this layout prints no English name
         if truth.title:
             t = truth.title + ("  " + truth.english_title if truth.english_title else "")
             text((x0, y0), t, title_font, ink, "ma")

@@ -50,8 +50,9 @@ def test_classic_chinese_card():
     assert card.website == "www.boyuan.com.cn"
     assert card.fax == "021-62345679"       # kept under its own key, never the phone
     assert card.mobile2 is None and card.english_name is None
+    assert card.english_title == "Regional Sales Director"   # the person's, beside the Chinese title
     assert set(card.confidence) == {"name", "company", "title", "mobile", "phone", "email", "address", "website",
-                                    "fax"}
+                                    "fax", "english_title"}
     assert all(0 < value <= 1 for value in card.confidence.values())
     assert card.lines[0] == "上海博远信息技术有限公司" and len(card.lines) == 10
 
@@ -216,6 +217,22 @@ def test_english_title_beside_chinese_title():
     card = extract_card([line("欧阳娜娜", 60, 60, 64), line("运营总监OperationsDirector", 60, 140, 30),
                          line("13900001111", 60, 190, 26)])
     assert card.name == "欧阳娜娜" and card.title == "运营总监"
+    assert card.english_title == "Operations Director"
+
+
+def test_english_title_on_its_own_line_attaches_to_the_person():
+    card = extract_card([line("华信科技有限公司", 60, 30, 34), line("HUAXIN TECHNOLOGY CO., LTD.", 60, 70, 20),
+                         line("李明", 60, 110, 64), line("Kevin Li", 200, 130, 26),
+                         line("客户经理", 60, 190, 30), line("Account Manager", 60, 226, 24),
+                         line("手机：13812345678", 60, 280)])
+    assert (card.name, card.english_name, card.title) == ("李明", "Kevin Li", "客户经理")
+    assert card.english_title == "Account Manager"
+    assert card.company == "华信科技有限公司"
+    # Neither a department nor an English-only title is taken for it.
+    sales = extract_card([line("李明", 60, 110, 64), line("销售部", 60, 190, 30), line("Sales", 60, 226, 24)])
+    assert sales.english_title is None
+    english_only = extract_card([line("David Wang", 60, 100, 54), line("Sales Director", 60, 170, 28)])
+    assert english_only.title == "Sales Director" and english_only.english_title is None
 
 
 def test_chinese_address_preferred_and_wrapped_address_stops_at_next_field():
@@ -293,6 +310,11 @@ def test_company_loses_ocr_specks_beside_brackets():
 def test_chinese_and_english_name_on_one_line():
     card = extract_card([line("王伟 David Wang", 60, 60, 60), line("M 138 1234 5678", 60, 150)])
     assert card.name == "王伟" and card.mobile == "13812345678"
+    assert card.english_name == "David Wang"
+    # OCR often runs the English words together.
+    glued = extract_card([line("薛伟 LilyLi", 60, 60, 60), line("董事长Chairman", 60, 130, 30)])
+    assert (glued.name, glued.english_name) == ("薛伟", "Lily Li")
+    assert (glued.title, glued.english_title) == ("董事长", "Chairman")
 
 
 @pytest.mark.parametrize("printed, mobile, phone", [

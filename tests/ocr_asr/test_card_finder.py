@@ -18,6 +18,7 @@ from ocr_asr.card_finder import (
     cut_sides,
     find_card,
     flatten,
+    lines_in_card_group,
     lines_on_card,
     widen,
 )
@@ -90,7 +91,13 @@ def test_card_from_text_keeps_every_group_of_the_card():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed, turn", [(3, 0), (5, 90), (10, 180), (24, 270)])
+@pytest.mark.parametrize("seed, turn", [
+    (3, 0), (5, 90), (10, 180), (24, 270),
+    (9430, 0),     # the outline took in the page's lines beside the card, longer and more than its own
+    (9116, 0),     # the name (light Kai type on a dark card) is missed by the detector at the reading size
+    (9116, 90),    # ... and the cut-out, widened, is read at the card's own scale
+    (9104, 270),   # no outline (a white card on the page, turned): the card's lines, read upright, tell it
+])
 def test_desk_photo_reads_the_card_not_the_page(cardgen, ocr_engine, seed, turn):
     from config.settings import load_settings
     from ocr_asr.card_scan import scan_card_bytes
@@ -122,6 +129,18 @@ def test_card_lying_on_the_page_is_found_by_its_corners(cardgen, seed):
     outline = find_card(decode_image(scene.photo, max_side=4000))
     assert outline is not None
     assert _iou(outline.corners, scene.corners) > 0.85
+
+
+@pytest.mark.parametrize("seed", [
+    9406,   # a navy band on a dark grey desk: one grey, two colours (the line detector works on grey)
+    9101,   # a green band whose company name, printed along it, shows as an edge inside the band
+])
+def test_outline_takes_in_the_band_printed_along_the_card(cardgen, seed):
+    card = cardgen.make_real_card(seed)
+    scene = cardgen.desk_scene(card.image, seed, turn=0)
+    outline = find_card(decode_image(scene.photo, max_side=4000))
+    assert outline is not None
+    assert _iou(outline.corners, scene.corners) > 0.9
 
 
 def test_text_running_into_the_cut_out_names_the_side():
@@ -161,3 +180,26 @@ def test_lines_cut_by_the_edge_or_turned_against_the_card_are_left_out():
     # A line read on the page turned upright goes by that page's size.
     turned = OcrLine("手机：13812345678", [(60, 900), (360, 900), (360, 930), (60, 930)], 0.99, page_size=(600, 1000))
     assert lines_on_card(card + [turned], (1000, 600))[-1] is turned
+
+
+def test_the_card_s_lines_win_over_more_and_longer_lines_of_the_page_at_another_angle():
+    # The outline took in a strip of the page: ten long lines at 7.5°, one type size; the card's
+    # own lines run at 2° under a name in large type. The page's lines are left out, not the card's.
+    page = [_line(f"合同条款第{i}条：付款方式预付30%", 130, 10 + 45 * i, 240, h=36, degrees=7.5) for i in range(10)]
+    card = [_line("顾子秀", 400, 190, 130, h=56, degrees=2), _line("上海云启智能装备有限公司", 390, 110, 290, degrees=2),
+            _line("M:13696079022", 400, 250, 130, h=25, degrees=2), _line("T:021-59251318", 400, 275, 130, h=25, degrees=2),
+            _line("E:huang.qiang@yunqi-group.net", 405, 320, 245, h=26, degrees=2)]
+    kept = lines_on_card(page + card, (1000, 600))
+    assert [line.text for line in kept] == [line.text for line in card]
+
+
+def test_lines_in_card_group_leaves_out_the_page_around_a_card_read_whole():
+    page = [OcrLine(f"第{i}条：交货时间2026年12月15日前", _box(50, 100 + 40 * i, 500, 24), 0.99, page_size=(1600, 1200))
+            for i in range(12)]
+    card = [OcrLine("秦博", _box(900, 300, 160, 60), 0.99, page_size=(1600, 1200))] + [
+        OcrLine(f"电话：010-3438770{i}", _box(900, 380 + 32 * i, 380, 20), 0.99, page_size=(1600, 1200))
+        for i in range(5)]
+    assert lines_in_card_group(page + card) == card
+    # No card among the lines (a page alone, or too few lines): all are kept.
+    assert lines_in_card_group(page) == page
+    assert lines_in_card_group(card[:2]) == card[:2]

@@ -14,7 +14,7 @@ from ocr_asr.errors import CaptureError
 
 CONTRACT_KEYS = {"file", "name", "company", "title", "mobile", "phone", "email", "address", "website",
                  "lines", "elapsed_ms"}
-ADDED_KEYS = {"mobile2", "fax", "english_name"}  # new keys only; the contract's keys stay
+ADDED_KEYS = {"mobile2", "fax", "english_name", "english_title"}  # new keys only; the contract's keys stay
 
 
 def _assert_fields(cardgen, got: dict, truth) -> None:

@@ -27,9 +27,10 @@ def card():
     if find_font("sans") is None:
         pytest.skip(f"no CJK font to draw test cards: apt-get install -y {FONT_PACKAGE}")
     made = make_card(SEED, real=RealConditions(seed=SEED, typeface="sans", mobile2=True, english_beside=True,
-                                               fax_beside=True))
+                                               fax_beside=True, english_title=True))
     truth = made.truth
-    assert truth.mobile2 and truth.english_name and truth.fax and truth.phone  # what the test is about
+    # what the test is about
+    assert truth.mobile2 and truth.english_name and truth.english_title and truth.fax and truth.phone
     return made
 
 
@@ -49,8 +50,9 @@ def _stored_contact(database, mobile: str) -> tuple[Contact, Customer]:
 def _assert_stored(database, truth, owner: str) -> None:
     contact, customer = _stored_contact(database, truth.mobile)
     assert customer.name == truth.company
-    assert (contact.name, contact.mobile2, contact.phone, contact.fax, contact.english_name) == (
-        truth.name, truth.mobile2, truth.phone, truth.fax, truth.english_name)
+    assert (contact.name, contact.mobile2, contact.phone, contact.fax, contact.english_name,
+            contact.english_title) == (truth.name, truth.mobile2, truth.phone, truth.fax, truth.english_name,
+                                       truth.english_title)
     with database.transaction() as s:
         assert s.get(Customer, customer.id).owner.name == owner
         # the second mobile is an identifier: a later card or lead giving it finds this customer
@@ -73,6 +75,7 @@ def test_wecom_card_with_two_mobiles_fax_and_english_name(stack, database, card)
     # fields past WeCom's six go under the title, whole
     below = draft["sub_title_text"].splitlines()
     assert f"英文名：{truth.english_name}" in below and f"传真：{truth.fax}" in below
+    assert f"英文职务：{truth.english_title}" in below
     assert "核对无误后点“确认创建”" in draft["sub_title_text"]
 
     confirm = next(b for b in draft["button_list"] if b.get("key") == "confirm")
@@ -95,6 +98,7 @@ def test_dingtalk_card_with_two_mobiles_fax_and_english_name(stack, database, ca
     text = param["text"]
     assert f"**手机**：{truth.mobile} / {truth.mobile2}" in text
     assert f"**英文名**：{truth.english_name}" in text and f"**传真**：{truth.fax}" in text
+    assert f"**英文职务**：{truth.english_title}" in text
     assert f"**电话**：{truth.phone}" in text
     confirm = next(param[f"actionURL{i}"] for i in range(1, 5) if param.get(f"actionTitle{i}") == "确认创建")
     assert stack.dingtalk_text("rep2", parse_qs(urlparse(confirm).query)["content"][0]).status_code == 200
