@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cards.model import Card
 from storage.models import CardRecord, User
 
 from .context import Context
-from .events import Kind
+from .events import Chat, Kind
 
 Handler = Callable[..., None]
 
@@ -22,6 +22,13 @@ class Command:
     aliases: tuple[str, ...]
     usage: str
     handler: Handler
+    # answered in the group chat it was sent in; other commands sent there are answered in the
+    # sender's 1:1 chat with the bot (a 客户群 has customers in it: they must not read the CRM)
+    in_group: bool = False
+
+
+# Said in the group when a command sent there is answered in the sender's 1:1 chat instead.
+ANSWERED_PRIVATELY_ZH = "已私聊回复你（群里有客户，客户资料不在群里显示）"
 
 
 class Router:
@@ -37,9 +44,10 @@ class Router:
         self.fallback_text: Handler | None = None
         self.group_fallback_text: Handler | None = None
 
-    def command(self, name: str, *aliases: str, usage: str = "") -> Callable[[Handler], Handler]:
+    def command(self, name: str, *aliases: str, usage: str = "",
+                in_group: bool = False) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            cmd = Command(name, aliases, usage, fn)
+            cmd = Command(name, aliases, usage, fn, in_group)
             self.ordered.append(cmd)
             for word in (name, *aliases):
                 self.commands[word.lower()] = cmd
@@ -111,11 +119,25 @@ class Router:
             if cmd is not None:
                 rest = text[len(next(w for w in (cmd.name, *cmd.aliases) if text.startswith(w))):]
         if cmd is not None:
+            if ctx.event.chat.is_group and not cmd.in_group:
+                return _privately(ctx, cmd, rest.strip())
             return cmd.handler(ctx, rest.strip())
         if ctx.event.chat.is_group and self.group_fallback_text is not None:
             return self.group_fallback_text(ctx, text)
         if self.fallback_text is not None:
             self.fallback_text(ctx, text)
+
+
+def _privately(ctx: Context, cmd: Command, args: str) -> None:
+    """Run a command sent in a group chat as if it had come in the sender's 1:1 chat (answers,
+    cards and their taps go there), and say so in the group, without what was asked."""
+    group_event = ctx.event
+    ctx.event = replace(group_event, chat=Chat())
+    try:
+        cmd.handler(ctx, args)
+    finally:
+        ctx.event = group_event
+    ctx.say(ANSWERED_PRIVATELY_ZH)
 
 
 def already_done(ctx: Context) -> bool:

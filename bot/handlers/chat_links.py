@@ -41,7 +41,7 @@ HOW_TO_LOG = "之后在群里@我说跟进内容（可带 #标签 和日期）�
 # ------------------------------------------------------------------ commands
 
 
-@router.command("关联", "关联客户", "绑定", "绑定客户", usage="关联 <客户>（在客户群里@我）")
+@router.command("关联", "关联客户", "绑定", "绑定客户", usage="关联 <客户>（在客户群里@我）", in_group=True)
 def link_group(ctx: Context, args: str) -> None:
     if not ctx.event.chat.is_group:
         ctx.say(IN_GROUP_ONLY)
@@ -63,7 +63,7 @@ def link_group(ctx: Context, args: str) -> None:
     _nothing_visible(ctx, name)
 
 
-@router.command("取消关联", "解除关联", "取消绑定", usage="取消关联（在客户群里@我）")
+@router.command("取消关联", "解除关联", "取消绑定", usage="取消关联（在客户群里@我）", in_group=True)
 def unlink_group(ctx: Context, _args: str) -> None:
     if not ctx.event.chat.is_group:
         ctx.say("请在已关联客户的群里@我发送“取消关联”。")

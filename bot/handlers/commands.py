@@ -31,7 +31,7 @@ USES: tuple[tuple[str, str], ...] = (
 HELP = "crmbot 能帮你做这些（直接发给我）：\n" + "\n".join(f"· {ex} → {what}" for ex, what in USES)
 SHORT_HELP = "\n".join(f"· {ex} → {what}" for ex, what in USES[:3]) + "\n发“帮助”看全部功能。"
 
-@router.command("帮助", "help", "?", "？", "菜单", "功能", usage="帮助")
+@router.command("帮助", "help", "?", "？", "菜单", "功能", usage="帮助", in_group=True)
 def help_(ctx: Context, _args: str) -> None:
     ctx.say(HELP)
 

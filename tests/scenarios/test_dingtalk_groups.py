@@ -318,3 +318,24 @@ def test_跟进_and_the_group_note_share_one_parser_an_empty_note_is_refused(sta
     stack.drain()
     [answer] = [e["body"]["text"]["content"] for e in stack.dingtalk.sent_to("webhook") if e["session"] == "one"]
     assert answer == "跟进内容是空的，请写一句跟进情况。" and _count(database, FollowUp) == 0
+
+
+def test_commands_in_the_group_are_answered_privately(stack, database):
+    # The customer's own people are in a 客户群: a rep's 查/待办 there must not show them the CRM.
+    at_robot(stack, "rep1", "关联 华东机电")
+    group_before = len(group_texts(stack.dingtalk))
+    private_before = len(stack.dingtalk.sent_to("batchSend"))
+
+    at_robot(stack, "rep1", "查 华东机电")
+    at_robot(stack, "rep1", "待办")
+
+    private = [e for e in stack.dingtalk.sent_to("batchSend")[private_before:] if e["body"]["userIds"] == ["rep1"]]
+    assert any(HUADONG in json.dumps(e["msg_param"], ensure_ascii=False) for e in private)
+    said = group_texts(stack.dingtalk)[group_before:]
+    assert said == ["已私聊回复你（群里有客户，客户资料不在群里显示）"] * 2
+    assert not group_cards(stack.dingtalk) and not any(
+        e["body"]["openConversationId"] == GROUP and e["body"]["msgKey"] != "sampleText"
+        for e in stack.dingtalk.sent_to("groupSend"))
+    # 关联 and 帮助 still answer in the group.
+    at_robot(stack, "rep1", "帮助")
+    assert group_texts(stack.dingtalk)[-1].startswith("crmbot 能帮你做这些")
