@@ -701,6 +701,8 @@ def _take_title_and_name(card: BusinessCard, rows: list[_Line]) -> None:
                 text = both.group(1)
             # 一 in a name is one stroke, which OCR reads as a dash: 程婷— is 程婷一.
             text = re.sub(r"(?<=[\u4e00-\u9fff])[—－–-](?=[\u4e00-\u9fff]|$)", "一", text)
+            if not _CJK.search(text):
+                text = _unglue(text)   # "AmyXu" as OCR runs it together
             if _is_name_like(text):
                 names.append((row.ocr.height * (1.0 if _starts_with_surname(text) else 0.7), row, text))
     if titles:

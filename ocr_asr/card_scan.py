@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ocr_asr.card_fields import EXTRA_FIELDS, FIELDS, BusinessCard, extract_card
-from ocr_asr.card_finder import (CARD_LONG_SIDE, card_from_text, cut_sides, find_card, flatten, lines_in_card_group,
-                                 lines_on_card, widen)
+from ocr_asr.card_finder import (CARD_LONG_SIDE, CardOutline, card_from_text, cut_sides, find_card, flatten,
+                                 lines_in_card_group, lines_on_card, widen)
 from ocr_asr.errors import CaptureError
 from ocr_asr.images import MAX_SIDE, decode_image
 from ocr_asr.ocr import OcrEngine, RapidOcrEngine, get_ocr_engine
@@ -118,10 +118,18 @@ def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Page:
         scale = photo.width / page.width
         boxes = [[(x * scale, y * scale) for x, y in box] for box in detect(page, det_side=PHOTO_DET_SIDE)]
         outline = card_from_text(boxes, photo.size)
-        if outline is not None:
+        if outline is not None and not _reaches_frame(outline, photo.size):
             log.debug("card found by its text lines: %s", outline)
             return Page(flatten(photo, outline), CARD_DET_SIDE, True)
+        # A card whose lines reach the frame's edge (a scan, a close-up) has nothing around it to
+        # leave out there, and a cut-out would cut its outermost lines: it is read whole (the
+        # lines of anything beside it are left out after reading: `lines_in_card_group`).
     return Page(page, None, False)
+
+
+def _reaches_frame(outline: CardOutline, size: tuple[int, int]) -> bool:
+    width, height = size
+    return any(x <= 0 or y <= 0 or x >= width - 1 or y >= height - 1 for x, y in outline.corners)
 
 
 def scan_card_files(paths: Iterable[str], engine: OcrEngine | None = None, *,

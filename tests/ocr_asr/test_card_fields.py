@@ -315,6 +315,8 @@ def test_chinese_and_english_name_on_one_line():
     glued = extract_card([line("薛伟 LilyLi", 60, 60, 60), line("董事长Chairman", 60, 130, 30)])
     assert (glued.name, glued.english_name) == ("薛伟", "Lily Li")
     assert (glued.title, glued.english_title) == ("董事长", "Chairman")
+    below = extract_card([line("沈雪娟", 40, 150, 80), line("AmyXu", 265, 190, 36), line("客户经理", 40, 240, 34)])
+    assert (below.name, below.english_name, below.title) == ("沈雪娟", "Amy Xu", "客户经理")
 
 
 @pytest.mark.parametrize("printed, mobile, phone", [

@@ -98,6 +98,16 @@ def test_phone_photo_of_a_card(cardgen, ocr_engine, seed, style, labels, dark, t
 
 
 @pytest.mark.slow
+def test_a_scan_whose_last_line_reaches_the_edge_is_read_whole(cardgen, ocr_engine):
+    # The address wraps onto a last line ("楼") at the scan's bottom edge: a cut-out around the
+    # card's lines would cut it off, so a card whose lines reach the frame is read as it is.
+    card = cardgen.make_card(9018)
+    result = scan_card_bytes(cardgen.scan_bytes(card.image), ocr_engine, settings=load_settings())
+    _assert_fields(cardgen, result.fields(), card.truth)
+    assert result.address.endswith("24楼")
+
+
+@pytest.mark.slow
 def test_photo_without_text_is_refused_with_a_reason(ocr_engine):
     out = io.BytesIO()
     Image.new("RGB", (1200, 800), (90, 80, 70)).save(out, "JPEG")
