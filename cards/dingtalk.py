@@ -34,7 +34,7 @@
    characters). The mark "☑" at the start is what nobody types by accident: a text that starts with
    it is a tap (`is_button_text`). Buttons with equal labels on one card are numbered ("…（2）").
    The server finds the card again from the text and the person (bot/card_taps.py): the same
-   `button_text` over the cards it sent them. Buttons with a URL stay links.
+   `button_text` over the cards it sent them, and in a group over the cards posted there. Buttons with a URL stay links.
    Until the classic cards sent before this format have scrolled away, the old text
    "#操作 已报价 ‹fu-42|tag:quoted›" is still read (`parse_card_action`); nothing writes it any more.
    sampleActionCard6 (two horizontal buttons) is deliberately not used: public sources disagree on its

@@ -86,9 +86,12 @@ def _context(session: Session, rt: Services, row: InboxEvent) -> Context:
 def _tapped_card(session: Session, event: Event, user: User) -> tuple[CardRecord | None, Event]:
     """The card a click is about, if this user may act on it (their own, or a group card anyone
     in the chat may tap); a tap that arrived as the person's text (an ActionCard button) names no
-    card: it is found among theirs (bot/card_taps.py)."""
+    card: it is found among theirs and, sent in a group, the group's (bot/card_taps.py)."""
     if event.payload.get("button_text"):
-        tap = card_taps.resolve(session, user, str(event.platform), event.payload["button_text"])
+        chat = event.chat
+        group = card_taps.Group(chat.conversation_id, router.may_act_on) \
+            if chat.is_group and chat.conversation_id else None
+        tap = card_taps.resolve(session, user, str(event.platform), event.payload["button_text"], group)
         if tap is None:
             return None, event
         return tap.record, replace(event, payload={**event.payload, "card_ref": tap.record.card_id,

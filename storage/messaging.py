@@ -3,9 +3,9 @@ plus the card records that let a click find what its card was about."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -104,17 +104,36 @@ def stuck_inbox_ids(session: Session, older_than: timedelta, now: datetime,
         InboxEvent.attempts < max_attempts).order_by(InboxEvent.id).limit(limit)))
 
 
-def cards_shown_to(session: Session, user_id: int, platform: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
-    """(card id, the card as it was sent) for the newest `limit` card messages sent to a person on a
-    platform, newest first: every send and every update of a card that reached them or is on its
-    way (held ones have not been seen yet). Uses the outbox's (recipient, created_at) index."""
+class CardMessage(NamedTuple):
+    """One send or update of a card, as it was sent; `sent_in` orders messages from two queries."""
+    card_id: str
+    card: dict[str, Any]
+    sent_in: tuple[datetime, int]   # (created_at, outbox id): newer is larger
+
+
+def cards_shown_to(session: Session, user_id: int, platform: str, limit: int) -> list[CardMessage]:
+    """The newest `limit` card messages sent to a person on a platform (in 1:1 or any group chat
+    where they caused the card), newest first. Uses the outbox's (recipient_user_id, created_at) index."""
+    return _card_messages(session, OutboxMessage.recipient_user_id == user_id, platform, limit)
+
+
+def cards_shown_in(session: Session, conversation_id: str, platform: str, limit: int) -> list[CardMessage]:
+    """The newest `limit` card messages posted into a group chat on a platform, whoever caused them,
+    newest first. Uses the outbox's (recipient, created_at) index."""
+    return _card_messages(session, OutboxMessage.recipient == conversation_id, platform, limit)
+
+
+def _card_messages(session: Session, sent_to: ColumnElement[bool], platform: str, limit: int) -> list[CardMessage]:
+    """Every send and every update of a card that reached them or is on its way (held ones have not
+    been seen yet)."""
     rows = session.execute(
-        select(OutboxMessage.card_id, OutboxMessage.payload).where(
-            OutboxMessage.recipient_user_id == user_id, OutboxMessage.platform == platform,
+        select(OutboxMessage.card_id, OutboxMessage.payload, OutboxMessage.created_at, OutboxMessage.id).where(
+            sent_to, OutboxMessage.platform == platform,
             OutboxMessage.card_id.is_not(None), OutboxMessage.action.in_(("send", "update")),
             OutboxMessage.status.in_(("pending", "sending", "sent")))
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit))
-    return [(card_id, payload["card"]) for card_id, payload in rows if isinstance(payload.get("card"), dict)]
+    return [CardMessage(card_id, payload["card"], (created_at, outbox_id))
+            for card_id, payload, created_at, outbox_id in rows if isinstance(payload.get("card"), dict)]
 
 
 def save_card(session: Session, *, card_id: str, org_id: int, platform: str, recipient_user_id: int,

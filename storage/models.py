@@ -405,7 +405,9 @@ class OutboxMessage(Base):
     """Anything to say to a person; delivered by a job with retries, never twice per dedupe key."""
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),
-                      Index("ix_outbox_message_recipient_created", "recipient_user_id", "created_at"))
+                      Index("ix_outbox_message_recipient_created", "recipient_user_id", "created_at"),
+                      # a group chat's cards, whoever caused them (an ActionCard tap in a group)
+                      Index("ix_outbox_message_chat_created", "recipient", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))

@@ -1,6 +1,7 @@
 """Which card a button text means (bot/card_taps.py): only the sender's own cards on that platform,
-the newest open one, a repeat on a record already done answered by its done card, expired beyond
-the lookback. Against the real store (PostgreSQL in CI); cards go out through the one way out."""
+and for a text sent in a group the cards posted into that group the sender may act on; the newest
+open one, a repeat on a record already done answered by its done card, expired beyond the lookback.
+Against the real store (PostgreSQL in CI); cards go out through the one way out."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,7 +12,7 @@ from sqlalchemy import update
 
 from bot import card_taps
 from bot.outbound import Outbound, Purpose
-from cards.builders import done
+from cards.builders import chat_note_card, done
 from cards.dingtalk import button_text
 from cards.model import Button, Card, new_card_id
 from config.settings import load_settings
@@ -19,6 +20,7 @@ from storage.models import CardRecord, OutboxMessage, User
 from tests.factories import NOW, build_world
 
 TAP = "☑ 已报价 · 上海华东机电设备有限公司"
+GROUP, OTHER_GROUP = "cidHuaDongGroup0001==", "cidJingGongGroup002=="
 
 
 def customer_card(subject_id: int) -> Card:
@@ -52,15 +54,27 @@ class Sent:
                      dedupe_key=f"t:{self.n}", purpose=Purpose.REPLY)
         return card.card_id
 
+    def posted(self, user_id: int, chat_id: str, card: Card, subject_id: int, subject_type: str = "chat_note") -> str:
+        """A card posted into a group chat in answer to `user_id`, as bot.context.Context.send_card
+        posts it: recorded for them, its message addressed to the group."""
+        self.n += 1
+        with self.database.transaction() as s:
+            user = s.get(User, user_id)
+            out = Outbound(s, self.playbook, self.settings, NOW + timedelta(minutes=self.n))
+            out.record_card(card, user, "dingtalk", subject_type, subject_id)
+            out.reply(platform="dingtalk", recipient=chat_id, payload={"card": card.to_dict()},
+                      dedupe_key=f"t:{self.n}", user=user, card_id=card.card_id, context={"is_group": True})
+        return card.card_id
+
     def finish(self, card_id: str) -> None:
         with self.database.transaction() as s:
             record = s.get(CardRecord, card_id)
             record.card, record.status = done(Card.from_dict(record.card), "已记跟进：已报价").to_dict(), "done"
 
 
-def resolve(database, user_id: int, text: str = TAP, platform: str = "dingtalk"):
+def resolve(database, user_id: int, text: str = TAP, platform: str = "dingtalk", group: card_taps.Group | None = None):
     with database.transaction() as s:
-        tap = card_taps.resolve(s, s.get(User, user_id), platform, text)
+        tap = card_taps.resolve(s, s.get(User, user_id), platform, text, group)
         return (tap.record.card_id, tap.key, tap.record.status) if tap else None
 
 
@@ -148,6 +162,81 @@ def test_an_update_that_changed_the_buttons_is_tapped_as_sent(database, world, s
     sent.card(rep1, picker, 7, subject_type="task")
     assert resolve(database, rep1, "☑ 转给王芳 · 新线索：陈先生") == (card.card_id, "pass:5", "open")
     assert resolve(database, rep1, "☑ 认领 · 新线索：陈先生") == (card.card_id, "claim", "open")
+
+
+# ---- a text sent in a group chat: the cards posted there, for whoever may act on them
+
+
+def note_card(customer_id: int) -> Card:
+    """rep1's @-message in a linked group, offered as a follow-up (bot/handlers/chat_links.py)."""
+    return chat_note_card(new_card_id("note", customer_id), customer="上海华东机电设备有限公司",
+                          note="报价单已发", fields=(), extra={"text": "报价单已发"})
+
+
+NOTE_TAP = button_text(note_card(1), note_card(1).buttons[0])
+
+
+def same_org(record: CardRecord, user: User) -> bool:
+    return record.org_id == user.org_id
+
+
+def nobody(record: CardRecord, user: User) -> bool:
+    return False
+
+
+def test_in_a_group_a_colleague_reaches_the_card_posted_there(database, world, sent):
+    rep1, rep2 = world
+    posted = sent.posted(rep1, GROUP, note_card(1), 1)
+    assert resolve(database, rep2, NOTE_TAP, group=card_taps.Group(GROUP, same_org)) == (posted, "log", "open")
+    assert resolve(database, rep2, NOTE_TAP) is None                                   # sent in a 1:1 chat
+    assert resolve(database, rep2, NOTE_TAP, group=card_taps.Group(OTHER_GROUP, same_org)) is None
+    assert resolve(database, rep2, NOTE_TAP, group=card_taps.Group(GROUP, nobody)) is None
+    assert resolve(database, rep2, NOTE_TAP, "wecom", card_taps.Group(GROUP, same_org)) is None
+
+
+def test_the_predicate_is_asked_about_the_card_and_the_tapper(database, world, sent):
+    rep1, rep2 = world
+    sent.posted(rep1, GROUP, note_card(1), 1)
+    asked: list[tuple[str, int]] = []
+
+    def may_act(record: CardRecord, user: User) -> bool:
+        asked.append((record.subject_type, user.id))
+        return False
+
+    assert resolve(database, rep2, NOTE_TAP, group=card_taps.Group(GROUP, may_act)) is None
+    assert asked == [("chat_note", rep2)]
+
+
+def test_from_a_group_never_a_colleagues_one_to_one_card(database, world, sent):
+    rep1, rep2 = world
+    in_group = sent.posted(rep1, GROUP, note_card(1), 1)
+    private = sent.card(rep1, note_card(2), 2, subject_type="chat_note")   # newer, reads the same
+    group = card_taps.Group(GROUP, same_org)     # which would let rep2 act on it, were it reached
+    assert resolve(database, rep2, NOTE_TAP, group=group) == (in_group, "log", "open")
+    sent.finish(in_group)
+    assert resolve(database, rep2, NOTE_TAP, group=group) == (in_group, "log", "done")
+    assert resolve(database, rep1, NOTE_TAP, group=group) == (private, "log", "open")   # rep1's own
+
+
+def test_in_a_group_the_newest_open_card_wins_whoever_it_was_sent_to(database, world, sent):
+    rep1, rep2 = world
+    group = card_taps.Group(GROUP, same_org)
+    own = sent.posted(rep2, GROUP, note_card(1), 1)
+    colleagues = sent.posted(rep1, GROUP, note_card(2), 2)
+    assert resolve(database, rep2, NOTE_TAP, group=group) == (colleagues, "log", "open")
+    sent.finish(colleagues)
+    assert resolve(database, rep2, NOTE_TAP, group=group) == (own, "log", "open")
+
+
+def test_a_group_card_older_than_the_groups_lookback_has_expired(database, world, sent, monkeypatch):
+    rep1, rep2 = world
+    group = card_taps.Group(GROUP, same_org)
+    old = sent.posted(rep1, GROUP, note_card(1), 1)
+    monkeypatch.setattr(card_taps, "LOOKBACK", 3)
+    assert resolve(database, rep2, NOTE_TAP, group=group) == (old, "log", "open")
+    for i in range(3):
+        sent.posted(rep1, GROUP, replace(customer_card(10 + i), subject=f"别的客户{i}"), 10 + i, "customer")
+    assert resolve(database, rep2, NOTE_TAP, group=group) is None
 
 
 def test_what_the_person_is_told_when_nothing_matches():

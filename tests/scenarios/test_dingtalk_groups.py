@@ -5,7 +5,8 @@ A rep links the group to a customer (a bare @ proposes candidates from the group
 links it), a colleague cannot re-link it (the message names the linker, the customer and its owner;
 nothing changes), and an @-message in the linked group becomes a "记为…的跟进？" card whose one tap
 logs it, once, and only for someone who may write to that customer. Both card flavours: interactive
-cards in the group (IM_GROUP) when a template is configured, the ActionCard fallback otherwise."""
+cards in the group (IM_GROUP) when a template is configured, the ActionCard fallback otherwise (where
+a colleague's tap, their own text in the group, finds the card posted there: bot/card_taps.py)."""
 from __future__ import annotations
 
 import json
@@ -15,9 +16,13 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pytest
 from sqlalchemy import func, select
 
+from bot.outbound import Outbound, Purpose
+from cards.builders import chat_note_card
+from cards.dingtalk import button_text
+from cards.model import Card, new_card_id
 from storage import customers
 from storage.customers import ContactInput, CustomerInput
-from storage.models import AuditLog, ChatLink, Customer, FollowUp, User
+from storage.models import AuditLog, CardRecord, ChatLink, Customer, FollowUp, User
 from tests.factories import NOW, build_world
 from tests.stack import running_stack
 
@@ -281,6 +286,49 @@ def test_fallback_action_cards_link_and_log_in_the_group(stack, database):
     said = group_texts(stack.dingtalk)
     assert any(t.startswith(f"✅ 记为“{HUADONG}”的跟进？：已记为跟进：已拜访") for t in said)
     assert said[-1].startswith("这张卡片已经处理过了：已记为跟进：已拜访")
+
+
+def _private_note_card(stack, database, customer_id: int) -> str:
+    """A card sent to 李明 in his 1:1 chat that reads like the group's note card and is about a
+    subject anyone of the org may tap in a group (chat_note): only where it was sent keeps it his."""
+    card = chat_note_card(new_card_id("note", customer_id), customer=HUADONG, note="私聊里的另一条", fields=(),
+                          extra={"text": "私聊里的另一条", "said_at": NOW.isoformat(),
+                                 "source": "dingtalk:msgPrivateNote01"})
+    with database.transaction() as s:
+        rep1 = s.get(User, _user_id(database, "rep1", s))
+        Outbound(s, stack.runtime.playbook, stack.settings, stack.runtime.clock.now()).card(
+            rep1, card, subject_type="chat_note", subject_id=customer_id, dedupe_key="test:private-note",
+            purpose=Purpose.REPLY)
+    stack.drain()
+    return card.card_id
+
+
+def test_fallback_a_colleagues_tap_on_the_note_card_in_the_group(stack, database):
+    at_robot(stack, "rep1", "关联 华东机电")
+    at_robot(stack, "rep1", "报价单已发 #已报价", msg_id="msgGroupNote0003")
+    note = _action_cards(stack.dingtalk)[-1]
+    log_text = _button_text(note, "记为跟进").removeprefix("@销售助手 ")
+    private = _private_note_card(stack, database, _customer_id(database, HUADONG))
+    with database.transaction() as s:   # newer, open, and its button sends the very same text
+        card = Card.from_dict(s.get(CardRecord, private).card)
+        assert button_text(card, card.buttons[0]) == log_text
+
+    at_robot(stack, "rep3", log_text)     # 张伟, another team: may not write to 李明's customer
+    assert group_texts(stack.dingtalk)[-1] == \
+        f"张伟无权给客户“{HUADONG}”记跟进（负责人：李明），请负责人或其经理来点“记为跟进”。"
+    assert _count(database, FollowUp) == 0
+
+    at_robot(stack, "manager", log_text)  # 钱经理 manages 李明: logged, by the tapper, from the group's card
+    with database.transaction() as s:
+        followup = s.scalars(select(FollowUp)).one()
+        assert followup.author_id == _user_id(database, "manager", s)
+        assert followup.source_event_id == "dingtalk:msgGroupNote0003" and followup.note == "报价单已发"
+        assert s.get(CardRecord, private).status == "open"   # 李明's 1:1 card was never reached
+    assert any(t.startswith(f"✅ 记为“{HUADONG}”的跟进？：已记为跟进：已报价") for t in group_texts(stack.dingtalk))
+
+    at_robot(stack, "manager", log_text)  # tapped again: answered, nothing more logged
+    assert group_texts(stack.dingtalk)[-1].startswith("这张卡片已经处理过了：已记为跟进：已报价")
+    assert _count(database, FollowUp) == 1
 
 
 def test_linking_is_a_group_thing(stack, database):
