@@ -311,6 +311,11 @@ def _parse_cn(digits: str) -> phonenumbers.PhoneNumber | None:
 
 # ---------------------------------------------------------------- the extractor
 
+# Labels of a contract's or meeting minutes' lines: 乙方：… 总价：… 付款方式：… 参会：…
+_DOCUMENT_LINE = re.compile(r"^[一二三四五六七八九十、.\d\s]*(?:甲方|乙方|丙方|买方|卖方|供方|需方|总价|合同金额|付款方式|"
+                            r"交货时间|交货日期|交货地点|验收|违约责任|会议纪要|参会人?员?|会议时间|会议地点)[:：]")
+
+
 @dataclass
 class _Line:
     no: int
@@ -325,6 +330,10 @@ def extract_card(lines: list[OcrLine]) -> BusinessCard:
     ordered = _reading_order(_level(l for l in lines if l.text.strip()))
     card = BusinessCard(lines=[l.text for l in ordered])
     rows = [_Line(i, l, _squeeze_cjk_spaces(_nfkc(l.text)), _nfkc(l.text).strip()) for i, l in enumerate(ordered)]
+    for row in rows:
+        # A contract's or minutes' line (a page beside the card that was read with it): no card
+        # prints these, so none of their words may fill a field.
+        row.used = bool(_DOCUMENT_LINE.match(row.text))
     unsure = _take_contacts(card, rows)
     _take_address(card, rows)
     _take_company(card, rows)
@@ -406,6 +415,8 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> list[_Unsure]:
     unsure: list[_Unsure] = []
     bare: list[tuple[str, float]] = []
     for row in rows:
+        if row.used:
+            continue
         pieces = _split_by_labels(row.text, row.no)
         consumed = 0
         for piece in pieces:
@@ -658,6 +669,8 @@ def _take_company(card: BusinessCard, rows: list[_Line]) -> None:
         weak = _COMPANY_WEAK.search(text)
         if not (strong or weak) or _TITLE_WORDS.search(text) and not strong:
             continue
+        if _CJK.search(text) and len(re.sub(r"\W", "", text)) < 4:
+            continue  # "公司" alone: the end of a line cut off, not a name
         cjk = bool(_CJK.search(text))
         score = (2 if strong else 1) + (1 if cjk else 0) + min(row.ocr.height / 100, 0.5)
         candidates.append((score, row))

@@ -94,22 +94,24 @@ def card_page(photo: Image.Image, engine: OcrEngine | None = None) -> Page:
         # A quick look at the card's text (a small copy: only where the lines are matters; the
         # engine settles the card's orientation from the same boxes).
         boxes = detect(card, det_side=CHECK_DET_SIDE)
-        if len(boxes) >= 2:
-            cut = cut_sides(boxes, card.size)
-            if not cut:
-                return Page(card, CARD_DET_SIDE, True, sample=boxes)
-            # Text runs into the cut-out's edge: the outline missed part of the card (a band
-            # melted into the desk, an edge invisible on paper of the card's colour). Widen it
-            # there; what the wider cut-out takes in from beside the card is left out after
-            # reading (`lines_on_card`).
+        cut = cut_sides(boxes, card.size)
+        held = [box for box in boxes if not cut_sides([box], card.size)]
+        if len(boxes) >= 2 and not cut:
+            return Page(card, CARD_DET_SIDE, True, sample=boxes)
+        if len(held) >= 2:
+            # Text runs into the cut-out's edge, yet lines lie whole inside it: the outline missed
+            # part of the card (a band melted into the desk, an edge invisible on paper of the
+            # card's colour). Widen it there; what the wider cut-out takes in from beside the card
+            # is left out after reading (`lines_on_card`).
             log.debug("text runs into the card's %s side(s): widening", "/".join(sorted(cut)))
             wider = widen(outline, cut, card.size, photo.size)
             # At the card's own scale: shrunk to the usual size, the wider cut-out's type would be
             # smaller than the detector sees well.
             growth = wider.long_side / max(outline.long_side, 1.0)
             return Page(flatten(photo, wider, round(CARD_LONG_SIDE * growth)), round(CARD_DET_SIDE * growth), True)
-        # No text on it: a patch of desk or paper that happens to have a card's shape.
-        log.debug("no text inside the outline: looking for the card's lines instead")
+        # No text on it, or none that it holds whole: a patch of desk or paper that happens to have
+        # a card's shape, or a block of large type (a bold name on a scan) that does.
+        log.debug("no text held inside the outline: looking for the card's lines instead")
     page = photo
     if max(page.size) > MAX_SIDE:
         page = photo.copy()

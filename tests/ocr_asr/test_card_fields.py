@@ -414,3 +414,13 @@ def test_dash_in_a_name_is_the_character_yi():
 def test_bare_address_without_at_gives_way_to_the_www_website_below_it():
     card = _card_with("junhuangozhiliansoft.cn", website="www.zhiliansoft.cn", company="智联软件有限公司")
     assert card.email == "junhuang@zhiliansoft.cn" and card.website == "www.zhiliansoft.cn"
+
+
+def test_lines_of_a_contract_read_with_the_card_fill_no_field():
+    # The page the card lay on was read too: its party, price and attendee lines are no card's.
+    card = extract_card([line("公司", 60, 10, 30), line("乙方：云启科技股份有限公司", 60, 40, 30),
+                         line("参会：总经理、技术总监", 60, 80, 30), line("三、付款方式：预付30%", 60, 120, 30),
+                         line("鼎盛软件（南京）有限公司", 60, 200, 30), line("贾墨", 60, 250, 64),
+                         line("区域销售总监", 60, 330, 30), line("手机：15819508496", 60, 380)])
+    assert (card.company, card.name, card.title, card.mobile) == (
+        "鼎盛软件（南京）有限公司", "贾墨", "区域销售总监", "15819508496")
