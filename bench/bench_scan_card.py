@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                     ok = cardgen.same_field(name, got.get(name), getattr(card.truth, name))
                     also[name] += ok
                     if not ok and args.show_errors:
-                        print(f"  {kind} seed {seed} ({name}): got {got.get(name)!r} want {getattr(card.truth, name)!r}")
+                        want = getattr(card.truth, name)
+                        print(f"  {kind} seed {seed} ({name}): got {got.get(name)!r} want {want!r}")
             for name, want in truth.items():
                 ok = cardgen.same_field(name, got[name], want)
                 right[name] += ok

@@ -73,7 +73,8 @@ _LABELS: list[tuple[str, str, str]] = [
     ("mobile", r"手机号码|手机号|手机|移动电话|mobile\s*phone|mobile|mob|cell\s*phone|cell|h\.?p|m", _NUMBER_AHEAD),
     ("phone", r"办公电话|联系电话|固定电话|服务热线|全国热线|客服热线|电话|座机|固话|总机|热线|办公|"
               r"telephone|phone|tel|office|direct|t|p|o", _NUMBER_AHEAD),
-    ("email", r"电子邮箱|电子邮件|邮箱|电邮|邮件|e-?mail|mail|e", r"(?=[\s:：.]*[A-Za-z0-9])"),
+    # (mai1: Kai and Ming type draw l and 1 alike)
+    ("email", r"电子邮箱|电子邮件|邮箱|电邮|邮件|e-?mai[l1]|mai[l1]|e", r"(?=[\s:：.]*[A-Za-z0-9])"),
     ("website", r"公司网址|网址|网站|官网|主页|website|web|url|w", r"(?=[\s:：.]*[A-Za-z])"),
     ("address", r"公司地址|联系地址|办公地址|地址|address|addr|add|a", r""),
     ("other", r"邮政编码|邮编|qq|微信号|微信|wechat|税号|开户行|开户银行|银行账号|账号|帐号|p\.?\s?c|zip|post\s*code", r""),
@@ -144,6 +145,7 @@ def _split_by_labels(text: str, line_no: int) -> list[_Piece]:
 
 # ---------------------------------------------------------------- shapes
 
+_WEB_AFTER_NUMBER = re.compile(r"(?:https?\s?:\s?/\s?/\s?|www\s?\.)[A-Za-z0-9./-]+", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+\s?@\s?[A-Za-z0-9-]+(?:\s?\.\s?[A-Za-z0-9-]+)+")
 _URL_RE = re.compile(r"(?:https?\s?:\s?/\s?/\s?)?(?:www\s?\.\s?)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w./-]*)?",
                      re.IGNORECASE)
@@ -444,7 +446,12 @@ def _take_contacts(card: BusinessCard, rows: list[_Line]) -> list[_Unsure]:
                 unsure.append(_Unsure(piece.text, score, labelled=True))
             if piece.kind in ("email", "website"):
                 continue
-            numbers = parse_numbers(piece.text)
+            text = piece.text
+            web = _WEB_AFTER_NUMBER.search(text)
+            if web:   # "传真 +86… http://www.x.net": a website printed after a number on its line
+                _set(card, "website", _clean_url(web.group(0)), score * labelled)
+                text = text[:web.start()]
+            numbers = parse_numbers(text)
             if numbers:
                 consumed += 1
             if piece.kind == "fax":

@@ -138,8 +138,8 @@ def scan_card_files(paths: Iterable[str], engine: OcrEngine | None = None, *,
                     settings: "Settings | None" = None) -> Iterator[dict]:
     """One dict per file, in order, with the keys of the `crmbot scan-card --json` contract:
     file, name, company, title, mobile, phone, email, address, website (None when absent), lines,
-    elapsed_ms, plus the keys added since (mobile2, fax, english_name, english_title); a file that cannot be read
-    also has `error` (Chinese) and the batch goes on.
+    elapsed_ms, plus the keys added since (mobile2, fax, english_name, english_title); a file that
+    cannot be read also has `error` (Chinese) and the batch goes on.
     The engine is built once, at the first readable image, and reused for the rest."""
     settings = _settings(settings)
     for path in paths:

@@ -424,3 +424,16 @@ def test_lines_of_a_contract_read_with_the_card_fill_no_field():
                          line("区域销售总监", 60, 330, 30), line("手机：15819508496", 60, 380)])
     assert (card.company, card.name, card.title, card.mobile) == (
         "鼎盛软件（南京）有限公司", "贾墨", "区域销售总监", "15819508496")
+
+
+def test_website_printed_after_a_number_on_its_line_is_read():
+    card = extract_card([line("孟洋", 60, 60, 64), line("传真+861069245325 http://www.anjiesoft.net", 60, 150),
+                         line("010-69245320", 60, 190)])
+    assert (card.fax, card.website, card.phone) == ("010-69245325", "www.anjiesoft.net", "010-69245320")
+
+
+def test_email_label_with_a_one_for_the_l_still_labels_the_email():
+    # Kai type: "E-mail" read as "E-mai1", and the @ read as o: the company's pinyin puts it back.
+    card = extract_card([line("智联电子（深圳）有限公司", 60, 20, 34), line("卢芳", 60, 70, 64),
+                         line("E-mai1 wang29ozhilian.net", 60, 160)])
+    assert card.email == "wang29@zhilian.net" and card.website is None

@@ -187,7 +187,8 @@ def test_the_card_s_lines_win_over_more_and_longer_lines_of_the_page_at_another_
     # own lines run at 2° under a name in large type. The page's lines are left out, not the card's.
     page = [_line(f"合同条款第{i}条：付款方式预付30%", 130, 10 + 45 * i, 240, h=36, degrees=7.5) for i in range(10)]
     card = [_line("顾子秀", 400, 190, 130, h=56, degrees=2), _line("上海云启智能装备有限公司", 390, 110, 290, degrees=2),
-            _line("M:13696079022", 400, 250, 130, h=25, degrees=2), _line("T:021-59251318", 400, 275, 130, h=25, degrees=2),
+            _line("M:13696079022", 400, 250, 130, h=25, degrees=2),
+            _line("T:021-59251318", 400, 275, 130, h=25, degrees=2),
             _line("E:huang.qiang@yunqi-group.net", 405, 320, 245, h=26, degrees=2)]
     kept = lines_on_card(page + card, (1000, 600))
     assert [line.text for line in kept] == [line.text for line in card]
