@@ -758,17 +758,21 @@ def _attach_english_name(card: BusinessCard, name_row: _Line, english: list, row
         _set(card, "english_name", text.strip(), row.ocr.score)
 
 
-# A title in English: Latin words with at least one of a title's words among them.
+# Latin words only (an English title, once `_is_english_title` also finds a title's word in it).
 _ENGLISH_TITLE = re.compile(r"[A-Za-z][A-Za-z .,&/-]*[A-Za-z.]")
+# The English beside a Chinese title: after it ("销售经理 Sales Manager", "运营总监OperationsDirector"),
+# or before it when set apart ("Sales Manager / 销售经理"); `_title_text` drops it, the English title is it.
+_ENGLISH_AFTER = re.compile(r"[\s/|]*([A-Za-z][A-Za-z .,&/()|-]*)$")
+_ENGLISH_BEFORE = re.compile(r"^([A-Za-z][A-Za-z .,&()-]*?)\s*[\s/|]\s*(?=[\u4e00-\u9fff])")
 
 
 def _attach_english_title(card: BusinessCard, title_row: _Line, text: str, rows: list[_Line]) -> None:
     """The English title printed with the Chinese one: on its line ("销售经理 Sales Manager",
     "Sales Manager / 销售经理"), or a Latin line of title words beside or right below it."""
-    for part in (re.search(r"[\s/|]*([A-Za-z][A-Za-z .,&/()|-]*)$", text),
-                 re.match(r"^([A-Za-z][A-Za-z .,&()-]*?)\s*[\s/|]\s*(?=[\u4e00-\u9fff])", text)):
-        if part and _is_english_title(_unglue(part.group(1))):
-            _set(card, "english_title", _unglue(part.group(1)).strip(" /|"), title_row.ocr.score)
+    for part in (_ENGLISH_AFTER.search(text), _ENGLISH_BEFORE.match(text)):
+        english = _unglue(part.group(1)) if part else ""
+        if _is_english_title(english):
+            _set(card, "english_title", english.strip(" /|"), title_row.ocr.score)
             return
     box = title_row.ocr
     near = [(abs(row.ocr.center_y - box.center_y), row) for row in rows
@@ -796,8 +800,7 @@ def _title_text(text: str) -> str:
     if _CJK.search(text):
         # English after the Chinese is its translation ("首席执行官 CEO", "运营总监OperationsDirector"),
         # and so is English before it when set apart ("Sales Manager / 销售经理"); "IT经理" keeps its IT.
-        chinese = re.sub(r"[\s/|]*[A-Za-z][A-Za-z .,&/()|-]*$", "", text)
-        chinese = re.sub(r"^[A-Za-z][A-Za-z .,&()-]*?\s*[\s/|]\s*(?=[\u4e00-\u9fff])", "", chinese)
+        chinese = _ENGLISH_BEFORE.sub("", _ENGLISH_AFTER.sub("", text))
         return re.sub(r"\s+", " ", chinese).strip(" /|")
     return text.strip()
 

@@ -108,6 +108,12 @@ class _View:
                                          axis=1)
         return out
 
+    def colours(self, points: np.ndarray) -> np.ndarray:
+        """The Lab colours at `points` (rounded to pixels) that fall inside the frame."""
+        points = np.rint(points).astype(int)
+        inside = (points[:, 0] >= 0) & (points[:, 0] < self.width) & (points[:, 1] >= 0) & (points[:, 1] < self.height)
+        return self.lab[points[inside, 1], points[inside, 0]]
+
 
 def find_card(image: Image.Image) -> CardOutline | None:
     """The card's outline in `image` (an RGB photo), or None when no single card stands out."""
@@ -451,10 +457,9 @@ def _colour_steps(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray
     depths = np.arange(1.0, reach + 4.0)
     medians = np.full((len(depths), 3), np.nan, dtype=np.float32)
     for k, depth in enumerate(depths):
-        points = np.rint(along + depth * outward).astype(int)
-        inside = (points[:, 0] >= 0) & (points[:, 0] < view.width) & (points[:, 1] >= 0) & (points[:, 1] < view.height)
-        if inside.sum() >= 8:
-            medians[k] = np.median(view.lab[points[inside, 1], points[inside, 0]], axis=0)
+        colours = view.colours(along + depth * outward)
+        if len(colours) >= 8:
+            medians[k] = np.median(colours, axis=0)
     steps = np.full(len(depths), np.nan)
     steps[3:-3] = np.linalg.norm(medians[6:] - medians[:-6], axis=1)
     found = []
@@ -479,11 +484,9 @@ def _is_band(view: _View, p: np.ndarray, q: np.ndarray, outward: np.ndarray, sta
     along = p + t * (q - p)
     medians, spreads = [], []
     for offset in (start + 0.2 * (depth - start), start + 0.85 * (depth - start), depth + 4.0):
-        points = np.rint(along + offset * outward).astype(int)
-        inside = (points[:, 0] >= 0) & (points[:, 0] < view.width) & (points[:, 1] >= 0) & (points[:, 1] < view.height)
-        if inside.sum() < 8:
+        colours = view.colours(along + offset * outward)
+        if len(colours) < 8:
             return False
-        colours = view.lab[points[inside, 1], points[inside, 0]]
         median = np.median(colours, axis=0)
         medians.append(median)
         spreads.append(float(np.median(np.linalg.norm(colours - median, axis=1))))
@@ -605,8 +608,7 @@ def card_from_text(boxes: list, image_size: tuple[int, int]) -> CardOutline | No
     for members in groups.values():
         if len(members) < 3:
             continue
-        heights = sorted(m[4] for m in members)
-        contrast = heights[-1] / heights[len(heights) // 2]
+        contrast = _type_contrast([m[4] for m in members])
         if contrast < MIN_NAME_CONTRAST:
             continue  # all one type size: a page of text, not a card
         if best is None or contrast * math.sqrt(len(members)) > best[0]:
@@ -649,8 +651,14 @@ CARD_PER_NAME = 10   # a card's long side is about this many times its name's bo
 
 
 def _is_page(group: list) -> bool:
-    heights = sorted(m[4] for m in group)
-    return len(group) >= PAGE_LINES and heights[-1] / heights[len(heights) // 2] < MIN_NAME_CONTRAST
+    return len(group) >= PAGE_LINES and _type_contrast([m[4] for m in group]) < MIN_NAME_CONTRAST
+
+
+def _type_contrast(heights: list[float]) -> float:
+    """The largest type over the usual (median) type: the name stands out on a card, while a
+    page's body text is all of one size."""
+    ordered = sorted(heights)
+    return ordered[-1] / max(ordered[len(ordered) // 2], 1e-6)
 
 
 def lines_on_card(lines: list, size: tuple[int, int]) -> list:
@@ -690,8 +698,11 @@ def _card_direction(lines: list) -> float | None:
         return first
     second = _weighted_median(others)
     # Each line to the nearer of the two directions (short lines too: the name may be one).
-    near_first = [line for line in lines if abs(_angle(line.box) - first) <= abs(_angle(line.box) - second)]
-    near_second = [line for line in lines if abs(_angle(line.box) - first) > abs(_angle(line.box) - second)]
+    near_first: list = []
+    near_second: list = []
+    for line in lines:
+        angle = _angle(line.box)
+        (near_first if abs(angle - first) <= abs(angle - second) else near_second).append(line)
     if _name_contrast(near_second) >= MIN_NAME_CONTRAST > _name_contrast(near_first):
         return second
     return first
@@ -710,10 +721,7 @@ def _weighted_median(measured: list) -> float:
 
 def _name_contrast(lines: list) -> float:
     """The largest type of `lines` over their usual type (1.0 for fewer than three lines)."""
-    if len(lines) < 3:
-        return 1.0
-    heights = sorted(line.height for line in lines)
-    return heights[-1] / max(heights[len(heights) // 2], 1e-6)
+    return _type_contrast([line.height for line in lines]) if len(lines) >= 3 else 1.0
 
 
 def lines_in_card_group(lines: list) -> list:

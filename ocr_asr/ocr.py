@@ -211,10 +211,8 @@ class RapidOcrEngine:
             lines.append(OcrLine(text=text, box=points, score=score, page_size=size))
         return lines
 
-    def _turn_from_sample(self, pixels: np.ndarray, boxes: list | None = None) -> int | None:
-        """The page's turn read from a small copy's lines, or None when it holds too few lines."""
-        if boxes is None:
-            boxes = self._detect(pixels, self.TURN_SIDE)
+    def _turn_from_sample(self, pixels: np.ndarray, boxes: list) -> int | None:
+        """The page's turn read from a small copy's lines (`boxes`), or None when it holds too few lines."""
         lines = [np.asarray(box, dtype=np.float32) for box in boxes if _is_line(box)]
         if len(lines) < 3:
             return None
